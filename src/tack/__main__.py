@@ -1,0 +1,3 @@
+from tack.cli import main
+
+main()

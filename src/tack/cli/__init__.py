@@ -1,0 +1,50 @@
+"""The `tack` command: a thin adapter over the library. Parse, call, print.
+
+Each command group lives in its own module and registers itself on `app`. Every `TackError`
+becomes a one-paragraph message on stderr and exit code 2 — never a traceback for a user
+mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from tack.errors import TackError
+
+app = typer.Typer(
+    name="tack",
+    help="Harness engineering for autonomous coding agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _register() -> None:
+    from tack.cli import issue, run, stub, workflow_cmds
+
+    run.register(app)
+    issue.register(app)
+    workflow_cmds.register(app)
+    stub.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Harness engineering for autonomous coding agents."""
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except TackError as exc:
+        from rich.text import Text
+
+        err_console.print(Text("error: ", style="bold red") + Text(exc.message), highlight=False)
+        sys.exit(2)

@@ -1,0 +1,179 @@
+"""Typed view of WORKFLOW.md's front matter (Symphony SPEC §5.3, §6.4, plus Tack's sections).
+
+Defaults follow the spec. Unknown keys inside a known section are errors (they are almost
+always typos); unknown top-level sections are kept and warned about, because Symphony lets
+extensions add sections.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_ACTIVE_STATES = ["Todo", "In Progress"]
+DEFAULT_TERMINAL_STATES = ["Done", "Closed", "Cancelled", "Canceled", "Duplicate"]
+
+
+def normalize_state(state: str | None) -> str:
+    """States compare after trimming and lowercasing (SPEC §4.2)."""
+    return (state or "").strip().lower()
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TrackerConfig(Section):
+    kind: str | None = None
+    provider: dict[str, Any] = Field(default_factory=dict)
+    required_labels: list[str] = Field(default_factory=list)
+    active_states: list[str] = Field(default_factory=lambda: list(DEFAULT_ACTIVE_STATES))
+    terminal_states: list[str] = Field(default_factory=lambda: list(DEFAULT_TERMINAL_STATES))
+    # Tack: the state an agent moves an issue to when its work is ready for people.
+    handoff_state: str = "Human Review"
+
+    def is_active(self, state: str | None) -> bool:
+        s = normalize_state(state)
+        return s in {normalize_state(x) for x in self.active_states} and not self.is_terminal(state)
+
+    def is_terminal(self, state: str | None) -> bool:
+        return normalize_state(state) in {normalize_state(x) for x in self.terminal_states}
+
+
+class PollingConfig(Section):
+    interval_ms: int = Field(default=30_000, gt=0)
+
+
+class WorkspaceConfig(Section):
+    # None means the per-repository default under the system temp directory.
+    root: str | None = None
+    # The repository worktrees are made from; default: the directory holding WORKFLOW.md.
+    repo: str | None = None
+    # auto: a git worktree when `repo` is a git repository, else an empty directory.
+    strategy: Literal["auto", "worktree", "directory"] = "auto"
+    # Branch the worktree starts from; default: the repository's current HEAD.
+    base_ref: str | None = None
+    branch_prefix: str = "tack/"
+
+
+class HooksConfig(Section):
+    after_create: str | None = None
+    before_run: str | None = None
+    after_run: str | None = None
+    before_remove: str | None = None
+    timeout_ms: int = Field(default=60_000, gt=0)
+
+
+class AgentConfig(Section):
+    max_concurrent_agents: int = Field(default=10, gt=0)
+    max_turns: int = Field(default=20, gt=0)
+    max_retry_backoff_ms: int = Field(default=300_000, gt=0)
+    max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
+    # Tack: which backend runs the agent. Symphony's default is codex.
+    backend: Literal["codex", "claude", "builtin", "command"] = "codex"
+
+    @field_validator("max_concurrent_agents_by_state", mode="before")
+    @classmethod
+    def _normalize_by_state(cls, value: Any) -> dict[str, int]:
+        # SPEC §5.3.5: keys are normalized; non-positive or non-numeric entries are ignored.
+        if not isinstance(value, dict):
+            return {}
+        out: dict[str, int] = {}
+        for key, raw in value.items():
+            if isinstance(raw, bool):
+                continue
+            try:
+                n = int(raw)
+            except (TypeError, ValueError):
+                continue
+            if n > 0 and str(key).strip():
+                out[normalize_state(str(key))] = n
+        return out
+
+    def limit_for_state(self, state: str | None) -> int:
+        return self.max_concurrent_agents_by_state.get(
+            normalize_state(state), self.max_concurrent_agents
+        )
+
+
+class CodexConfig(Section):
+    model_config = ConfigDict(extra="allow")  # pass-through Codex settings
+    command: str = "codex app-server"
+    approval_policy: Any = None
+    thread_sandbox: Any = None
+    turn_sandbox_policy: Any = None
+    turn_timeout_ms: int = 3_600_000
+    read_timeout_ms: int = 5_000
+    stall_timeout_ms: int = 300_000
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("codex.command must be a non-empty shell command")
+        return value
+
+
+class ServerConfig(Section):
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+    # Required when host is not loopback; `$VAR` allowed.
+    token: str | None = None
+
+
+class BuiltinConfig(Section):
+    base_url: str = "http://127.0.0.1:8765/v1"
+    model: str = "stub"
+    api_key: str | None = None
+    api: Literal["chat", "responses"] = "chat"
+    max_steps_per_turn: int = Field(default=50, gt=0)
+    request_timeout_ms: int = Field(default=120_000, gt=0)
+    temperature: float | None = None
+    shell_timeout_ms: int = Field(default=120_000, gt=0)
+    system_prompt: str | None = None
+
+
+class StoreConfig(Section):
+    # Default: `.tack/state.db` beside WORKFLOW.md.
+    path: str | None = None
+
+
+KNOWN_SECTIONS = (
+    "tracker",
+    "polling",
+    "workspace",
+    "hooks",
+    "agent",
+    "codex",
+    "server",
+    "builtin",
+    "store",
+)
+# Sections other Tack parts own; accepted without validation here so later parts can grow.
+RESERVED_SECTIONS = (
+    "claude",
+    "command",
+    "feedback",
+    "principles",
+    "learning",
+    "review",
+    "executor",
+)
+
+
+class ServiceConfig(BaseModel):
+    """The whole typed configuration. Unknown top-level sections land in `extensions`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    polling: PollingConfig = Field(default_factory=PollingConfig)
+    workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    codex: CodexConfig = Field(default_factory=CodexConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    builtin: BuiltinConfig = Field(default_factory=BuiltinConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    extensions: dict[str, Any] = Field(default_factory=dict)
