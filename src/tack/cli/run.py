@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Optional
+
 import typer
 
 import tack
@@ -12,3 +16,42 @@ def register(app: typer.Typer) -> None:
     def version() -> None:
         """Print Tack's version."""
         typer.echo(tack.__version__)
+
+    @app.command()
+    def up(
+        workflow_arg: Optional[Path] = typer.Argument(
+            None, metavar="[WORKFLOW]", help="Path to WORKFLOW.md (default ./WORKFLOW.md)."
+        ),
+        workflow: Optional[Path] = typer.Option(None, "--workflow", "-w", help="Path to WORKFLOW.md."),
+        port: Optional[int] = typer.Option(
+            None, "--port", help="Serve the dashboard and API on this port (0 = any free port)."
+        ),
+        log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
+    ) -> None:
+        """Run the orchestrator: poll the tracker and run an agent per eligible issue."""
+        from tack.logs import configure_logging
+        from tack.orchestrator.service import run_service
+
+        configure_logging(log_level)
+        path = workflow or workflow_arg or Path("WORKFLOW.md")
+
+        def started(orch: object, url: str | None) -> None:
+            if url:
+                typer.echo(f"Tack is up. Dashboard and API: {url}", err=True)
+            else:
+                typer.echo("Tack is up (no HTTP server; pass --port to enable it).", err=True)
+
+        asyncio.run(run_service(path, port=port, on_started=started))
+
+    @app.command()
+    def demo(
+        keep: bool = typer.Option(False, "--keep", help="Keep the demo directory afterwards."),
+        port: int = typer.Option(0, "--port", help="Dashboard port (0 = any free port)."),
+        directory: Optional[Path] = typer.Option(None, "--dir", help="Build the demo here."),
+    ) -> None:
+        """Run the whole loop offline: a small buggy repo, three issues, the built-in agent on
+        the stub model, the dashboard. Finishes in well under a minute."""
+        from tack.demo import run_demo
+
+        ok = run_demo(directory=directory, keep=keep, port=port)
+        raise typer.Exit(0 if ok else 1)

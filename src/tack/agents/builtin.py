@@ -1,0 +1,468 @@
+"""Tack's own coding agent: a tool-using loop over any OpenAI-compatible endpoint.
+
+Speaks Chat Completions or the Responses API (`builtin.api`) with SSE streaming, keeps the
+conversation across turns, and runs the tools of `tack.agents.tools` in the workspace.
+Works with OpenAI, vLLM, llama.cpp, Ollama and the stub model server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from tack.agents.base import (
+    AgentEvent,
+    EventSink,
+    SessionContext,
+    TokenUsage,
+    TurnResult,
+)
+from tack.agents.tools import TOOLS, run_tool
+from tack.errors import AgentError
+from tack.workflow.config import BuiltinConfig
+
+RESULT_EXCERPT = 2_000
+NOTIFY_EVERY_S = 0.5
+MAX_RETRIES = 2
+
+DEFAULT_SYSTEM_PROMPT = """\
+You are a careful software engineer working autonomously on one issue ({identifier}: {title})
+in a git working copy at {workspace}. Every path you use is relative to that directory;
+nothing outside it is reachable.
+
+Tools:
+- list_files, read_file: look around before changing anything.
+- edit_file (exact text replacement) and write_file: change files.
+- shell: run commands (tests, linters, git) with bash in the workspace.
+- tracker: show your issue and its comments, comment on it, or move it to another state.
+
+Work in small verified steps: read, change, run the tests, commit with git. When the work
+is done, say briefly what you changed and how you verified it. Do not ask questions; nobody
+is watching this session live.
+"""
+
+
+class ModelRequestError(Exception):
+    """A model request failed; `retryable` for 429, 5xx, timeouts and dropped connections."""
+
+    def __init__(self, status: int | None, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{status} {message}" if status else message)
+        self.status = status
+        self.retryable = retryable
+
+
+@dataclass
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class ModelReply:
+    text: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    # Responses API output items, to send back as history.
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _ReplyBuilder(Protocol):
+    chars: int
+
+    def feed(self, event: str | None, data: dict[str, Any]) -> None: ...
+
+    def finish(self) -> ModelReply: ...
+
+
+def _usage(raw: dict[str, Any] | None, inp: str, out: str) -> TokenUsage:
+    if not raw:
+        return TokenUsage()
+    i, o = int(raw.get(inp) or 0), int(raw.get(out) or 0)
+    return TokenUsage(i, o, int(raw.get("total_tokens") or i + o))
+
+
+def _error_message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        error = payload.get("error", payload)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return json.dumps(payload)[:300]
+
+
+# --- Chat Completions -------------------------------------------------------------------
+
+
+class _ChatBuilder:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.calls: dict[int, dict[str, str]] = {}
+        self.usage = TokenUsage()
+        self.chars = 0
+
+    def feed(self, event: str | None, data: dict[str, Any]) -> None:
+        if data.get("error"):
+            raise ModelRequestError(None, _error_message(data))
+        if data.get("usage"):
+            self.usage = _usage(data["usage"], "prompt_tokens", "completion_tokens")
+        for choice in data.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                self.parts.append(delta["content"])
+                self.chars += len(delta["content"])
+            for tc in delta.get("tool_calls") or []:
+                slot = self.calls.setdefault(
+                    int(tc.get("index", len(self.calls))), {"id": "", "name": "", "args": ""}
+                )
+                function = tc.get("function") or {}
+                slot["id"] = slot["id"] or tc.get("id") or ""
+                slot["name"] = slot["name"] or function.get("name") or ""
+                slot["args"] += function.get("arguments") or ""
+                self.chars += len(function.get("arguments") or "")
+
+    def finish(self) -> ModelReply:
+        calls = [
+            ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["args"] or "{}")
+            for index, slot in sorted(self.calls.items())
+        ]
+        return ModelReply("".join(self.parts), calls, self.usage)
+
+
+class ChatConversation:
+    path = "/chat/completions"
+
+    def __init__(self, system_prompt: str) -> None:
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+
+    def add_user(self, text: str) -> None:
+        self.messages.append({"role": "user", "content": text})
+
+    def body(self, config: BuiltinConfig) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": config.model,
+            "messages": self.messages,
+            "tools": [t.chat_schema() for t in TOOLS],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if config.temperature is not None:
+            body["temperature"] = config.temperature
+        return body
+
+    def builder(self) -> _ChatBuilder:
+        return _ChatBuilder()
+
+    def parse_complete(self, data: dict[str, Any]) -> ModelReply:
+        message = ((data.get("choices") or [{}])[0]).get("message") or {}
+        calls = [
+            ToolCall(tc.get("id") or f"call_{i}", tc["function"]["name"],
+                     tc["function"].get("arguments") or "{}")
+            for i, tc in enumerate(message.get("tool_calls") or [])
+        ]
+        usage = _usage(data.get("usage"), "prompt_tokens", "completion_tokens")
+        return ModelReply(message.get("content") or "", calls, usage)
+
+    def add_reply(self, reply: ModelReply) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        if reply.calls:
+            message["tool_calls"] = [
+                {"id": c.call_id, "type": "function",
+                 "function": {"name": c.name, "arguments": c.arguments}}
+                for c in reply.calls
+            ]
+        else:
+            message["content"] = reply.text
+        self.messages.append(message)
+
+    def add_tool_result(self, call: ToolCall, output: str) -> None:
+        self.messages.append({"role": "tool", "tool_call_id": call.call_id, "content": output})
+
+
+# --- Responses --------------------------------------------------------------------------
+
+
+class _ResponsesBuilder:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.final: dict[str, Any] | None = None
+        self.chars = 0
+
+    def feed(self, event: str | None, data: dict[str, Any]) -> None:
+        kind = data.get("type") or event
+        if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
+            self.chars += len(data.get("delta") or "")
+        elif kind == "response.output_item.done" and isinstance(data.get("item"), dict):
+            self.items.append(data["item"])
+        elif kind == "response.completed":
+            self.final = data.get("response") or {}
+        elif kind in ("response.failed", "response.incomplete"):
+            response = data.get("response") or {}
+            detail = response.get("error") or response.get("incomplete_details") or kind
+            raise ModelRequestError(None, f"{kind}: {_error_message(detail)}")
+        elif kind == "error":
+            raise ModelRequestError(None, _error_message(data))
+
+    def finish(self) -> ModelReply:
+        if self.final is None:
+            raise ModelRequestError(None, "stream ended before response.completed",
+                                    retryable=True)
+        return _reply_from_items(self.final.get("output") or self.items, self.final)
+
+
+def _reply_from_items(items: list[dict[str, Any]], response: dict[str, Any]) -> ModelReply:
+    text: list[str] = []
+    calls: list[ToolCall] = []
+    for item in items:
+        if item.get("type") == "message":
+            text += [p.get("text", "") for p in item.get("content") or []
+                     if p.get("type") == "output_text"]
+        elif item.get("type") == "function_call":
+            calls.append(ToolCall(item.get("call_id") or item.get("id") or "",
+                                  item.get("name", ""), item.get("arguments") or "{}"))
+    usage = _usage(response.get("usage"), "input_tokens", "output_tokens")
+    return ModelReply("".join(text), calls, usage, items)
+
+
+class ResponsesConversation:
+    path = "/responses"
+
+    def __init__(self, system_prompt: str) -> None:
+        self.instructions = system_prompt
+        # The whole history is sent each time (no server-side state), so any
+        # Responses-compatible server works.
+        self.input: list[dict[str, Any]] = []
+
+    def add_user(self, text: str) -> None:
+        self.input.append({"type": "message", "role": "user", "content": text})
+
+    def body(self, config: BuiltinConfig) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": config.model,
+            "instructions": self.instructions,
+            "input": self.input,
+            "tools": [t.responses_schema() for t in TOOLS],
+            "stream": True,
+            "store": False,
+        }
+        if config.temperature is not None:
+            body["temperature"] = config.temperature
+        return body
+
+    def builder(self) -> _ResponsesBuilder:
+        return _ResponsesBuilder()
+
+    def parse_complete(self, data: dict[str, Any]) -> ModelReply:
+        if data.get("status") == "failed":
+            raise ModelRequestError(None, _error_message(data.get("error") or data))
+        return _reply_from_items(data.get("output") or [], data)
+
+    def add_reply(self, reply: ModelReply) -> None:
+        for item in reply.items:
+            if item.get("type") == "message":
+                self.input.append({"type": "message", "role": "assistant",
+                                   "content": "".join(
+                                       p.get("text", "") for p in item.get("content") or []
+                                       if p.get("type") == "output_text")})
+        for call in reply.calls:
+            self.input.append({"type": "function_call", "call_id": call.call_id,
+                               "name": call.name, "arguments": call.arguments})
+
+    def add_tool_result(self, call: ToolCall, output: str) -> None:
+        self.input.append({"type": "function_call_output", "call_id": call.call_id,
+                           "output": output})
+
+
+# --- SSE --------------------------------------------------------------------------------
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """(event, data) pairs of a text/event-stream body."""
+    event: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    if data:
+        yield event, "\n".join(data)
+
+
+# --- the session ------------------------------------------------------------------------
+
+
+class BuiltinSession:
+    # Seconds before the first retry; doubles each time.
+    retry_backoff_s = 0.25
+
+    def __init__(self, config: BuiltinConfig, ctx: SessionContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.session_id: str | None = f"builtin-{uuid.uuid4().hex[:12]}"
+        prompt = config.system_prompt or DEFAULT_SYSTEM_PROMPT.format(
+            identifier=ctx.issue.identifier, title=ctx.issue.title, workspace=ctx.workspace
+        )
+        self.conversation: ChatConversation | ResponsesConversation = (
+            ResponsesConversation(prompt) if config.api == "responses"
+            else ChatConversation(prompt)
+        )
+        headers = {"Accept": "text/event-stream"}
+        if config.api_key:
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url.rstrip("/"), headers=headers,
+            timeout=httpx.Timeout(config.request_timeout_ms / 1000),
+        )
+        self._announced = False
+        self._closed = False
+
+    async def run_turn(self, prompt: str, on_event: EventSink) -> TurnResult:
+        if self._closed:
+            raise AgentError(f"builtin agent session {self.session_id} is already stopped")
+        if not self._announced:
+            self._announced = True
+            await on_event(AgentEvent(
+                "session_started", f"session {self.session_id}",
+                {"session_id": self.session_id, "model": self.config.model,
+                 "api": self.config.api},
+            ))
+        self.conversation.add_user(prompt)
+        usage = TokenUsage()
+        for step in range(1, self.config.max_steps_per_turn + 1):
+            try:
+                reply = await self._ask_model(on_event)
+            except ModelRequestError as exc:
+                return await self._fail(on_event, f"model request failed: {exc}", usage)
+            usage += reply.usage
+            self.conversation.add_reply(reply)
+            if reply.usage.total_tokens:
+                await on_event(AgentEvent(
+                    "token_usage",
+                    f"+{reply.usage.input_tokens} in / +{reply.usage.output_tokens} out",
+                    reply.usage.to_dict(), usage=reply.usage,
+                ))
+            if reply.text:
+                await on_event(AgentEvent("message", reply.text, {"step": step}))
+            if not reply.calls:
+                await on_event(AgentEvent(
+                    "turn_completed", reply.text[:RESULT_EXCERPT],
+                    {"steps": step, "usage": usage.to_dict()}, usage=None,
+                ))
+                return TurnResult(ok=True, final_message=reply.text, usage=usage)
+            for call in reply.calls:
+                await self._run_call(call, on_event)
+        return await self._fail(on_event, "step limit reached", usage)
+
+    async def _fail(self, on_event: EventSink, error: str, usage: TokenUsage) -> TurnResult:
+        await on_event(AgentEvent("turn_failed", error, {"usage": usage.to_dict()}))
+        return TurnResult(ok=False, error=error, usage=usage)
+
+    async def _run_call(self, call: ToolCall, on_event: EventSink) -> None:
+        try:
+            arguments: Any = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = call.arguments
+        await on_event(AgentEvent(
+            "tool_call", f"{call.name} {call.arguments[:200]}",
+            {"name": call.name, "arguments": arguments, "call_id": call.call_id},
+        ))
+        outcome = await run_tool(call.name, arguments, self.ctx,
+                                 shell_timeout_ms=self.config.shell_timeout_ms)
+        await on_event(AgentEvent(
+            "tool_result", f"{call.name} {'ok' if outcome.ok else 'failed'}",
+            {"name": call.name, "ok": outcome.ok, "call_id": call.call_id,
+             "output": outcome.output[:RESULT_EXCERPT]},
+        ))
+        self.conversation.add_tool_result(call, outcome.output)
+
+    async def _ask_model(self, on_event: EventSink) -> ModelReply:
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                return await self._request_once(on_event)
+            except ModelRequestError as exc:
+                retrying = exc.retryable and attempt < MAX_RETRIES
+                await on_event(AgentEvent(
+                    "error", f"model request failed: {exc}",
+                    {"status": exc.status, "attempt": attempt + 1, "retrying": retrying},
+                ))
+                if not retrying:
+                    raise
+                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _request_once(self, on_event: EventSink) -> ModelReply:
+        body = self.conversation.body(self.config)
+        started = last_notice = time.monotonic()
+        try:
+            async with self._client.stream("POST", self.conversation.path, json=body) as resp:
+                if resp.status_code >= 400:
+                    raw = await resp.aread()
+                    try:
+                        message = _error_message(json.loads(raw))
+                    except ValueError:
+                        message = raw.decode(errors="replace")[:300] or resp.reason_phrase
+                    retryable = resp.status_code == 429 or resp.status_code >= 500
+                    raise ModelRequestError(resp.status_code, message, retryable=retryable)
+                if "text/event-stream" not in resp.headers.get("content-type", ""):
+                    return self.conversation.parse_complete(json.loads(await resp.aread()))
+                builder = self.conversation.builder()
+                async for event, data in sse_events(resp):
+                    if data.strip() == "[DONE]":
+                        break
+                    builder.feed(event, json.loads(data))
+                    now = time.monotonic()
+                    if now - last_notice >= NOTIFY_EVERY_S:
+                        last_notice = now
+                        await on_event(AgentEvent(
+                            "notification", "model is responding",
+                            {"chars": builder.chars, "elapsed_s": round(now - started, 1)},
+                        ))
+                return builder.finish()
+        except httpx.TimeoutException:
+            raise ModelRequestError(
+                None, f"timed out after {self.config.request_timeout_ms} ms "
+                f"({self.config.base_url})", retryable=True,
+            ) from None
+        except httpx.TransportError as exc:
+            raise ModelRequestError(
+                None, f"{type(exc).__name__} talking to {self.config.base_url}: {exc}",
+                retryable=True,
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ModelRequestError(None, f"malformed response from the model: {exc}") from None
+
+    async def stop(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._client.aclose()
+
+
+class BuiltinBackend:
+    name = "builtin"
+
+    def __init__(self, config: BuiltinConfig | None = None) -> None:
+        self.config = config or BuiltinConfig()
+
+    async def start_session(self, ctx: SessionContext) -> BuiltinSession:
+        if not ctx.workspace.is_dir():
+            raise AgentError(f"workspace {ctx.workspace} does not exist; the builtin agent "
+                             "needs an existing directory to work in")
+        return BuiltinSession(self.config, ctx)

@@ -1,0 +1,390 @@
+"""The tools a Tack agent gets: files, shell and the tracker, all confined to one workspace.
+
+Tool specs are JSON-schema'd for both OpenAI APIs so any backend can offer them; `run_tool`
+never raises for a bad call — the model gets "error: ..." back and can try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tack.agents.base import SessionContext
+
+READ_MAX_CHARS = 48_000
+SHELL_OUTPUT_MAX = 8_000
+LIST_MAX_ENTRIES = 500
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Tack Agent",
+    "GIT_AUTHOR_EMAIL": "agent@tack.invalid",
+    "GIT_COMMITTER_NAME": "Tack Agent",
+    "GIT_COMMITTER_EMAIL": "agent@tack.invalid",
+}
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def chat_schema(self) -> dict[str, Any]:
+        """Chat Completions `tools` entry."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+    def responses_schema(self) -> dict[str, Any]:
+        """Responses API `tools` entry."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+
+
+@dataclass
+class ToolOutcome:
+    ok: bool
+    output: str
+
+
+class ToolInputError(Exception):
+    """A bad tool call; its message goes back to the model."""
+
+
+def _schema(required: list[str], **props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": required,
+            "additionalProperties": False}
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+
+TOOLS: list[ToolSpec] = [
+    ToolSpec(
+        "list_files",
+        "List files and directories under a workspace path (directories end with /).",
+        _schema([], path={**_STR, "description": "Directory relative to the workspace."},
+                depth={**_INT, "description": "How many levels to descend (default 2)."}),
+    ),
+    ToolSpec(
+        "read_file",
+        "Read a text file; lines are numbered. Use start_line/end_line for large files.",
+        _schema(["path"], path=_STR, start_line={**_INT, "description": "First line, 1-based."},
+                end_line={**_INT, "description": "Last line, inclusive."}),
+    ),
+    ToolSpec(
+        "write_file",
+        "Create or overwrite a file with the given content (parent directories are created).",
+        _schema(["path", "content"], path=_STR, content=_STR),
+    ),
+    ToolSpec(
+        "edit_file",
+        "Replace exact text in a file. `old` must occur at least once and at most `count` "
+        "times (default 1); include enough context to make it unique.",
+        _schema(["path", "old", "new"], path=_STR, old=_STR, new=_STR,
+                count={**_INT, "description": "Occurrences allowed (default 1)."}),
+    ),
+    ToolSpec(
+        "shell",
+        "Run a bash command in the workspace; returns the exit code and combined output. "
+        "Background processes do not outlive the command.",
+        _schema(["command"], command=_STR,
+                timeout_ms={**_INT, "description": "Kill the command after this long."}),
+    ),
+    ToolSpec(
+        "tracker",
+        "Your issue in the tracker: `show` it (with comments), `move` it to a state, or "
+        "`comment` on it.",
+        _schema(["action"], action={"type": "string", "enum": ["show", "move", "comment"]},
+                state={**_STR, "description": "Target state for move."},
+                body={**_STR, "description": "Comment text for comment."}),
+    ),
+]
+TOOL_NAMES = [t.name for t in TOOLS]
+
+
+async def run_tool(
+    name: str, args: dict[str, Any] | str, ctx: SessionContext, *,
+    shell_timeout_ms: int = 120_000,
+) -> ToolOutcome:
+    """Run one tool call for the model. Only cancellation escapes."""
+    try:
+        parsed = _parse_args(args)
+        if name == "shell":
+            return await _shell(parsed, ctx, shell_timeout_ms)
+        if name == "tracker":
+            return await _tracker(parsed, ctx)
+        handler = _FILE_TOOLS.get(name)
+        if handler is None:
+            raise ToolInputError(f"unknown tool {name!r}; available tools: "
+                                 + ", ".join(TOOL_NAMES))
+        return ToolOutcome(True, handler(parsed, ctx.workspace))
+    except ToolInputError as exc:
+        return ToolOutcome(False, f"error: {exc}")
+    except Exception as exc:  # a tool bug must not end the agent's turn
+        return ToolOutcome(False, f"error: {type(exc).__name__}: {exc}")
+
+
+def _parse_args(args: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(args, dict):
+        return args
+    try:
+        parsed = json.loads(args or "{}")
+    except json.JSONDecodeError as exc:
+        raise ToolInputError(f"arguments are not valid JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise ToolInputError("arguments must be a JSON object")
+    return parsed
+
+
+def _arg(args: dict[str, Any], key: str, kind: type, default: Any = ...) -> Any:
+    if key not in args or args[key] is None:
+        if default is ...:
+            raise ToolInputError(f"missing required argument {key!r}")
+        return default
+    value = args[key]
+    if kind is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ToolInputError(f"argument {key!r} must be a {kind.__name__}")
+    return value
+
+
+def resolve_in_workspace(workspace: Path, path: str) -> Path:
+    """The real path of `path` inside the workspace; symlinks out of it are rejected."""
+    root = workspace.resolve()
+    target = (root / path).resolve()
+    if target != root and root not in target.parents:
+        raise ToolInputError(f"path {path!r} is outside the workspace; use a relative path "
+                             "inside it")
+    return target
+
+
+def _rel(workspace: Path, target: Path) -> str:
+    return str(target.relative_to(workspace.resolve())) or "."
+
+
+# --- file tools -------------------------------------------------------------------------
+
+
+def _list_files(args: dict[str, Any], workspace: Path) -> str:
+    base = resolve_in_workspace(workspace, _arg(args, "path", str, "."))
+    depth = max(1, _arg(args, "depth", int, 2))
+    if not base.is_dir():
+        raise ToolInputError(f"{_arg(args, 'path', str, '.')!r} is not a directory")
+    lines: list[str] = []
+
+    def walk(directory: Path, level: int) -> None:
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            if entry.name == ".git" or len(lines) >= LIST_MAX_ENTRIES:
+                continue
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            lines.append(_rel(workspace, entry.absolute()) + ("/" if is_dir else ""))
+            if is_dir and level < depth:
+                walk(entry, level + 1)
+
+    walk(base, 1)
+    if len(lines) >= LIST_MAX_ENTRIES:
+        lines.append(f"... (stopped at {LIST_MAX_ENTRIES} entries; list a subdirectory)")
+    return "\n".join(lines) or "(empty directory)"
+
+
+def _read_file(args: dict[str, Any], workspace: Path) -> str:
+    path = _arg(args, "path", str)
+    target = resolve_in_workspace(workspace, path)
+    if not target.is_file():
+        raise ToolInputError(f"{path!r} is not a file")
+    lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+    start = max(1, _arg(args, "start_line", int, 1))
+    end = min(len(lines), _arg(args, "end_line", int, len(lines)))
+    out: list[str] = []
+    size = 0
+    for number in range(start, end + 1):
+        line = f"{number:>6}\t{lines[number - 1]}"
+        size += len(line) + 1
+        if size > READ_MAX_CHARS:
+            out.append(f"... (truncated at line {number - 1} of {len(lines)}; "
+                       "read further with start_line)")
+            break
+        out.append(line)
+    return "\n".join(out) if out else f"(no lines in range; the file has {len(lines)} lines)"
+
+
+def _write_file(args: dict[str, Any], workspace: Path) -> str:
+    path = _arg(args, "path", str)
+    content = _arg(args, "content", str)
+    target = resolve_in_workspace(workspace, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content, encoding="utf-8")
+    return f"wrote {len(content.encode())} bytes to {_rel(workspace, target)}"
+
+
+def _edit_file(args: dict[str, Any], workspace: Path) -> str:
+    path = _arg(args, "path", str)
+    old = _arg(args, "old", str)
+    new = _arg(args, "new", str)
+    allowed = _arg(args, "count", int, 1)
+    if not old:
+        raise ToolInputError("`old` must not be empty; use write_file to create a file")
+    target = resolve_in_workspace(workspace, path)
+    if not target.is_file():
+        raise ToolInputError(f"{path!r} is not a file")
+    text = target.read_text(encoding="utf-8")
+    found = text.count(old)
+    if found == 0:
+        raise ToolInputError(f"`old` text not found in {path}; read the file and copy the "
+                             "text exactly")
+    if found > allowed:
+        raise ToolInputError(f"`old` text occurs {found} times in {path} (allowed {allowed}); "
+                             "add surrounding context or pass count")
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return f"replaced {found} occurrence(s) in {_rel(workspace, target)}"
+
+
+_FILE_TOOLS: dict[str, Callable[[dict[str, Any], Path], str]] = {
+    "list_files": _list_files,
+    "read_file": _read_file,
+    "write_file": _write_file,
+    "edit_file": _edit_file,
+}
+
+
+# --- shell ------------------------------------------------------------------------------
+
+
+class _HeadTail:
+    """Keeps the first and last part of a stream of output."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = limit // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        if len(self.tail) > self.half:
+            cut = len(self.tail) - self.half
+            self.dropped += cut
+            del self.tail[:cut]
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        if self.dropped:
+            return f"{head}\n... ({self.dropped} bytes omitted) ...\n{tail}"
+        return head + tail
+
+
+def shell_env(ctx: SessionContext) -> dict[str, str]:
+    env = dict(ctx.env) if ctx.env else dict(os.environ)
+    for key, value in GIT_IDENTITY.items():
+        env.setdefault(key, value)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env.setdefault("PAGER", "cat")
+    env.setdefault("GIT_PAGER", "cat")
+    return env
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: int
+                 ) -> ToolOutcome:
+    command = _arg(args, "command", str)
+    timeout_s = max(1, _arg(args, "timeout_ms", int, default_timeout_ms)) / 1000
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-c", command, cwd=ctx.workspace, env=shell_env(ctx),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+    )
+    pgid = proc.pid  # start_new_session: the child leads its own process group
+    if ctx.on_process:
+        ctx.on_process(pgid, True)
+    output = _HeadTail(SHELL_OUTPUT_MAX)
+
+    async def pump() -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(65536):
+            output.add(chunk)
+
+    reader = asyncio.create_task(pump())
+    timed_out = False
+    try:
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
+        # Children left in the group may hold the pipe open; give them a moment, then end them.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 0 if timed_out else 0.5)
+        _kill_group(pgid)
+        await proc.wait()
+        await reader
+    finally:
+        _kill_group(pgid)
+        reader.cancel()
+        if ctx.on_process:
+            ctx.on_process(pgid, False)
+    text = output.text()
+    if timed_out:
+        return ToolOutcome(False, f"error: command timed out after {timeout_s:g}s and was "
+                                  f"killed\n{text}")
+    return ToolOutcome(proc.returncode == 0, f"exit code: {proc.returncode}\n{text}")
+
+
+# --- tracker ----------------------------------------------------------------------------
+
+
+async def _tracker(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
+    action = _arg(args, "action", str)
+    issue = ctx.issue
+    if action == "show":
+        found = await ctx.tracker.fetch_issues_by_ids([issue.id])
+        current = found[0] if found else issue
+        lines = [
+            f"{current.identifier}: {current.title}",
+            f"state: {current.state}",
+            f"labels: {', '.join(current.labels) or '(none)'}",
+            "",
+            current.description or "(no description)",
+        ]
+        if current.comments:
+            lines += ["", "comments:"]
+            lines += [f"- {c.author} ({c.created_at:%Y-%m-%d %H:%M}): {c.body}"
+                      for c in current.comments]
+        return ToolOutcome(True, "\n".join(lines))
+    if action == "move":
+        state = _arg(args, "state", str)
+        moved = await ctx.tracker.move(issue.id, state)
+        return ToolOutcome(True, f"moved {issue.identifier} to {moved.state}")
+    if action == "comment":
+        body = _arg(args, "body", str)
+        if not body.strip():
+            raise ToolInputError("`body` must not be empty")
+        await ctx.tracker.comment(issue.id, body, author="agent")
+        return ToolOutcome(True, f"commented on {issue.identifier}")
+    raise ToolInputError(f"unknown action {action!r}; use show, move or comment")

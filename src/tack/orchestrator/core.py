@@ -1,0 +1,711 @@
+"""The orchestrator: poll → reconcile → dispatch → retry, one authority over scheduling state.
+
+Everything runs on one asyncio loop; the loop task is the only writer of `running`, `claimed`
+and `retrying`, so no issue is dispatched twice. Durable facts (runs, events, the retry queue,
+agent process groups) go to the store as they happen, so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import structlog
+
+from tack.agents import AgentBackend, AgentEvent, build_backend
+from tack.errors import TackError, TrackerError
+from tack.orchestrator import scheduling
+from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
+from tack.orchestrator.timefmt import iso
+from tack.orchestrator.worker import AttemptRunner, AttemptOutcome
+from tack.redact import Redactor, secret_values
+from tack.store import RetryRow, Store
+from tack.tracker import Tracker, build_tracker
+from tack.tracker.base import Issue
+from tack.workflow import Workflow, WorkflowWatcher
+from tack.workspace import WorkspaceManager
+
+log = structlog.get_logger("tack.orchestrator")
+
+BackendFactory = Callable[[Workflow], AgentBackend]
+
+
+@dataclass
+class Totals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    ended_seconds: float = 0.0
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        watcher: WorkflowWatcher,
+        store: Store,
+        *,
+        backend_factory: BackendFactory = build_backend,
+        tracker: Tracker | None = None,
+    ) -> None:
+        self.watcher = watcher
+        self.store = store
+        self.backend_factory = backend_factory
+        wf = watcher.current
+        self.redactor = Redactor(
+            [wf.config.builtin.api_key or "", wf.config.server.token or ""]
+            + secret_values(wf.config.tracker.provider)
+        )
+        self.tracker: Tracker = tracker or build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
+        self._tracker_config = wf.config.tracker.model_dump()
+        self.workspaces = WorkspaceManager(
+            root=wf.workspace_root(),
+            repo=wf.repo_dir(),
+            workspace=wf.config.workspace,
+            hooks=wf.config.hooks,
+        )
+        self.running: dict[str, RunningEntry] = {}
+        self.claimed: set[str] = set()
+        self.retrying: dict[str, RetryEntry] = {}
+        self.completed: set[str] = set()
+        self.rate_limits: dict[str, Any] | None = None
+        self.totals = Totals()
+        self.config_error: str | None = None
+        self.dispatch_error: str | None = None
+        self.last_tick_at: float | None = None
+        self.tick_count = 0
+        self._wake = asyncio.Event()
+        self._refresh_requested = False
+        self._stopping = asyncio.Event()
+        self._exits: asyncio.Queue[tuple[str, AttemptOutcome]] = asyncio.Queue()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._next_tick = 0.0
+        self.listeners: list[Callable[[], None]] = []
+
+    # -- public control --------------------------------------------------------------------
+
+    @property
+    def workflow(self) -> Workflow:
+        return self.watcher.current
+
+    def request_refresh(self) -> bool:
+        """Queue an immediate poll + reconcile. Returns True when coalesced with a pending one."""
+        coalesced = self._refresh_requested
+        self._refresh_requested = True
+        self._wake.set()
+        return coalesced
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Recover from whatever the last process left behind, then clean terminal workspaces."""
+        self._sweep_leftover_processes()
+        totals = self.store.totals()
+        self.totals = Totals(
+            int(totals["input_tokens"]),
+            int(totals["output_tokens"]),
+            int(totals["total_tokens"]),
+            float(totals["ended_seconds"]),
+        )
+        for row in self.store.load_retries():
+            self.retrying[row.issue_id] = RetryEntry(
+                row.issue_id, row.identifier, row.attempt, row.due_at, row.error, row.kind
+            )
+            self.claimed.add(row.issue_id)
+        for run in self.store.mark_interrupted("interrupted: the orchestrator stopped mid-run"):
+            self.store.add_event(
+                run_id=run["id"],
+                issue_id=run["issue_id"],
+                identifier=run["identifier"],
+                kind="orchestrator",
+                message="run interrupted by an orchestrator crash; resuming",
+            )
+            if run["issue_id"] not in self.retrying:
+                self._schedule_retry(
+                    run["issue_id"],
+                    run["identifier"],
+                    attempt=(run["attempt"] or 0) + 1,
+                    delay_ms=0,
+                    error="resumed after the orchestrator stopped mid-run",
+                    kind="recovery",
+                )
+        await self._cleanup_terminal_workspaces()
+
+    async def run(self) -> None:
+        """Run until `stop()`; then stop every agent and persist what resumes next time."""
+        await self.startup()
+        log.info("orchestrator started", workflow=str(self.workflow.path))
+        try:
+            while not self._stopping.is_set():
+                await self._step()
+        finally:
+            await self._shutdown()
+
+    async def _step(self) -> None:
+        now = time.monotonic()
+        timeout = max(self._next_tick - now, 0.0)
+        if self.retrying:
+            soonest = min(r.due_at for r in self.retrying.values()) - time.time()
+            timeout = min(timeout, max(soonest, 0.0))
+        timeout = min(timeout, 1.0)  # re-check the workflow file at least every second
+        if timeout > 0 and self._exits.empty():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+        self._wake.clear()
+        if self._stopping.is_set():
+            return
+        self._reload_workflow()
+        while not self._exits.empty():
+            issue_id, outcome = self._exits.get_nowait()
+            await self._on_worker_exit(issue_id, outcome)
+        if self._refresh_requested or time.monotonic() >= self._next_tick:
+            self._refresh_requested = False
+            await self.tick()
+            self._next_tick = time.monotonic() + self.workflow.config.polling.interval_ms / 1000
+        await self._fire_due_retries()
+
+    async def _shutdown(self) -> None:
+        for entry in self.running.values():
+            entry.cancel_reason = "shutdown"
+            if entry.task:
+                entry.task.cancel()
+        tasks = [e.task for e in self.running.values() if e.task]
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
+        while not self._exits.empty():
+            issue_id, outcome = self._exits.get_nowait()
+            await self._on_worker_exit(issue_id, outcome)
+        if self._background:
+            await asyncio.wait(self._background, timeout=30)
+        try:
+            await self.tracker.close()
+        except Exception:  # closing must never mask the shutdown
+            log.warning("tracker close failed", exc_info=True)
+        log.info("orchestrator stopped")
+
+    # -- the tick ----------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """SPEC §16.2: reconcile, validate, fetch candidates, dispatch while slots remain."""
+        self.tick_count += 1
+        self.last_tick_at = time.time()
+        await self.reconcile()
+        problem = self._preflight()
+        self.dispatch_error = problem
+        if problem:
+            log.error("dispatch skipped: configuration invalid", error=problem)
+            self._notify()
+            return
+        cfg = self.workflow.config
+        try:
+            issues = await self.tracker.fetch_issues_by_states(cfg.tracker.active_states)
+        except TrackerError as exc:
+            self.dispatch_error = f"tracker: {exc.message}"
+            log.error("candidate fetch failed", error=exc.message)
+            self._notify()
+            return
+        for issue in scheduling.sort_for_dispatch(issues):
+            if self._slots_left() <= 0:
+                break
+            if self._should_dispatch(issue):
+                self._dispatch(issue, attempt=None)
+        self._notify()
+
+    def _slots_left(self) -> int:
+        cfg = self.workflow.config.agent
+        return scheduling.available_slots(cfg, [e.issue.state for e in self.running.values()])
+
+    def _should_dispatch(self, issue: Issue) -> bool:
+        cfg = self.workflow.config
+        if issue.id in self.running or issue.id in self.claimed:
+            return False
+        if not scheduling.is_candidate(issue, cfg.tracker):
+            return False
+        return scheduling.state_has_slot(
+            cfg.agent, issue.state, [e.issue.state for e in self.running.values()]
+        )
+
+    def _preflight(self) -> str | None:
+        if self.config_error:
+            return f"WORKFLOW.md reload failed (running on the last good config): {self.config_error}"
+        try:
+            self.backend_factory(self.workflow)
+        except TackError as exc:
+            return exc.message
+        return None
+
+    # -- reconciliation ----------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """SPEC §16.3: stall detection, then stop runs whose issue left the active states."""
+        self._reconcile_stalls()
+        if not self.running:
+            return
+        ids = list(self.running)
+        try:
+            refreshed = await self.tracker.fetch_issues_by_ids(ids)
+        except TrackerError as exc:
+            log.warning("state refresh failed; keeping workers running", error=exc.message)
+            return
+        cfg = self.workflow.config.tracker
+        seen: set[str] = set()
+        for issue in refreshed:
+            entry = self.running.get(issue.id)
+            if entry is None:
+                continue
+            seen.add(issue.id)
+            if cfg.is_terminal(issue.state):
+                self._terminate(entry, "terminal", issue)
+            elif cfg.is_active(issue.state) and scheduling.is_routable(issue, cfg):
+                entry.issue = issue
+            else:
+                self._terminate(entry, "inactive", issue)
+        for issue_id in set(ids) - seen:
+            entry = self.running.get(issue_id)
+            if entry is not None:
+                self._terminate(entry, "missing", None)
+
+    def _reconcile_stalls(self) -> None:
+        stall_ms = self.workflow.config.codex.stall_timeout_ms
+        if stall_ms <= 0:
+            return
+        now = time.monotonic()
+        for entry in list(self.running.values()):
+            if entry.cancel_reason:
+                continue
+            since = entry.last_activity_mono or entry.started_mono
+            if (now - since) * 1000 > stall_ms:
+                log.warning("run stalled; killing", issue_identifier=entry.identifier)
+                self._record(entry, "orchestrator", f"stalled: no agent activity for {stall_ms} ms")
+                self._terminate(entry, "stalled", None)
+
+    def _terminate(self, entry: RunningEntry, reason: CancelReason, issue: Issue | None) -> None:
+        if entry.cancel_reason:
+            return
+        entry.cancel_reason = reason
+        if issue is not None:
+            entry.issue = issue
+        if reason in ("terminal", "inactive", "missing"):
+            state = issue.state if issue else "not visible"
+            self._record(entry, "orchestrator", f"stopping run: issue is now {state!r}")
+        if entry.task:
+            entry.task.cancel()
+
+    def cancel_run(self, identifier: str) -> bool:
+        """Operator cancel: stop the run and release the issue without a retry."""
+        for entry in self.running.values():
+            if entry.identifier.lower() == identifier.lower():
+                self._record(entry, "orchestrator", "canceled by operator")
+                self._terminate(entry, "operator", None)
+                self._wake.set()
+                return True
+        return False
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _dispatch(self, issue: Issue, attempt: int | None) -> None:
+        run_id = self.store.start_run(
+            issue_id=issue.id,
+            identifier=issue.identifier,
+            attempt=attempt,
+            issue_state=issue.state,
+            issue_url=issue.url,
+        )
+        entry = RunningEntry(issue=issue, run_id=run_id, attempt=attempt)
+        self.running[issue.id] = entry
+        self.claimed.add(issue.id)
+        self.retrying.pop(issue.id, None)
+        self.store.delete_retry(issue.id)
+        runner = AttemptRunner(self, entry)
+        entry.task = asyncio.create_task(runner.run(), name=f"run:{issue.identifier}")
+        entry.task.add_done_callback(lambda t, i=issue.id: self._collect(i, t))
+        log.info("dispatched", issue_id=issue.id, issue_identifier=issue.identifier, attempt=attempt)
+        self._record(entry, "orchestrator", f"dispatched (attempt {attempt or 'first'})")
+
+    def _collect(self, issue_id: str, task: asyncio.Task[AttemptOutcome]) -> None:
+        if task.cancelled():
+            outcome = AttemptOutcome(status="canceled", error="canceled")
+        elif task.exception() is not None:
+            exc = task.exception()
+            outcome = AttemptOutcome(status="failed", error=f"worker crashed: {exc!r}")
+        else:
+            outcome = task.result()
+        self._exits.put_nowait((issue_id, outcome))
+        self._wake.set()
+
+    async def _on_worker_exit(self, issue_id: str, outcome: AttemptOutcome) -> None:
+        """SPEC §16.6, plus durable bookkeeping."""
+        entry = self.running.pop(issue_id, None)
+        if entry is None:
+            return
+        elapsed = time.time() - entry.started_at
+        self.totals.ended_seconds += elapsed
+        reason = entry.cancel_reason
+        status, error = outcome.status, outcome.error
+        if reason in ("terminal", "inactive", "missing", "operator"):
+            status, error = "canceled", f"canceled: {reason}"
+        elif reason == "stalled":
+            status, error = "stalled", "stalled: no agent activity"
+        elif reason == "shutdown":
+            status, error = "interrupted", "interrupted: orchestrator shut down"
+        self.store.finish_run(entry.run_id, status, error)
+        self._record(entry, "orchestrator", f"run ended: {status}" + (f" ({error})" if error else ""))
+        ident = entry.identifier
+
+        if reason == "shutdown":
+            # Resume promptly on the next start.
+            self._schedule_retry(
+                issue_id, ident, (entry.attempt or 0) + 1, 0, "resumed after shutdown", "recovery"
+            )
+        elif reason in ("terminal", "inactive", "missing", "operator"):
+            self.claimed.discard(issue_id)
+            self.store.delete_retry(issue_id)
+            if reason == "terminal":
+                self._spawn(self.workspaces.remove(ident))
+        elif status == "succeeded":
+            self.completed.add(issue_id)
+            self._schedule_retry(
+                issue_id, ident, 1, scheduling.CONTINUATION_DELAY_MS, None, "continuation",
+                url=entry.issue.url,
+            )
+        else:
+            attempt = (entry.attempt or 0) + 1
+            delay = scheduling.failure_backoff_ms(
+                attempt, self.workflow.config.agent.max_retry_backoff_ms
+            )
+            self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
+        self._notify()
+
+    # -- retries -----------------------------------------------------------------------------
+
+    def _schedule_retry(
+        self,
+        issue_id: str,
+        identifier: str,
+        attempt: int,
+        delay_ms: int,
+        error: str | None,
+        kind: str,
+        *,
+        url: str | None = None,
+    ) -> None:
+        entry = RetryEntry(issue_id, identifier, attempt, time.time() + delay_ms / 1000, error, kind, url)
+        self.retrying[issue_id] = entry
+        self.claimed.add(issue_id)
+        self.store.save_retry(
+            RetryRow(issue_id, identifier, attempt, entry.due_at, error, kind)
+        )
+        self.store.add_event(
+            run_id=None,
+            issue_id=issue_id,
+            identifier=identifier,
+            kind="retry_scheduled",
+            message=f"retry #{attempt} in {delay_ms} ms ({kind})" + (f": {error}" if error else ""),
+        )
+        self._wake.set()
+
+    async def _fire_due_retries(self) -> None:
+        now = time.time()
+        due = sorted((r for r in self.retrying.values() if r.due_at <= now), key=lambda r: r.due_at)
+        for entry in due:
+            if self._stopping.is_set():
+                return
+            await self._on_retry_timer(entry)
+
+    async def _on_retry_timer(self, retry: RetryEntry) -> None:
+        """SPEC §16.6 on_retry_timer."""
+        self.retrying.pop(retry.issue_id, None)
+        cfg = self.workflow.config
+        try:
+            refreshed = await self.tracker.fetch_issues_by_ids([retry.issue_id])
+        except TrackerError as exc:
+            self._schedule_retry(
+                retry.issue_id,
+                retry.identifier,
+                retry.attempt + 1,
+                scheduling.failure_backoff_ms(retry.attempt + 1, cfg.agent.max_retry_backoff_ms),
+                f"retry refresh failed: {exc.message}",
+                "failure",
+            )
+            return
+        issue = next((i for i in refreshed if i.id == retry.issue_id), None)
+        if issue is None:
+            self._release(retry.issue_id)
+            return
+        if cfg.tracker.is_terminal(issue.state):
+            self._release(retry.issue_id)
+            self._spawn(self.workspaces.remove(issue.identifier))
+            return
+        if not scheduling.is_candidate(issue, cfg.tracker):
+            self._release(retry.issue_id)
+            return
+        running_states = [e.issue.state for e in self.running.values()]
+        if self._slots_left() <= 0 or not scheduling.state_has_slot(
+            cfg.agent, issue.state, running_states
+        ):
+            self._schedule_retry(
+                issue.id,
+                issue.identifier,
+                retry.attempt + 1,
+                scheduling.failure_backoff_ms(retry.attempt + 1, cfg.agent.max_retry_backoff_ms),
+                "no available orchestrator slots",
+                "slots",
+                url=issue.url,
+            )
+            return
+        self._dispatch(issue, attempt=retry.attempt)
+
+    def _release(self, issue_id: str) -> None:
+        self.claimed.discard(issue_id)
+        self.retrying.pop(issue_id, None)
+        self.store.delete_retry(issue_id)
+
+    def retry_now(self, identifier: str) -> bool:
+        """Operator: make a queued retry due now."""
+        for entry in self.retrying.values():
+            if entry.identifier.lower() == identifier.lower():
+                entry.due_at = time.time()
+                self._wake.set()
+                return True
+        return False
+
+    # -- events from workers -----------------------------------------------------------------
+
+    async def on_agent_event(self, entry: RunningEntry, event: AgentEvent) -> None:
+        message = self.redactor.text(event.message)
+        data = self.redactor.data(event.data) if event.data else None
+        self.store.add_event(
+            run_id=entry.run_id,
+            issue_id=entry.issue.id,
+            identifier=entry.identifier,
+            kind=event.kind,
+            message=message,
+            data=data,
+            at=event.at,
+        )
+        entry.last_event = event.kind
+        entry.last_event_at = event.at
+        entry.last_activity_mono = time.monotonic()
+        if message:
+            entry.last_message = message[:500]
+        if event.kind == "session_started":
+            entry.session_id = str(event.data.get("session_id") or "") or entry.session_id
+            self.store.update_run(entry.run_id, session_id=entry.session_id)
+        if event.kind == "rate_limits":
+            self.rate_limits = data
+        if event.usage is not None:
+            entry.tokens = entry.tokens + event.usage
+            self.totals.input_tokens += event.usage.input_tokens
+            self.totals.output_tokens += event.usage.output_tokens
+            self.totals.total_tokens += event.usage.total_tokens
+            self.store.update_run(
+                entry.run_id,
+                input_tokens=entry.tokens.input_tokens,
+                output_tokens=entry.tokens.output_tokens,
+                total_tokens=entry.tokens.total_tokens,
+                last_event=event.kind,
+                last_event_at=event.at,
+            )
+        self._notify()
+
+    def _record(self, entry: RunningEntry, kind: str, message: str) -> None:
+        self.store.add_event(
+            run_id=entry.run_id,
+            issue_id=entry.issue.id,
+            identifier=entry.identifier,
+            kind=kind,
+            message=message,
+        )
+
+    # -- hot reload --------------------------------------------------------------------------
+
+    def _reload_workflow(self) -> None:
+        changed = self.watcher.check()
+        err = self.watcher.last_error
+        if err is not None:
+            if self.config_error != err.message:
+                log.error("WORKFLOW.md reload failed; keeping the last good config", error=err.message)
+            self.config_error = err.message
+            return
+        self.config_error = None
+        if not changed:
+            return
+        wf = self.workflow
+        log.info("WORKFLOW.md reloaded", path=str(wf.path))
+        self.workspaces.update(
+            root=wf.workspace_root(),
+            repo=wf.repo_dir(),
+            workspace=wf.config.workspace,
+            hooks=wf.config.hooks,
+        )
+        new_tracker_cfg = wf.config.tracker.model_dump()
+        if new_tracker_cfg != self._tracker_config:
+            try:
+                tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
+            except TackError as exc:
+                self.config_error = exc.message
+                return
+            old = self.tracker
+            self.tracker = tracker
+            self._tracker_config = new_tracker_cfg
+            self._spawn(old.close())
+        self._next_tick = min(
+            self._next_tick, time.monotonic() + wf.config.polling.interval_ms / 1000
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _cleanup_terminal_workspaces(self) -> None:
+        cfg = self.workflow.config.tracker
+        try:
+            issues = await self.tracker.fetch_issues_by_states(cfg.terminal_states)
+        except TrackerError as exc:
+            log.warning("startup terminal cleanup skipped", error=exc.message)
+            return
+        for issue in issues:
+            try:
+                if self.workspaces.path_for(issue.identifier).exists():
+                    await self.workspaces.remove(issue.identifier)
+            except TackError as exc:
+                log.warning("workspace cleanup failed", issue_identifier=issue.identifier, error=exc.message)
+
+    def _sweep_leftover_processes(self) -> None:
+        """Kill agent process groups a crashed orchestrator left behind."""
+        for pgid in self.store.processes():
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                log.warning("killed leftover agent process group", pgid=pgid)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.store.remove_process(pgid)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background task failed", error=repr(task.exception()))
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # observers never break scheduling
+                log.warning("state listener failed", exc_info=True)
+
+    # -- snapshots for the API ---------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.time()
+        running = [self._running_row(e, now) for e in self.running.values()]
+        retrying = [r.to_dict() for r in sorted(self.retrying.values(), key=lambda r: r.due_at)]
+        active_seconds = sum(now - e.started_at for e in self.running.values())
+        return {
+            "generated_at": iso(now),
+            "counts": {"running": len(running), "retrying": len(retrying)},
+            "running": running,
+            "retrying": retrying,
+            "codex_totals": {
+                "input_tokens": self.totals.input_tokens,
+                "output_tokens": self.totals.output_tokens,
+                "total_tokens": self.totals.total_tokens,
+                "seconds_running": round(self.totals.ended_seconds + active_seconds, 3),
+            },
+            "rate_limits": self.rate_limits,
+            "health": {
+                "config_error": self.config_error,
+                "dispatch_error": self.dispatch_error,
+                "last_tick_at": iso(self.last_tick_at),
+                "ticks": self.tick_count,
+            },
+            "limits": {
+                "max_concurrent_agents": self.workflow.config.agent.max_concurrent_agents,
+                "poll_interval_ms": self.workflow.config.polling.interval_ms,
+            },
+        }
+
+    def _running_row(self, e: RunningEntry, now: float) -> dict[str, Any]:
+        return {
+            "issue_id": e.issue.id,
+            "issue_identifier": e.identifier,
+            "issue_url": e.issue.url,
+            "title": e.issue.title,
+            "state": e.issue.state,
+            "run_id": e.run_id,
+            "attempt": e.attempt,
+            "session_id": e.session_id,
+            "turn_count": e.turn_count,
+            "last_event": e.last_event,
+            "last_message": e.last_message,
+            "started_at": iso(e.started_at),
+            "last_event_at": iso(e.last_event_at),
+            "elapsed_seconds": round(now - e.started_at, 3),
+            "workspace": e.workspace,
+            "tokens": e.tokens.to_dict(),
+        }
+
+    def issue_detail(self, identifier: str) -> dict[str, Any] | None:
+        """SPEC §13.7.2 GET /api/v1/<identifier>; None when the issue is unknown."""
+        key = identifier.lower()
+        entry = next((e for e in self.running.values() if e.identifier.lower() == key), None)
+        retry = next((r for r in self.retrying.values() if r.identifier.lower() == key), None)
+        runs = self.store.runs_for(entry.identifier if entry else (retry.identifier if retry else identifier))
+        if entry is None and retry is None and not runs:
+            return None
+        ident = entry.identifier if entry else retry.identifier if retry else runs[0]["identifier"]
+        issue_id = entry.issue.id if entry else retry.issue_id if retry else runs[0]["issue_id"]
+        status = "running" if entry else "retrying" if retry else "released"
+        last_error = next((r["error"] for r in runs if r["error"]), None)
+        workspace = entry.workspace if entry else next((r["workspace"] for r in runs if r["workspace"]), None)
+        return {
+            "issue_identifier": ident,
+            "issue_id": issue_id,
+            "status": status,
+            "workspace": {"path": workspace},
+            "attempts": {
+                "restart_count": max(len(runs) - 1, 0),
+                "current_retry_attempt": retry.attempt if retry else (entry.attempt if entry else None),
+            },
+            "running": self._running_row(entry, time.time()) if entry else None,
+            "retry": retry.to_dict() if retry else None,
+            "runs": [
+                {
+                    "run_id": r["id"],
+                    "attempt": r["attempt"],
+                    "status": r["status"],
+                    "started_at": iso(r["started_at"]),
+                    "ended_at": iso(r["ended_at"]),
+                    "error": r["error"],
+                    "turn_count": r["turn_count"],
+                    "tokens": {
+                        "input_tokens": r["input_tokens"],
+                        "output_tokens": r["output_tokens"],
+                        "total_tokens": r["total_tokens"],
+                    },
+                }
+                for r in runs
+            ],
+            "recent_events": [
+                {"at": iso(ev["at"]), "event": ev["kind"], "message": ev["message"], "data": ev["data"]}
+                for ev in self.store.events_for(ident, limit=100)
+            ],
+            "last_error": last_error,
+            "tracked": {},
+        }

@@ -1,0 +1,75 @@
+"""`tack up` as a library call: load the workflow, open the store, serve the API, run the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import structlog
+
+from tack.errors import TackError
+from tack.orchestrator.core import BackendFactory, Orchestrator
+from tack.store import Store
+from tack.workflow import WorkflowWatcher
+
+log = structlog.get_logger("tack.service")
+
+
+async def run_service(
+    workflow_path: str | Path | None = None,
+    *,
+    port: int | None = None,
+    backend_factory: BackendFactory | None = None,
+    on_started: Callable[[Orchestrator, str | None], None] | None = None,
+    install_signals: bool = True,
+) -> None:
+    """Run the orchestrator until SIGINT/SIGTERM (or `orch.stop()`)."""
+    watcher = WorkflowWatcher(workflow_path or "WORKFLOW.md")
+    wf = watcher.current
+    for warning in wf.warnings:
+        log.warning("workflow warning", warning=warning)
+    store = Store(wf.store_path())
+    try:
+        store.acquire()
+        kwargs = {"backend_factory": backend_factory} if backend_factory else {}
+        orch = Orchestrator(watcher, store, **kwargs)
+        problem = orch._preflight()
+        if problem:
+            raise TackError(f"Cannot start: {problem}")
+        if install_signals:
+            orch.install_signal_handlers()
+        bind_port = port if port is not None else wf.config.server.port
+        server_task: asyncio.Task[None] | None = None
+        url: str | None = None
+        info_path = wf.tack_dir / "up.json"
+        if bind_port is not None:
+            from tack.server import serve
+
+            started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            host = wf.config.server.host
+            server_task = asyncio.create_task(
+                serve(orch, host=host, port=bind_port, token=wf.config.server.token, started=started)
+            )
+            await asyncio.wait([started, server_task], return_when=asyncio.FIRST_COMPLETED)
+            if server_task.done():
+                server_task.result()  # raises the bind error
+            url = f"http://{host}:{started.result()}/"
+            info_path.write_text(
+                json.dumps({"pid": os.getpid(), "url": url, "port": started.result(),
+                            "started_at": time.time()})
+            )
+        if on_started:
+            on_started(orch, url)
+        try:
+            await orch.run()
+        finally:
+            if server_task:
+                server_task.cancel()
+                await asyncio.gather(server_task, return_exceptions=True)
+                info_path.unlink(missing_ok=True)
+    finally:
+        store.close()

@@ -1,0 +1,154 @@
+"""One run attempt: workspace → before_run → agent session → turns → after_run (SPEC §16.5).
+
+The runner reports events to the orchestrator as they happen and returns an `AttemptOutcome`;
+the orchestrator alone decides what happens next (continuation, retry, release).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.errors import TackError
+from tack.orchestrator import scheduling
+from tack.orchestrator.state import RunningEntry
+from tack.tracker.base import Issue
+
+if TYPE_CHECKING:
+    from tack.orchestrator.core import Orchestrator
+
+log = structlog.get_logger("tack.worker")
+
+# Environment names never passed to agents: the tracker's and Tack's own credentials.
+_WITHHELD_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "LINEAR_API_KEY", "TACK_SERVER_TOKEN")
+
+
+@dataclass
+class AttemptOutcome:
+    status: str  # succeeded | failed | timed_out
+    error: str | None = None
+
+
+def continuation_prompt(issue: Issue, turn: int, max_turns: int, handoff_state: str) -> str:
+    return (
+        f"Continue working on {issue.identifier}: {issue.title}. This is turn {turn} of at most "
+        f"{max_turns}; the issue is still in state {issue.state!r}. Pick up where you left off "
+        f"in this workspace without redoing finished work. When the change is complete and "
+        f"verified, move the issue to {handoff_state!r} with the tracker tool and leave a short "
+        f"comment summarising what you did."
+    )
+
+
+class AttemptRunner:
+    def __init__(self, orchestrator: Orchestrator, entry: RunningEntry) -> None:
+        self.orch = orchestrator
+        self.entry = entry
+
+    async def _emit(self, event: AgentEvent) -> None:
+        await self.orch.on_agent_event(self.entry, event)
+
+    def _note(self, message: str) -> None:
+        self.orch._record(self.entry, "orchestrator", message)
+
+    async def run(self) -> AttemptOutcome:
+        wf = self.orch.workflow
+        cfg = wf.config
+        issue = self.entry.issue
+        workspaces = self.orch.workspaces
+        try:
+            ws = await workspaces.prepare(issue)
+        except TackError as exc:
+            return AttemptOutcome("failed", f"workspace error: {exc.message}")
+        self.entry.workspace = str(ws.path)
+        self.orch.store.update_run(self.entry.run_id, workspace=str(ws.path))
+        self._note(f"workspace ready at {ws.path}" + (" (new)" if ws.created_now else ""))
+        session: AgentSession | None = None
+        try:
+            try:
+                await workspaces.before_run(ws)
+            except TackError as exc:
+                return AttemptOutcome("failed", f"before_run hook error: {exc.message}")
+            try:
+                prompt = wf.render_prompt(issue, self.entry.attempt)
+            except TackError as exc:
+                return AttemptOutcome("failed", f"prompt error: {exc.message}")
+            if os.path.realpath(ws.path) != os.path.realpath(workspaces.path_for(issue.identifier)):
+                return AttemptOutcome("failed", "workspace path is outside the workspace root")
+            backend = self.orch.backend_factory(wf)
+            ctx = SessionContext(
+                workspace=ws.path,
+                issue=issue,
+                tracker=self.orch.tracker,
+                env=_agent_env(ws.path, issue),
+                on_process=self._on_process,
+            )
+            try:
+                session = await backend.start_session(ctx)
+            except TackError as exc:
+                return AttemptOutcome("failed", f"agent session startup error: {exc.message}")
+            turn = 1
+            while True:
+                self.entry.turn_count = turn
+                self.orch.store.update_run(self.entry.run_id, turn_count=turn)
+                if turn > 1:
+                    prompt = continuation_prompt(
+                        issue, turn, cfg.agent.max_turns, cfg.tracker.handoff_state
+                    )
+                try:
+                    result = await asyncio.wait_for(
+                        session.run_turn(prompt, self._emit), cfg.codex.turn_timeout_ms / 1000
+                    )
+                except TimeoutError:
+                    return AttemptOutcome(
+                        "timed_out", f"turn {turn} timed out after {cfg.codex.turn_timeout_ms} ms"
+                    )
+                if not result.ok:
+                    return AttemptOutcome("failed", f"agent turn error: {result.error}")
+                try:
+                    refreshed = await self.orch.tracker.fetch_issues_by_ids([issue.id])
+                except TackError as exc:
+                    return AttemptOutcome("failed", f"issue state refresh error: {exc.message}")
+                if not refreshed:
+                    break
+                issue = refreshed[0]
+                self.entry.issue = issue
+                tracker_cfg = self.orch.workflow.config.tracker
+                if not tracker_cfg.is_active(issue.state) or not scheduling.is_routable(
+                    issue, tracker_cfg
+                ):
+                    self._note(f"issue moved to {issue.state!r}; ending the session")
+                    break
+                if turn >= cfg.agent.max_turns:
+                    self._note(f"reached agent.max_turns ({cfg.agent.max_turns})")
+                    break
+                turn += 1
+            return AttemptOutcome("succeeded")
+        finally:
+            if session is not None:
+                try:
+                    await asyncio.shield(session.stop())
+                except Exception:
+                    log.warning("session stop failed", issue_identifier=issue.identifier, exc_info=True)
+            try:
+                await asyncio.shield(workspaces.after_run(ws))
+            except Exception:
+                log.warning("after_run failed", issue_identifier=issue.identifier, exc_info=True)
+
+    def _on_process(self, pgid: int, alive: bool) -> None:
+        if alive:
+            self.orch.store.add_process(pgid, self.entry.run_id)
+        else:
+            self.orch.store.remove_process(pgid)
+
+
+def _agent_env(workspace: object, issue: Issue) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _WITHHELD_ENV}
+    env["TACK_ISSUE_IDENTIFIER"] = issue.identifier
+    env["TACK_ISSUE_ID"] = issue.id
+    env["TACK_WORKSPACE"] = str(workspace)
+    return env

@@ -1,0 +1,53 @@
+"""`tack init`: write the commented default WORKFLOW.md and the `.tack/` state directory into
+a repository, without ever overwriting someone's workflow unasked.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from tack.errors import WorkflowError
+
+
+def default_workflow_text() -> str:
+    return resources.files("tack.workflow").joinpath("default_WORKFLOW.md").read_text("utf-8")
+
+
+def _ignores_tack_dir(gitignore: Path) -> bool:
+    if not gitignore.exists():
+        return False
+    entries = {line.strip() for line in gitignore.read_text("utf-8").splitlines()}
+    return bool(entries & {".tack", ".tack/", "/.tack", "/.tack/"})
+
+
+def init_repository(repo: Path, *, force: bool = False) -> list[str]:
+    """Write WORKFLOW.md, create `.tack/`, ignore it in git. Returns what was done, in words."""
+    repo = repo.expanduser().absolute()
+    if not repo.is_dir():
+        raise WorkflowError(
+            f"{repo}: no such directory. Pass the repository to initialise, e.g. `tack init .`.",
+            code="missing_workflow_file",
+        )
+    workflow = repo / "WORKFLOW.md"
+    if workflow.exists() and not force:
+        raise WorkflowError(
+            f"{workflow} already exists; not overwriting it. Edit it by hand, or run "
+            "`tack init --force` to replace it with the default.",
+            code="workflow_exists",
+        )
+    done = [f"{'replaced' if workflow.exists() else 'wrote'} {workflow}"]
+    workflow.write_text(default_workflow_text(), "utf-8")
+
+    tack_dir = repo / ".tack"
+    if not tack_dir.is_dir():
+        tack_dir.mkdir(parents=True)
+        done.append(f"created {tack_dir}/")
+
+    gitignore = repo / ".gitignore"
+    if not _ignores_tack_dir(gitignore):
+        existing = gitignore.read_text("utf-8") if gitignore.exists() else ""
+        separator = "" if not existing or existing.endswith("\n") else "\n"
+        gitignore.write_text(f"{existing}{separator}.tack/\n", "utf-8")
+        done.append(f"added .tack/ to {gitignore}")
+    return done

@@ -1,0 +1,76 @@
+"""The few git commands workspaces need, run as asyncio subprocesses.
+
+Git's own lock files make concurrent `git worktree add` in one repository fail, so callers
+serialise these per repository (see `WorkspaceManager`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from tack.errors import WorkspaceError
+
+
+async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
+    """Run `git -C repo args...`; returns (exit code, combined output)."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    # Variables set by an enclosing git hook would point git at the wrong repository.
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(var, None)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git", "-C", str(repo), *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+    except FileNotFoundError as exc:
+        raise WorkspaceError(
+            "git is not installed or not on PATH; install git or set "
+            "`workspace.strategy: directory` in WORKFLOW.md.",
+            code="workspace_git_missing",
+        ) from exc
+    out, _ = await proc.communicate()
+    text = out.decode("utf-8", errors="replace").strip()
+    code = proc.returncode if proc.returncode is not None else -1
+    if check and code != 0:
+        raise WorkspaceError(
+            f"`git {' '.join(args)}` failed in {repo} (exit {code}): {text[-2000:]}",
+            code="workspace_git_failed",
+        )
+    return code, text
+
+
+async def is_work_tree(repo: Path) -> bool:
+    if not repo.is_dir():
+        return False
+    code, out = await git(repo, "rev-parse", "--is-inside-work-tree", check=False)
+    return code == 0 and out.strip() == "true"
+
+
+async def branch_exists(repo: Path, branch: str) -> bool:
+    code, _ = await git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                        check=False)
+    return code == 0
+
+
+async def add_worktree(repo: Path, path: Path, branch: str, base: str | None) -> None:
+    """Check out `branch` at `path`; create the branch from `base` only if it is new.
+
+    An existing branch is checked out as it is, never reset, so commits from an earlier
+    run whose workspace was removed are kept.
+    """
+    await git(repo, "worktree", "prune")
+    if await branch_exists(repo, branch):
+        await git(repo, "worktree", "add", str(path), branch)
+    else:
+        await git(repo, "worktree", "add", "-b", branch, str(path), base or "HEAD")
+
+
+async def remove_worktree(repo: Path, path: Path) -> None:
+    """Remove the worktree at `path`; its branch stays."""
+    await git(repo, "worktree", "remove", "--force", str(path), check=False)
+    await git(repo, "worktree", "prune", check=False)

@@ -1,0 +1,210 @@
+"""Per-issue workspaces: one directory (by default a git worktree on its own branch) per issue
+under the workspace root, with lifecycle hooks (Symphony SPEC §9).
+
+Every path is checked to stay inside the root; worktree operations are serialised per
+repository; existing workspaces and branches are reused, never reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from tack.errors import WorkspaceError
+from tack.tracker.base import Issue
+from tack.workflow.config import HooksConfig, WorkspaceConfig
+from tack.workspace import git
+from tack.workspace.hooks import raise_for_result, run_hook
+from tack.workspace.keys import contained_path, workspace_key
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    path: Path
+    key: str
+    created_now: bool
+    branch: str | None
+    identifier: str = ""
+
+
+class WorkspaceManager:
+    """Creates, prepares and removes the workspaces of issues."""
+
+    def __init__(
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+    ) -> None:
+        self._repo_locks: dict[str, asyncio.Lock] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
+        self.update(root=root, repo=repo, workspace=workspace, hooks=hooks)
+
+    def update(
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+    ) -> None:
+        """Apply reloaded settings; operations already running finish with the old ones."""
+        self.root = Path(root).expanduser().absolute()
+        self.repo = Path(repo).expanduser().absolute()
+        self.config = workspace
+        self.hooks = hooks
+        self._strategy: str | None = None
+
+    # ------------------------------------------------------------------ paths
+
+    def path_for(self, identifier: str) -> Path:
+        """`<root>/<workspace_key>`, guaranteed to resolve inside the root."""
+        return contained_path(self.root, workspace_key(identifier))
+
+    def branch_for(self, issue: Issue) -> str:
+        if issue.branch_name:
+            return issue.branch_name
+        return self.config.branch_prefix + workspace_key(issue.identifier).lower()
+
+    def ensure_cwd(self, cwd: Path, identifier: str) -> Path:
+        """Check an agent's cwd is this issue's workspace (SPEC §9.5 invariant 1)."""
+        expected = self.path_for(identifier)
+        if os.path.realpath(cwd) != os.path.realpath(expected):
+            raise WorkspaceError(
+                f"Refusing to launch the agent for {identifier} in {cwd}: its workspace is "
+                f"{expected}. This is a bug in the caller; please report it.",
+                code="workspace_cwd_mismatch",
+            )
+        return expected
+
+    # --------------------------------------------------------------- strategy
+
+    async def strategy(self) -> str:
+        """`worktree` or `directory`, resolving `auto` by asking git once per settings."""
+        if self._strategy is None:
+            wanted = self.config.strategy
+            if wanted == "directory":
+                self._strategy = "directory"
+            elif await git.is_work_tree(self.repo):
+                self._strategy = "worktree"
+            elif wanted == "worktree":
+                raise WorkspaceError(
+                    f"workspace.strategy is `worktree` in WORKFLOW.md but {self.repo} is not a "
+                    "git work tree. Point workspace.repo at a git repository, or use "
+                    "`strategy: auto` / `directory`.",
+                    code="workspace_not_a_repo",
+                )
+            else:
+                self._strategy = "directory"
+        return self._strategy
+
+    def _lock(self, table: dict[str, asyncio.Lock], name: str) -> asyncio.Lock:
+        lock = table.get(name)
+        if lock is None:
+            lock = table[name] = asyncio.Lock()
+        return lock
+
+    def _repo_lock(self) -> asyncio.Lock:
+        return self._lock(self._repo_locks, os.path.realpath(self.repo))
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def prepare(self, issue: Issue) -> Workspace:
+        """Create the issue's workspace, or reuse it as it is; runs `after_create` when new."""
+        key = workspace_key(issue.identifier)
+        async with self._lock(self._key_locks, key):
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"Cannot create the workspace root {self.root}: {exc.strerror or exc}. "
+                    "Fix workspace.root in WORKFLOW.md or the directory's permissions.",
+                    code="workspace_root_unusable",
+                ) from exc
+            path = self.path_for(issue.identifier)
+            strategy = await self.strategy()
+            branch = self.branch_for(issue) if strategy == "worktree" else None
+            if path.is_dir():
+                return Workspace(path, key, False, branch, issue.identifier)
+            if os.path.lexists(path):
+                raise WorkspaceError(
+                    f"{path} exists but is not a directory, so it cannot be the workspace of "
+                    f"{issue.identifier}. Move or delete it; Tack never overwrites it.",
+                    code="workspace_path_not_directory",
+                )
+            await self._create(path, strategy, branch)
+            ws = Workspace(path, key, True, branch, issue.identifier)
+            if self.hooks.after_create:
+                result = await run_hook(
+                    "after_create", self.hooks.after_create, cwd=path, env=self._env(ws),
+                    timeout_ms=self.hooks.timeout_ms,
+                )
+                if result.timed_out or result.exit_code != 0:
+                    # A half-prepared workspace would be reused as if it were ready.
+                    await self._discard(path)
+                    raise_for_result("after_create", result, path)
+            log.info("workspace.created", identifier=issue.identifier, path=str(path),
+                     branch=branch)
+            return ws
+
+    async def _create(self, path: Path, strategy: str, branch: str | None) -> None:
+        if strategy == "directory" or branch is None:
+            path.mkdir()
+            return
+        try:
+            async with self._repo_lock():
+                await git.add_worktree(self.repo, path, branch, self.config.base_ref)
+        except WorkspaceError as exc:
+            if path.exists():
+                await self._discard(path)
+            raise WorkspaceError(
+                f"Could not create the git worktree {path} on branch {branch} from "
+                f"{self.config.base_ref or 'HEAD'} (workspace.base_ref in WORKFLOW.md). "
+                f"{exc.message}",
+                code="workspace_population_failed",
+            ) from exc
+
+    async def _discard(self, path: Path) -> None:
+        if (path / ".git").is_file():
+            async with self._repo_lock():
+                await git.remove_worktree(self.repo, path)
+        if os.path.lexists(path):
+            await asyncio.to_thread(shutil.rmtree, path, True)
+
+    async def before_run(self, ws: Workspace) -> None:
+        """Run `before_run`; a failure or timeout aborts this attempt (raises HookError)."""
+        if self.hooks.before_run:
+            result = await run_hook("before_run", self.hooks.before_run, cwd=ws.path,
+                                    env=self._env(ws), timeout_ms=self.hooks.timeout_ms)
+            raise_for_result("before_run", result, ws.path)
+
+    async def after_run(self, ws: Workspace) -> None:
+        """Run `after_run`; failures and timeouts are logged and ignored."""
+        if self.hooks.after_run:
+            await self._best_effort("after_run", self.hooks.after_run, ws)
+
+    async def remove(self, identifier: str) -> bool:
+        """Run `before_remove` (failures ignored), then delete the workspace; keeps the branch."""
+        key = workspace_key(identifier)
+        async with self._lock(self._key_locks, key):
+            path = self.path_for(identifier)
+            if not path.is_dir():
+                if os.path.lexists(path):
+                    log.warning("workspace.remove.not_directory", path=str(path))
+                return False
+            ws = Workspace(path, key, False, None, identifier)
+            if self.hooks.before_remove:
+                await self._best_effort("before_remove", self.hooks.before_remove, ws)
+            await self._discard(path)
+            log.info("workspace.removed", identifier=identifier, path=str(path))
+            return True
+
+    async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:
+        # run_hook logs failures and timeouts; this hook's outcome changes nothing.
+        await run_hook(name, script, cwd=ws.path, env=self._env(ws),
+                       timeout_ms=self.hooks.timeout_ms)
+
+    def _env(self, ws: Workspace) -> dict[str, str]:
+        env = {"TACK_ISSUE_IDENTIFIER": ws.identifier, "TACK_WORKSPACE": str(ws.path)}
+        if ws.branch:
+            env["TACK_BRANCH"] = ws.branch
+        return env
