@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+AGENT_CLIS := tools/agents/node_modules/.installed
+
+.PHONY: demo test install agent-clis bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tack needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -15,14 +17,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The real codex and claude CLIs (pinned, lockfile committed) for the backend tests.
+$(AGENT_CLIS): tools/agents/package.json tools/agents/package-lock.json
+	npm ci --prefix tools/agents --no-audit --no-fund --loglevel=error
+	@touch $(AGENT_CLIS)
+
+agent-clis: $(AGENT_CLIS)
+
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP)
+test: $(STAMP) $(AGENT_CLIS)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/orchestrator.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info tools/agents/node_modules
