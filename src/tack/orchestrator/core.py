@@ -211,6 +211,9 @@ class Orchestrator:
             self._notify()
             return
         cfg = self.workflow.config
+        if self._slots_left() <= 0:
+            self._notify()  # nothing could be dispatched: skip the candidate fetch
+            return
         try:
             issues = await self.tracker.fetch_issues_by_states(cfg.tracker.active_states)
         except TrackerError as exc:

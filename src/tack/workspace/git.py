@@ -63,11 +63,17 @@ async def add_worktree(repo: Path, path: Path, branch: str, base: str | None) ->
     An existing branch is checked out as it is, never reset, so commits from an earlier
     run whose workspace was removed are kept.
     """
-    await git(repo, "worktree", "prune")
-    if await branch_exists(repo, branch):
-        await git(repo, "worktree", "add", str(path), branch)
-    else:
-        await git(repo, "worktree", "add", "-b", branch, str(path), base or "HEAD")
+    for attempt in (1, 2):
+        if await branch_exists(repo, branch):
+            args = ["worktree", "add", str(path), branch]
+        else:
+            args = ["worktree", "add", "-b", branch, str(path), base or "HEAD"]
+        code, _ = await git(repo, *args, check=attempt == 2)
+        if code == 0:
+            return
+        # Usually a stale registration of a worktree directory someone deleted by hand:
+        # prune (only then: it scans every worktree) and try once more.
+        await git(repo, "worktree", "prune")
 
 
 async def remove_worktree(repo: Path, path: Path) -> None:

@@ -42,6 +42,7 @@ class WorkspaceManager:
     ) -> None:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
+        self._strategy_lock = asyncio.Lock()
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks)
 
     def update(
@@ -80,6 +81,10 @@ class WorkspaceManager:
 
     async def strategy(self) -> str:
         """`worktree` or `directory`, resolving `auto` by asking git once per settings."""
+        async with self._strategy_lock:  # many workspaces prepared at once ask git once
+            return await self._resolve_strategy()
+
+    async def _resolve_strategy(self) -> str:
         if self._strategy is None:
             wanted = self.config.strategy
             if wanted == "directory":
