@@ -101,3 +101,18 @@ def test_cli_exits_nonzero_when_startup_fails_or_the_host_exits_abnormally(tmp_p
         blocker.kill()
         blocker.communicate(timeout=30)
     assert blocker.returncode != 0
+
+
+def test_port_in_use_is_a_clear_startup_error(tmp_path: Path) -> None:
+    """Bad CLI input: a busy or impossible port is reported without a traceback."""
+    import socket
+
+    (tmp_path / "WORKFLOW.md").write_text(WORKFLOW)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_tack("up", "--port", str(busy.getsockname()[1]), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Cannot listen" in result.stderr and "Traceback" not in result.stderr
+    result = run_tack("up", "--port", "99999", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

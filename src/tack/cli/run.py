@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
         ),
         workflow: Optional[Path] = typer.Option(None, "--workflow", "-w", help="Path to WORKFLOW.md."),
         port: Optional[int] = typer.Option(
-            None, "--port", help="Serve the dashboard and API on this port (0 = any free port)."
+            None, "--port", min=0, max=65535,
+            help="Serve the dashboard and API on this port (0 = any free port).",
         ),
         log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error."),
     ) -> None:
@@ -46,7 +47,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         keep: bool = typer.Option(False, "--keep", help="Keep the demo directory afterwards."),
-        port: int = typer.Option(0, "--port", help="Dashboard port (0 = any free port)."),
+        port: int = typer.Option(
+            0, "--port", min=0, max=65535, help="Dashboard port (0 = any free port)."
+        ),
         directory: Optional[Path] = typer.Option(None, "--dir", help="Build the demo here."),
     ) -> None:
         """Run the whole loop offline: a small buggy repo, three issues, the built-in agent on

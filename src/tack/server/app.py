@@ -126,10 +126,10 @@ async def serve(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
         raise TackError(
-            f"Cannot listen on {host}:{port}: {exc.strerror}. Pick another port with "
+            f"Cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}. Pick another port with "
             f"`tack up --port N` or server.port in WORKFLOW.md (0 picks a free one)."
         ) from exc
     config = uvicorn.Config(
