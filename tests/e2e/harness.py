@@ -99,7 +99,7 @@ class Project:
 class TackUp:
     """`tack up --port 0` in a subprocess, with its API at `self.url`."""
 
-    def __init__(self, project: Project, *extra: str) -> None:
+    def __init__(self, project: Project, *extra: str, env: dict[str, str] | None = None) -> None:
         self.project = project
         self.info = project.root / ".tack" / "up.json"
         self.info.unlink(missing_ok=True)
@@ -108,7 +108,7 @@ class TackUp:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tack", "up", "--workflow", str(project.workflow), "--port", "0", *extra],
             cwd=project.root,
-            env={**os.environ, **GIT_ENV},
+            env={**os.environ, **GIT_ENV, **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -37,6 +37,18 @@ def build_backend(workflow: Workflow) -> AgentBackend:
         from tack.agents.builtin import BuiltinBackend
 
         return BuiltinBackend(workflow.config.builtin)
+    if name == "claude":
+        from tack.agents.claude import ClaudeBackend
+
+        return ClaudeBackend(workflow.config.claude)
+    if name == "command":
+        from tack.agents.command import CommandBackend
+
+        return CommandBackend(workflow.config.command)
+    if name == "codex":
+        from tack.agents.codex import CodexBackend
+
+        return CodexBackend(workflow.config.codex)
     raise AgentError(
         f"agent.backend {name!r} is not available yet in this Tack (available: builtin). "
         f"Set `agent: {{backend: builtin}}` and a `builtin:` section in {workflow.path}.",

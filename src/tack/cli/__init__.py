@@ -26,12 +26,13 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
-    from tack.cli import issue, run, stub, workflow_cmds
+    from tack.cli import doctor, issue, run, stub, workflow_cmds
 
     run.register(app)
     issue.register(app)
     workflow_cmds.register(app)
     stub.register(app)
+    doctor.register(app)
 
 
 @app.callback()

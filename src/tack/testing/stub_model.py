@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tack.errors import TackError
+from tack.testing import anthropic_wire
 from tack.testing import openai_wire as wire
 from tack.testing.script import Script, Selection, Step, load_script, pick_step
 
@@ -208,6 +209,9 @@ class StubModelServer:
                 Route(f"{prefix}/chat/completions", self._chat, methods=["POST"]),
                 Route(f"{prefix}/responses", self._responses_api, methods=["POST"]),
                 Route(f"{prefix}/models", self._models, methods=["GET"]),
+                Route(f"{prefix}/messages", self._anthropic_messages, methods=["POST"]),
+                Route(f"{prefix}/messages/count_tokens", self._anthropic_count_tokens,
+                      methods=["POST"]),
             ]
         return routes
 
@@ -286,6 +290,47 @@ class StubModelServer:
         if body.get("stream"):
             return _sse(wire.responses_stream(shape))
         return JSONResponse(shape.response(done=True))
+
+    async def _anthropic_messages(self, request: Request) -> Response:
+        """Anthropic Messages API, as the claude CLI calls it."""
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
+        model = str(body.get("model", "stub"))
+        if anthropic_wire.is_side_request(body):
+            # Titles and summaries must not consume script steps.
+            self._record(request, body)
+            step = Step(text=anthropic_wire.SIDE_REQUEST_TEXT)
+        else:
+            messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+            try:
+                chosen = self._select(anthropic_wire.first_user(messages),
+                                      anthropic_wire.step_index(messages))
+            except _NoMatch as exc:
+                self._record(request, body)
+                return JSONResponse(anthropic_wire.error_body(str(exc), 400), 400)
+            self._record(request, body, chosen)
+            step = chosen.step
+            if step.error is not None:
+                error = step.error
+                await self._before_answer(request, step.model_copy(update={"error": None}))
+                return JSONResponse(anthropic_wire.error_body(error.message, error.status),
+                                    error.status)
+            early = await self._before_answer(request, step)
+            if early is not None:
+                return early
+        reply = wire.Reply.from_step(step, model=model,
+                                     request_chars=len(json.dumps(body.get("messages"))))
+        if body.get("stream"):
+            return _sse(anthropic_wire.message_stream(reply))
+        return JSONResponse(anthropic_wire.message(reply))
+
+    async def _anthropic_count_tokens(self, request: Request) -> Response:
+        body = await self._read_body(request)
+        if isinstance(body, Response):
+            return body
+        self._record(request, body)
+        return JSONResponse(anthropic_wire.count_tokens(body))
 
     # --- replay ---------------------------------------------------------------------
 

@@ -134,6 +134,37 @@ class BuiltinConfig(Section):
     system_prompt: str | None = None
 
 
+class ClaudeConfig(Section):
+    """`agent.backend: claude`: Claude Code driven with `claude -p` and stream-json."""
+
+    command: str = "claude"
+    model: str | None = None
+    # bypassPermissions is refused when running as root; acceptEdits plus allowed_tools
+    # works headless everywhere.
+    permission_mode: str = "acceptEdits"
+    allowed_tools: list[str] = Field(
+        default_factory=lambda: ["Bash", "Edit", "Write", "Read", "Glob", "Grep",
+                                 "mcp__tack__tracker"]
+    )
+    extra_args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("claude.command must be a non-empty command")
+        return value
+
+
+class CommandConfig(Section):
+    """`agent.backend: command`: any CLI that takes a prompt (stdin / $TACK_PROMPT_FILE)."""
+
+    command: str | None = None
+    timeout_ms: int = Field(default=3_600_000, gt=0)
+    success_exit_codes: list[int] = Field(default_factory=lambda: [0])
+
+
 class StoreConfig(Section):
     # Default: `.tack/state.db` beside WORKFLOW.md.
     path: str | None = None
@@ -149,11 +180,11 @@ KNOWN_SECTIONS = (
     "server",
     "builtin",
     "store",
+    "claude",
+    "command",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS = (
-    "claude",
-    "command",
     "feedback",
     "principles",
     "learning",
@@ -176,4 +207,6 @@ class ServiceConfig(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     builtin: BuiltinConfig = Field(default_factory=BuiltinConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    claude: ClaudeConfig = Field(default_factory=ClaudeConfig)
+    command: CommandConfig = Field(default_factory=CommandConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,267 @@
+"""Claude Code as a backend: `claude -p` with stream-json in and out.
+
+One claude process serves the whole session: each turn writes a user message to its stdin
+and reads events until the `result` line. If the process is gone between turns, the next
+turn starts a new one with `--resume <session_id>`, so the conversation carries on. The
+tracker tool reaches claude through the MCP stdio server in `tack.agents.mcp_tracker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import sys
+from collections import deque
+from typing import Any
+
+from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
+from tack.agents.mcp_tracker import SERVER_NAME
+from tack.agents.tools import shell_env
+from tack.errors import AgentError
+from tack.tracker.local import LocalTracker
+from tack.workflow.config import ClaudeConfig
+
+EXCERPT = 2_000
+STDERR_LINES = 40
+# stream-json lines (the init line, big tool results) exceed asyncio's 64 KiB default.
+LINE_LIMIT = 32 * 1024 * 1024
+
+
+def resolve_command(command: str, env: dict[str, str] | None = None) -> list[str]:
+    """argv for `claude.command`; the program is looked up on PATH unless it names a path."""
+    argv = shlex.split(command)
+    if not argv:
+        raise AgentError("claude.command is empty; set it to `claude` or a path to the binary")
+    program = argv[0]
+    if os.sep in program:
+        found = program if os.access(program, os.X_OK) else None
+    else:
+        found = shutil.which(program, path=(env or os.environ).get("PATH"))
+    if not found:
+        raise AgentError(
+            f"claude.command {command!r}: {program!r} was not found"
+            + ("" if os.sep in program else " on PATH")
+            + ". Install Claude Code (`npm install -g @anthropic-ai/claude-code`) or set "
+            "`claude: {command: /path/to/claude}` in WORKFLOW.md; `tack doctor` checks it.",
+            code="agent_binary_not_found",
+        )
+    return [found, *argv[1:]]
+
+
+def usage_of(raw: dict[str, Any] | None) -> TokenUsage:
+    if not raw:
+        return TokenUsage()
+    inp = sum(int(raw.get(k) or 0) for k in
+              ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+    out = int(raw.get("output_tokens") or 0)
+    return TokenUsage(inp, out, inp + out)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) for b in content
+                         if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+class ClaudeSession:
+    def __init__(self, config: ClaudeConfig, ctx: SessionContext, argv: list[str]) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.argv = argv
+        self.session_id: str | None = None
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
+        self._stderr_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- process ------------------------------------------------------------------
+
+    def command_line(self) -> list[str]:
+        args = [*self.argv, "-p", "--output-format", "stream-json", "--input-format",
+                "stream-json", "--verbose", "--permission-mode", self.config.permission_mode]
+        if self.config.allowed_tools:
+            args += ["--allowedTools", ",".join(self.config.allowed_tools)]
+        if self.config.model:
+            args += ["--model", self.config.model]
+        mcp = self.mcp_config()
+        if mcp is not None:
+            args += ["--mcp-config", json.dumps(mcp), "--strict-mcp-config"]
+        if self.session_id:
+            args += ["--resume", self.session_id]
+        return args + list(self.config.extra_args)
+
+    def mcp_config(self) -> dict[str, Any] | None:
+        tracker = self.ctx.tracker
+        if not isinstance(tracker, LocalTracker):
+            return None  # non-local trackers will be served through the orchestrator
+        server = {"type": "stdio", "command": sys.executable,
+                  "args": ["-m", "tack.agents.mcp_tracker", "--db", str(tracker.path),
+                           "--prefix", tracker.prefix, "--issue", self.ctx.issue.id]}
+        return {"mcpServers": {SERVER_NAME: server}}
+
+    def env(self) -> dict[str, str]:
+        env = shell_env(self.ctx)
+        env.update(self.config.env)
+        return env
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command_line(), cwd=self.ctx.workspace, env=self.env(),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=LINE_LIMIT,
+            )
+        except OSError as exc:
+            raise AgentError(f"cannot start claude ({self.argv[0]}): {exc}") from None
+        if self.ctx.on_process:
+            self.ctx.on_process(proc.pid, True)
+        self.stderr_tail.clear()
+        self._stderr_task = asyncio.create_task(self._drain_stderr(proc))
+        return proc
+
+    async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            self.stderr_tail.append(line.decode(errors="replace").rstrip())
+
+    async def _kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            await proc.wait()
+        if self._stderr_task is not None:
+            self._stderr_task.cancel()
+        if self.ctx.on_process:
+            self.ctx.on_process(proc.pid, False)
+
+    # --- turns --------------------------------------------------------------------
+
+    async def run_turn(self, prompt: str, on_event: EventSink) -> TurnResult:
+        if self._closed:
+            raise AgentError(f"claude session {self.session_id} is already stopped")
+        if self.proc is None or self.proc.returncode is not None:
+            await self._kill()
+            self.proc = await self._spawn()
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        message = {"type": "user", "session_id": self.session_id or "",
+                   "message": {"role": "user", "content": [{"type": "text", "text": prompt}]},
+                   "parent_tool_use_id": None}
+        try:
+            proc.stdin.write((json.dumps(message) + "\n").encode())
+            await proc.stdin.drain()
+            while line := await proc.stdout.readline():
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(event, dict):
+                    result = await self._handle(event, on_event)
+                    if result is not None:
+                        return result
+        except asyncio.CancelledError:
+            await self._kill()
+            raise
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        code = await proc.wait()
+        if self._stderr_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), 1)
+        await self._kill()
+        tail = " | ".join(list(self.stderr_tail)[-5:])
+        error = f"claude exited with code {code} before finishing the turn" + (
+            f": {tail}" if tail else "")
+        await on_event(AgentEvent("turn_failed", error, {"exit_code": code}))
+        return TurnResult(ok=False, error=error)
+
+    async def _handle(self, event: dict[str, Any], on_event: EventSink) -> TurnResult | None:
+        kind = event.get("type")
+        if kind == "system" and event.get("subtype") == "init":
+            new_id = event.get("session_id")
+            if new_id and new_id != self.session_id:
+                first = self.session_id is None
+                self.session_id = str(new_id)
+                if first:
+                    await on_event(AgentEvent(
+                        "session_started", f"session {self.session_id}",
+                        {"session_id": self.session_id, "model": event.get("model"),
+                         "tools": event.get("tools"), "mcp_servers": event.get("mcp_servers")},
+                    ))
+        elif kind == "assistant":
+            for block in (event.get("message") or {}).get("content") or []:
+                if block.get("type") == "text" and block.get("text"):
+                    await on_event(AgentEvent("message", block["text"]))
+                elif block.get("type") == "tool_use":
+                    arguments = block.get("input") or {}
+                    await on_event(AgentEvent(
+                        "tool_call", f"{block.get('name')} {json.dumps(arguments)[:200]}",
+                        {"name": block.get("name"), "arguments": arguments,
+                         "call_id": block.get("id")},
+                    ))
+        elif kind == "user":
+            content = (event.get("message") or {}).get("content")
+            for block in content if isinstance(content, list) else []:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    ok = not block.get("is_error")
+                    await on_event(AgentEvent(
+                        "tool_result", f"{'ok' if ok else 'failed'}",
+                        {"call_id": block.get("tool_use_id"), "ok": ok,
+                         "output": _text_of(block.get("content"))[:EXCERPT]},
+                    ))
+        elif kind == "rate_limit_event":
+            await on_event(AgentEvent("rate_limits", "rate limits", dict(event)))
+        elif kind == "result":
+            return await self._finish(event, on_event)
+        return None
+
+    async def _finish(self, event: dict[str, Any], on_event: EventSink) -> TurnResult:
+        usage = usage_of(event.get("usage"))
+        if usage.total_tokens:
+            await on_event(AgentEvent(
+                "token_usage", f"+{usage.input_tokens} in / +{usage.output_tokens} out",
+                usage.to_dict(), usage=usage,
+            ))
+        text = str(event.get("result") or "")
+        if event.get("subtype") == "success" and not event.get("is_error"):
+            await on_event(AgentEvent("turn_completed", text[:EXCERPT],
+                                      {"usage": usage.to_dict(),
+                                       "num_turns": event.get("num_turns")}))
+            return TurnResult(ok=True, final_message=text, usage=usage)
+        error = text or str(event.get("subtype") or "claude reported an error")
+        if event.get("api_error_status"):
+            error = f"model API error {event['api_error_status']}: {error}"
+        await on_event(AgentEvent("turn_failed", error[:EXCERPT],
+                                  {"subtype": event.get("subtype"), "usage": usage.to_dict()}))
+        return TurnResult(ok=False, error=error[:500], usage=usage)
+
+    async def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._kill()
+
+
+class ClaudeBackend:
+    name = "claude"
+
+    def __init__(self, config: ClaudeConfig | None = None) -> None:
+        self.config = config or ClaudeConfig()
+
+    async def start_session(self, ctx: SessionContext) -> ClaudeSession:
+        if not ctx.workspace.is_dir():
+            raise AgentError(f"workspace {ctx.workspace} does not exist; claude needs an "
+                             "existing directory to work in")
+        env = {**(ctx.env or os.environ), **self.config.env}
+        return ClaudeSession(self.config, ctx, resolve_command(self.config.command, env))

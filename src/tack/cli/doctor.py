@@ -1,0 +1,145 @@
+"""`tack doctor`: which agent backends work on this machine, and why not.
+
+Checks binaries, versions, endpoints and the WORKFLOW.md here, with short timeouts and no
+model calls, so it never hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import typer
+
+from tack.errors import TackError
+from tack.workflow.config import ServiceConfig
+
+PROBE_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 1.0
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _version(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run([*argv, "--version"], capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (done.stdout or done.stderr).strip().splitlines()
+    return out[0] if done.returncode == 0 and out else None
+
+
+def _binary(label: str, command: str, hint: str) -> Check:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return Check(label, False, f"command {command!r} cannot be parsed: {exc}")
+    program = argv[0] if argv else ""
+    found = (program if os.access(program, os.X_OK) else None) if os.sep in program \
+        else shutil.which(program)
+    if not found:
+        return Check(label, False, f"{program!r} not found{'' if os.sep in program else ' on PATH'}; "
+                                   f"{hint}")
+    version = _version([found])
+    if version is None:
+        return Check(label, False, f"{found} did not answer --version within "
+                                   f"{PROBE_TIMEOUT_S:g}s")
+    return Check(label, True, f"{found} ({version})")
+
+
+def _builtin(config: ServiceConfig) -> Check:
+    import httpx
+
+    url = config.builtin.base_url
+    key = config.builtin.api_key
+    parsed = urlparse(url)
+    try:
+        with httpx.Client(timeout=CONNECT_TIMEOUT_S) as client:
+            client.get(url.rstrip("/") + "/models",
+                       headers={"Authorization": f"Bearer {key}"} if key else {})
+    except httpx.HTTPError as exc:
+        return Check("builtin", False, f"{url} is not reachable ({type(exc).__name__}); start "
+                                       "a model server or set builtin.base_url")
+    local = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    if not key and not local:
+        return Check("builtin", False, f"{url} reachable, but builtin.api_key is not set")
+    return Check("builtin", True, f"{url} reachable" + ("" if key else " (no API key)"))
+
+
+def _workflow(path: Path | None) -> tuple[Check | None, ServiceConfig]:
+    from tack.workflow import load_workflow
+
+    file = path or Path("WORKFLOW.md")
+    if not file.exists():
+        if path is not None:
+            return Check("workflow", False, f"{file} does not exist"), ServiceConfig()
+        return None, ServiceConfig()
+    try:
+        wf = load_workflow(file)
+    except TackError as exc:
+        return Check("workflow", False, exc.message), ServiceConfig()
+    return Check("workflow", True, f"{wf.path} is valid (agent.backend: "
+                                   f"{wf.config.agent.backend})"), wf.config
+
+
+def _command(command: str | None) -> Check:
+    if not command or not command.strip():
+        return Check("command", False, "command.command is not set in WORKFLOW.md")
+    program = command.split()[0]
+    if os.sep not in program and shutil.which(program) is None:
+        return Check("command", False, f"{program!r} (from command.command) not found on PATH")
+    return Check("command", True, f"configured: {command} (runs with bash -lc)")
+
+
+def run_checks(workflow: Path | None) -> list[Check]:
+    wf_check, config = _workflow(workflow)
+    checks = [
+        Check("python", sys.version_info >= (3, 11), sys.version.split()[0]),
+        _binary("git", "git", "install git"),
+        _builtin(config),
+        _binary("codex", config.codex.command,
+                "install with `npm install -g @openai/codex` or set codex.command"),
+        _binary("claude", config.claude.command,
+                "install with `npm install -g @anthropic-ai/claude-code` or set claude.command"),
+    ]
+    checks.append(_command(config.command.command))
+    if wf_check is not None:
+        checks.append(wf_check)
+    return checks
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def doctor(
+        workflow: Path = typer.Option(None, "--workflow", "-w",
+                                      help="WORKFLOW.md to check (default: ./WORKFLOW.md)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    ) -> None:
+        """Show which agent backends are usable on this machine, and why not."""
+        checks = run_checks(workflow)
+        if as_json:
+            typer.echo(json.dumps({"checks": [asdict(c) for c in checks]}, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="tack doctor")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail")
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/]" if c.ok else "[red]no[/]", c.detail)
+        Console().print(table)

@@ -1,0 +1,114 @@
+"""`tack up` with `agent.backend: codex`: the real codex app-server, against the stub model
+server, runs an issue to handoff through the orchestrator; a hung codex is stall-killed and
+its whole process tree is gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import psutil
+import pytest
+
+from tack.testing import StubModelServer
+from tests.agents.codex_helpers import CODEX_BIN, codex_env, codex_home, requires_codex
+from tests.e2e.harness import Project, TackUp, wait_for
+
+pytestmark = [pytest.mark.slow, requires_codex]
+
+EDIT = "sed -i 's/VALUE = 1/VALUE = 2/' app.py && git commit -qam 'VALUE is 2' && echo committed"
+HANDOFF_STEPS = [
+    {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": EDIT}}]},
+    {"tool_calls": [{"name": "tracker",
+                     "arguments": {"action": "move", "state": "Human Review"}}]},
+    {"text": "VALUE is now 2; handed off."},
+]
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Any]]:
+    items: list[Any] = []
+    yield items
+    for item in reversed(items):
+        if isinstance(item, StubModelServer):
+            item.stop_thread()
+        else:
+            item.__exit__(None, None, None)
+
+
+def start(tmp_path: Path, steps: list[dict[str, Any]], cleanup: list[Any],
+          codex: dict[str, Any] | None = None) -> tuple[Project, TackUp, Path]:
+    server = StubModelServer({"conversations": [{"steps": steps}]})
+    server.start_in_thread()
+    cleanup.append(server)
+    home = codex_home(tmp_path, server.url)
+    config = {"agent": {"backend": "codex"},
+              "codex": {"command": f"{CODEX_BIN} app-server", "read_timeout_ms": 20000,
+                        **(codex or {})}}
+    project = Project(tmp_path / "project", server.url, config)
+    ident = project.add_issue("make VALUE 2")
+    up = TackUp(project, env=codex_env(home))
+    cleanup.append(up)
+    return project, up, home
+
+
+def codex_commands(home: Path) -> list[str]:
+    out = []
+    for proc in codex_processes(home):
+        try:
+            out.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    return out
+
+
+def codex_processes(home: Path) -> list[psutil.Process]:
+    """Live (non-zombie) processes started with this test's CODEX_HOME, other than the
+    `tack up` processes themselves (which carry it to pass it on)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE or "tack" in proc.cmdline()[1:4]:
+                continue
+            if proc.environ().get("CODEX_HOME") == str(home):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_codex_runs_an_issue_to_handoff_and_tokens_show_in_the_state(
+        tmp_path: Path, cleanup: list[Any]) -> None:
+    project, up, home = start(tmp_path, HANDOFF_STEPS, cleanup)
+    wait_for(lambda: project.issue("TACK-1")["state"] == "Human Review", 60, "handoff")
+    workspace = project.root / "workspaces" / "TACK-1"
+    assert (workspace / "app.py").read_text() == "VALUE = 2\n"
+    totals = wait_for(lambda: (t := up.state()["codex_totals"])["total_tokens"] > 0 and t,
+                      20, "token totals")
+    assert totals["input_tokens"] > 0 and totals["output_tokens"] > 0
+    detail = wait_for(lambda: (d := up.detail("TACK-1")) and d["runs"] and
+                      d["runs"][-1]["ended_at"] and d, 20, "the run to end")
+    run = detail["runs"][-1]
+    # Reconciliation may stop the run as soon as it sees the handoff (the issue left the
+    # active states) or the turn may finish first; both are a clean end.
+    assert run["status"] in ("succeeded", "canceled"), run
+    assert run["tokens"]["total_tokens"] > 0
+    started = [e for e in detail["recent_events"] if e["event"] == "session_started"]
+    assert started and started[0]["data"]["session_id"].startswith(
+        started[0]["data"]["thread_id"] + "-")
+    wait_for(lambda: not codex_processes(home), 10, "codex to exit after the run")
+
+
+def test_a_hung_codex_is_stall_killed_and_its_process_tree_is_gone(
+        tmp_path: Path, cleanup: list[Any]) -> None:
+    steps = [{"tool_calls": [{"name": "exec_command",
+                              "arguments": {"cmd": "sleep 300", "yield_time_ms": 250}}]},
+             {"hang": True}]
+    project, up, home = start(tmp_path, steps, cleanup, {"stall_timeout_ms": 1500})
+    wait_for(lambda: any("sleep" in c for c in codex_commands(home)),
+             30, "codex running `sleep 300`")
+    entry = wait_for(lambda: up.retrying().get("TACK-1"), 30, "stalled run queued for retry")
+    assert "stalled" in entry["error"]
+    assert up.detail("TACK-1")["runs"][0]["status"] == "stalled"
+    assert not codex_processes(home) or wait_for(lambda: not codex_processes(home), 5,
+                                                 "the stalled process tree to be gone")
