@@ -5,7 +5,7 @@ its whole process tree is gone."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psutil
 import pytest
@@ -25,17 +25,6 @@ HANDOFF_STEPS = [
 ]
 
 
-@pytest.fixture
-def cleanup() -> Iterator[list[Any]]:
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        if isinstance(item, StubModelServer):
-            item.stop_thread()
-        else:
-            item.__exit__(None, None, None)
-
-
 def start(tmp_path: Path, steps: list[dict[str, Any]], cleanup: list[Any],
           codex: dict[str, Any] | None = None) -> tuple[Project, TackUp, Path]:
     server = StubModelServer({"conversations": [{"steps": steps}]})
@@ -46,7 +35,7 @@ def start(tmp_path: Path, steps: list[dict[str, Any]], cleanup: list[Any],
               "codex": {"command": f"{CODEX_BIN} app-server", "read_timeout_ms": 20000,
                         **(codex or {})}}
     project = Project(tmp_path / "project", server.url, config)
-    ident = project.add_issue("make VALUE 2")
+    project.add_issue("make VALUE 2")
     up = TackUp(project, env=codex_env(home))
     cleanup.append(up)
     return project, up, home

@@ -8,7 +8,7 @@ import os
 import signal
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,30 +29,11 @@ def conv(ident: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"match": rf"{ident}\b", "steps": steps}
 
 
-@pytest.fixture
-def stub() -> Iterator[StubModelServer]:
-    server = StubModelServer({"conversations": [{"steps": HANDOFF}]})
-    server.start_in_thread()
-    yield server
-    server.stop_thread()
-
-
 def make(tmp_path: Path, conversations: list[dict[str, Any]], config: dict[str, Any] | None = None,
          ) -> tuple[Project, StubModelServer]:
     server = StubModelServer({"conversations": conversations})
     server.start_in_thread()
     return Project(tmp_path, server.url, config), server
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Any]]:
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        if isinstance(item, StubModelServer):
-            item.stop_thread()
-        else:
-            item.__exit__(None, None, None)
 
 
 def ticks(up: TackUp) -> int:
