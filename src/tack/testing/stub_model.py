@@ -238,12 +238,11 @@ class StubModelServer:
         if isinstance(body, Response):
             return body
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-        try:
-            chosen = self._select(wire.chat_first_user(messages), wire.chat_step_index(messages))
-        except _NoMatch as exc:
-            self._record(request, body)
-            return JSONResponse(wire.error_body(str(exc), 400), 400)
-        self._record(request, body, chosen)
+        chosen = self._choose(
+            request, body, wire.chat_first_user(messages), wire.chat_step_index(messages)
+        )
+        if isinstance(chosen, Response):
+            return chosen
         early = await self._before_answer(request, chosen.step)
         if early is not None:
             return early
@@ -269,14 +268,11 @@ class StubModelServer:
             message = f"Previous response with id '{previous}' not found."
             return JSONResponse(wire.error_body(message, 400), 400)
         items = prior + wire.responses_input_items(body)
-        try:
-            chosen = self._select(
-                wire.responses_first_user(items), wire.responses_step_index(items)
-            )
-        except _NoMatch as exc:
-            self._record(request, body)
-            return JSONResponse(wire.error_body(str(exc), 400), 400)
-        self._record(request, body, chosen)
+        chosen = self._choose(
+            request, body, wire.responses_first_user(items), wire.responses_step_index(items)
+        )
+        if isinstance(chosen, Response):
+            return chosen
         early = await self._before_answer(request, chosen.step)
         if early is not None:
             return early
@@ -303,13 +299,12 @@ class StubModelServer:
             step = Step(text=anthropic_wire.SIDE_REQUEST_TEXT)
         else:
             messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-            try:
-                chosen = self._select(anthropic_wire.first_user(messages),
-                                      anthropic_wire.step_index(messages))
-            except _NoMatch as exc:
-                self._record(request, body)
-                return JSONResponse(anthropic_wire.error_body(str(exc), 400), 400)
-            self._record(request, body, chosen)
+            chosen = self._choose(
+                request, body, anthropic_wire.first_user(messages),
+                anthropic_wire.step_index(messages), error_body=anthropic_wire.error_body,
+            )
+            if isinstance(chosen, Response):
+                return chosen
             step = chosen.step
             if step.error is not None:
                 error = step.error
@@ -333,6 +328,24 @@ class StubModelServer:
         return JSONResponse(anthropic_wire.count_tokens(body))
 
     # --- replay ---------------------------------------------------------------------
+
+    def _choose(
+        self,
+        request: Request,
+        body: dict[str, Any],
+        first_user: str,
+        index: int,
+        *,
+        error_body: Callable[[str, int], dict[str, Any]] = wire.error_body,
+    ) -> Selection | Response:
+        """The scripted step for this request, recorded; a 400 in the API's shape if none."""
+        try:
+            chosen = self._select(first_user, index)
+        except _NoMatch as exc:
+            self._record(request, body)
+            return JSONResponse(error_body(str(exc), 400), 400)
+        self._record(request, body, chosen)
+        return chosen
 
     def _select(self, first_user: str, index: int) -> Selection:
         script = self.script
