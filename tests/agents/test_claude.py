@@ -199,6 +199,9 @@ async def test_claude_resumes_the_conversation_across_turns(
                                                            "second turn done")
     # per-turn usage deltas, not running totals
     assert first.usage.input_tokens == 100 and second.usage.input_tokens == 200
+    # streamed as each response arrives, topped up by `result`, never counted twice
+    streamed = sum(e.usage.input_tokens for e in events.of("token_usage") if e.usage)
+    assert streamed == 300
     assert len(events.of("session_started")) == 1
     last = [r for r in stub.requests if r.step is not None][-1]
     texts = json.dumps(last.body["messages"])
@@ -250,6 +253,36 @@ async def test_cancelling_a_turn_kills_the_claude_process_group(
         assert not _alive_in_group(pgid)
         assert session.pids[-1] == (pgid, False)
         await session.stop()
+
+
+@needs_claude
+async def test_a_turn_cancelled_before_its_result_still_counts_its_tokens(
+    tmp_path: Path, workspace: Path, tracker: LocalTracker
+) -> None:
+    # Reconciliation cancels a run whose issue the agent has just handed off, often
+    # before claude prints its `result` line; the responses so far must still count.
+    script = {"conversations": [{"match": "Fix VALUE", "steps": [
+        {"tool_calls": [{"name": "Read", "arguments": {"file_path": str(workspace / "app.py")}}],
+         "usage": {"input_tokens": 70, "output_tokens": 7}},
+        {"hang": True},
+    ]}]}
+    async with StubModelServer(script) as stub:
+        session = await _session(tmp_path, workspace, tracker, stub)
+        events = Recorder()
+        task = asyncio.create_task(session.run_turn("Fix VALUE", events))
+        deadline = asyncio.get_running_loop().time() + 30
+        while not any(r.step == 1 for r in stub.requests):
+            assert asyncio.get_running_loop().time() < deadline, session.stderr_tail
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await session.stop()
+    counted = [e.usage for e in events.of("token_usage") if e.usage]
+    # claude echoes the usage of `message_start`: input is exact, output is what had been
+    # counted when the response began (the `result` line would have topped it up)
+    assert len(counted) == 1 and counted[0].input_tokens == 70
+    assert 1 <= counted[0].output_tokens <= 7
 
 
 @needs_claude

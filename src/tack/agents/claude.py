@@ -81,6 +81,11 @@ class ClaudeSession:
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES)
         self._stderr_task: asyncio.Task[None] | None = None
         self._closed = False
+        # Usage already reported this turn, from assistant messages as they arrive, so a
+        # turn cancelled before its `result` line (say, by reconciliation after the agent
+        # handed the issue off) still counts its tokens; `result` reports only the rest.
+        self._turn_usage = TokenUsage()
+        self._seen_messages: set[str] = set()
 
     # --- process ------------------------------------------------------------------
 
@@ -155,6 +160,8 @@ class ClaudeSession:
             self.proc = await self._spawn()
         proc = self.proc
         assert proc.stdin is not None and proc.stdout is not None
+        self._turn_usage = TokenUsage()
+        self._seen_messages.clear()
         message = {"type": "user", "session_id": self.session_id or "",
                    "message": {"role": "user", "content": [{"type": "text", "text": prompt}]},
                    "parent_tool_use_id": None}
@@ -200,6 +207,7 @@ class ClaudeSession:
                          "tools": event.get("tools"), "mcp_servers": event.get("mcp_servers")},
                     ))
         elif kind == "assistant":
+            await self._count_message_usage(event.get("message") or {}, on_event)
             for block in (event.get("message") or {}).get("content") or []:
                 if block.get("type") == "text" and block.get("text"):
                     await on_event(AgentEvent("message", block["text"]))
@@ -226,13 +234,29 @@ class ClaudeSession:
             return await self._finish(event, on_event)
         return None
 
+    async def _count_message_usage(self, message: dict[str, Any], on_event: EventSink) -> None:
+        """Report a model response's usage once (claude repeats it for each content block)."""
+        message_id = message.get("id")
+        if not message_id or message_id in self._seen_messages:
+            return
+        self._seen_messages.add(str(message_id))
+        await self._report_usage(usage_of(message.get("usage")), on_event)
+
+    async def _report_usage(self, usage: TokenUsage, on_event: EventSink) -> None:
+        if not usage.total_tokens:
+            return
+        self._turn_usage = self._turn_usage + usage
+        await on_event(AgentEvent(
+            "token_usage", f"+{usage.input_tokens} in / +{usage.output_tokens} out",
+            usage.to_dict(), usage=usage,
+        ))
+
     async def _finish(self, event: dict[str, Any], on_event: EventSink) -> TurnResult:
         usage = usage_of(event.get("usage"))
-        if usage.total_tokens:
-            await on_event(AgentEvent(
-                "token_usage", f"+{usage.input_tokens} in / +{usage.output_tokens} out",
-                usage.to_dict(), usage=usage,
-            ))
+        seen = self._turn_usage
+        rest_in = max(usage.input_tokens - seen.input_tokens, 0)
+        rest_out = max(usage.output_tokens - seen.output_tokens, 0)
+        await self._report_usage(TokenUsage(rest_in, rest_out, rest_in + rest_out), on_event)
         text = str(event.get("result") or "")
         if event.get("subtype") == "success" and not event.get("is_error"):
             await on_event(AgentEvent("turn_completed", text[:EXCERPT],
