@@ -1,8 +1,10 @@
 """The Codex wire protocol pinned: the schema the pinned CLI dumps for the methods Tack
-uses, the messages Tack sends checked against it, and what codex sends to the model server.
+uses, the protocol types generated from it, the messages Tack sends checked against it, and
+what codex sends to the model server.
 
 An upstream change shows up as a failing test here. After checking the change, refresh the
-fixtures with `TACK_UPDATE_FIXTURES=1 pytest tests/agents/test_codex_protocol.py`.
+schema with `TACK_UPDATE_FIXTURES=1 pytest tests/agents/test_codex_protocol.py`, then
+regenerate the types with `.venv/bin/python tools/agents/generate_codex_protocol.py`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +20,18 @@ import pytest
 
 from tack.agents.base import SessionContext
 from tack.agents.codex import CodexBackend
+from tack.errors import AgentError
 from tack.testing import StubModelServer
 from tack.tracker.local import LocalTracker
 from tests.agents.codex_helpers import (
-    CODEX_BIN, FIXTURES, codex_config, codex_env, codex_home, requires_codex,
+    CODEX_BIN, FIXTURES, ROOT, codex_config, codex_env, codex_home, requires_codex,
 )
 
 pytestmark = requires_codex
 
 UPDATE = os.environ.get("TACK_UPDATE_FIXTURES") == "1"
-SCHEMA = FIXTURES / "schema"
+SCHEMA = ROOT / "tools" / "agents" / "codex-schema"
+GENERATOR = ROOT / "tools" / "agents" / "generate_codex_protocol.py"
 # Method → the schema of its params (requests Tack sends) or of Tack's result (requests
 # Tack answers).
 SENT_PARAMS = {
@@ -156,3 +161,25 @@ async def test_what_tack_sends_matches_the_schema_and_what_codex_sends_is_record
     expected = json.loads(recorded.read_text())
     assert shapes == expected, "codex changed what it sends to the model server"
     assert all("tracker" in s["tools"] and "exec_command" in s["tools"] for s in shapes)
+
+
+def test_the_protocol_types_are_generated_from_the_pinned_schema() -> None:
+    done = subprocess.run([sys.executable, str(GENERATOR), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_a_policy_the_protocol_rejects_is_a_clear_error_before_any_turn(
+        tmp_path: Path, git_repo: Path) -> None:
+    tracker = LocalTracker(tmp_path / "tracker.db", prefix="TACK")
+    issue = tracker.add_issue("say hi", state="In Progress")
+    async with StubModelServer(SCRIPT) as server:
+        home = codex_home(tmp_path, server.url)
+        ctx = SessionContext(workspace=git_repo, issue=issue, tracker=tracker,
+                             env={**os.environ, **codex_env(home)})
+        with pytest.raises(AgentError) as caught:
+            await CodexBackend(codex_config(approval_policy="sometimes")).start_session(ctx)
+        assert not any(r.step is not None for r in server.requests)
+    message = caught.value.message
+    assert "thread/start" in message and "approvalPolicy" in message
+    assert "codex.approval_policy" in message

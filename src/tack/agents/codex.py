@@ -17,7 +17,9 @@ import time
 from typing import Any
 
 import psutil
+import pydantic
 
+from tack.agents import codex_protocol as wire
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.tools import TOOLS, run_tool
 from tack.errors import AgentError
@@ -49,6 +51,39 @@ DENIED = {
 INPUT_REQUESTS = ("item/tool/requestUserInput", "mcpServer/elicitation/request")
 TOOL_ITEMS = ("commandExecution", "fileChange", "dynamicToolCall", "mcpToolCall")
 _EOF = object()
+# What Tack sends, checked against the protocol types generated from the pinned CLI's
+# schema (`tools/agents/generate_codex_protocol.py`) before it goes over the wire.
+SENT_TYPES: dict[str, type[pydantic.BaseModel]] = {
+    "initialize": wire.InitializeParams,
+    "thread/start": wire.ThreadStartParams,
+    "turn/start": wire.TurnStartParams,
+}
+ANSWER_TYPES: dict[str, type[pydantic.BaseModel]] = {
+    "item/tool/call": wire.DynamicToolCallResponse,
+    "item/commandExecution/requestApproval": wire.CommandExecutionRequestApprovalResponse,
+    "item/fileChange/requestApproval": wire.FileChangeRequestApprovalResponse,
+    "execCommandApproval": wire.ExecCommandApprovalResponse,
+    "applyPatchApproval": wire.ApplyPatchApprovalResponse,
+}
+
+
+def checked(method: str, payload: dict[str, Any], types: dict[str, type[pydantic.BaseModel]],
+            ) -> dict[str, Any]:
+    """`payload` unchanged if it fits the pinned protocol, else a clear AgentError."""
+    model = types.get(method)
+    if model is not None:
+        try:
+            model.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                for e in exc.errors()[:3])
+            raise AgentError(
+                f"codex {method}: Tack would send a message the pinned codex protocol "
+                f"rejects ({problems}). Check codex.approval_policy, codex.thread_sandbox, "
+                "codex.turn_sandbox_policy, codex.thread_params and codex.turn_params in "
+                "WORKFLOW.md.", code="codex_protocol") from None
+    return payload
 
 
 def dynamic_tool_specs() -> list[dict[str, Any]]:
@@ -213,6 +248,7 @@ class CodexSession:
             raise AgentError(self._exit_reason()) from exc
 
     async def _request(self, method: str, params: dict[str, Any]) -> Any:
+        checked(method, params, SENT_TYPES)
         request_id = self._next_id
         self._next_id += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -349,7 +385,8 @@ class CodexSession:
         """Answer a request from the app-server; a result here ends the turn."""
         if method in APPROVAL_REQUESTS:
             decision = APPROVAL_REQUESTS[method] if self.auto_approve else DENIED[method]
-            await self._send({"id": request_id, "result": {"decision": decision}})
+            await self._send({"id": request_id, "result": checked(
+                method, {"decision": decision}, ANSWER_TYPES)})
             await on_event(AgentEvent("notification", f"{method}: {decision}",
                                       {"method": method, "decision": decision}))
             if not self.auto_approve:
@@ -359,7 +396,7 @@ class CodexSession:
             return None
         if method == "item/tool/call":
             result = await self._call_tool(params)
-            await self._send({"id": request_id, "result": result})
+            await self._send({"id": request_id, "result": checked(method, result, ANSWER_TYPES)})
             return None
         if method in INPUT_REQUESTS:
             questions = [q.get("question", "") for q in params.get("questions") or []]
