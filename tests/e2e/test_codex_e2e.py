@@ -101,3 +101,18 @@ def test_a_hung_codex_is_stall_killed_and_its_process_tree_is_gone(
     assert up.detail("TACK-1")["runs"][0]["status"] == "stalled"
     assert not codex_processes(home) or wait_for(lambda: not codex_processes(home), 5,
                                                  "the stalled process tree to be gone")
+
+
+def test_moving_the_issue_out_of_active_states_stops_codex_and_its_tree(
+        tmp_path: Path, cleanup: list[Any]) -> None:
+    steps = [{"tool_calls": [{"name": "exec_command",
+                              "arguments": {"cmd": "sleep 300", "yield_time_ms": 250}}]},
+             {"hang": True}]
+    project, up, home = start(tmp_path, steps, cleanup)
+    wait_for(lambda: any("sleep" in c for c in codex_commands(home)),
+             30, "codex running `sleep 300`")
+    project.move("TACK-1", "Backlog")
+    wait_for(lambda: "TACK-1" not in up.running_ids(), 20, "the run stopped")
+    wait_for(lambda: not codex_processes(home), 20, "codex and its `sleep` gone")
+    assert up.detail("TACK-1")["runs"][-1]["status"] == "canceled"
+    assert not up.retrying().get("TACK-1")

@@ -30,6 +30,8 @@ EXCERPT = 2_000
 STDERR_LINES = 40
 # stream-json lines (the init line, big tool results) exceed asyncio's 64 KiB default.
 LINE_LIMIT = 32 * 1024 * 1024
+# After claude exits, how long to wait for lines still in the pipe.
+EXIT_DRAIN_S = 2.0
 
 
 def resolve_command(command: str, env: dict[str, str] | None = None) -> list[str]:
@@ -165,10 +167,11 @@ class ClaudeSession:
         message = {"type": "user", "session_id": self.session_id or "",
                    "message": {"role": "user", "content": [{"type": "text", "text": prompt}]},
                    "parent_tool_use_id": None}
+        exited = asyncio.ensure_future(proc.wait())
         try:
             proc.stdin.write((json.dumps(message) + "\n").encode())
             await proc.stdin.drain()
-            while line := await proc.stdout.readline():
+            while line := await self._next_line(proc, exited):
                 try:
                     event = json.loads(line)
                 except json.JSONDecodeError:
@@ -182,6 +185,9 @@ class ClaudeSession:
             raise
         except (BrokenPipeError, ConnectionResetError):
             pass
+        finally:
+            if not exited.done():
+                exited.cancel()
         code = await proc.wait()
         if self._stderr_task is not None:
             with contextlib.suppress(Exception):
@@ -192,6 +198,24 @@ class ClaudeSession:
             f": {tail}" if tail else "")
         await on_event(AgentEvent("turn_failed", error, {"exit_code": code}))
         return TurnResult(ok=False, error=error)
+
+    @staticmethod
+    async def _next_line(proc: asyncio.subprocess.Process, exited: asyncio.Future[int]) -> bytes:
+        """The next stdout line, or b"" once claude has exited and its output is drained.
+
+        EOF alone is not enough: a child claude started (a shell, the MCP server) can hold
+        the pipe open after claude itself died, and the turn would wait for the stall timer.
+        """
+        assert proc.stdout is not None
+        reading = asyncio.ensure_future(proc.stdout.readline())
+        done, _ = await asyncio.wait({reading, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if reading in done:
+            return reading.result()
+        try:
+            # claude is gone; what it wrote before dying is already in the pipe buffer.
+            return await asyncio.wait_for(reading, EXIT_DRAIN_S)
+        except TimeoutError:
+            return b""
 
     async def _handle(self, event: dict[str, Any], on_event: EventSink) -> TurnResult | None:
         kind = event.get("type")
