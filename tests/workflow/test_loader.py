@@ -75,11 +75,11 @@ def test_unknown_top_level_section_is_kept_and_warned_reserved_is_silent(tmp_pat
           kind: local
         agnet:
           max_turns: 3
-        principles:
-          path: PRINCIPLES.md
+        review:
+          reviewers: 2
     """)
     wf = load_workflow(path)
-    assert wf.config.extensions == {"agnet": {"max_turns": 3}, "principles": {"path": "PRINCIPLES.md"}}
+    assert wf.config.extensions == {"agnet": {"max_turns": 3}, "review": {"reviewers": 2}}
     assert len(wf.warnings) == 1
     assert wf.warnings[0].startswith(f"{path}:4: unknown section `agnet`")
     assert "did you mean `agent`?" in wf.warnings[0]

@@ -8,7 +8,7 @@ from tack.errors import TrackerError
 from tack.tracker.base import BlockerRef, Comment, Issue, Tracker, normalize_labels
 from tack.workflow.config import TrackerConfig
 
-SUPPORTED_KINDS = ("local",)
+SUPPORTED_KINDS = ("local", "github", "linear", "gitlab", "jira")
 
 __all__ = [
     "BlockerRef",
@@ -28,6 +28,23 @@ def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
         from tack.tracker.local import LocalTracker
 
         return LocalTracker.from_config(config, tack_dir=tack_dir)
+    # Hosted adapters import their HTTP stacks only when chosen.
+    if kind == "github":
+        from tack.tracker.github import GitHubTracker
+
+        return GitHubTracker.from_config(config)
+    if kind == "linear":
+        from tack.tracker.linear import LinearTracker
+
+        return LinearTracker.from_config(config)
+    if kind == "gitlab":
+        from tack.tracker.gitlab import GitLabTracker
+
+        return GitLabTracker.from_config(config)
+    if kind == "jira":
+        from tack.tracker.jira import JiraTracker
+
+        return JiraTracker.from_config(config)
     if not kind:
         raise TrackerError(
             "tracker.kind is not set in WORKFLOW.md. Add `tracker: {kind: local}` to use the "

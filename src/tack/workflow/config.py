@@ -32,6 +32,11 @@ class TrackerConfig(Section):
     terminal_states: list[str] = Field(default_factory=lambda: list(DEFAULT_TERMINAL_STATES))
     # Tack: the state an agent moves an issue to when its work is ready for people.
     handoff_state: str = "Human Review"
+    # Symphony's top-level tracker keys (Linear profile); other adapters accept them too.
+    # `$VAR` values are resolved by the adapter; adapter-owned keys live under `provider`.
+    api_key: str | None = None
+    project_slug: str | None = None
+    endpoint: str | None = None
 
     def is_active(self, state: str | None) -> bool:
         s = normalize_state(state)
@@ -170,6 +175,92 @@ class StoreConfig(Section):
     path: str | None = None
 
 
+class PullRequestsConfig(Section):
+    """`pull_requests:`: how a handed-off run becomes a PR/MR (tack.forge, docs/pull-requests.md)."""
+
+    # tack: Tack pushes and opens the PR at handoff; agent: the agent does it; off: nobody.
+    publish: Literal["tack", "agent", "off"] = "tack"
+    remote: str = "origin"
+    # Default: the tracker's repository default branch, else `main`.
+    base: str | None = None
+    draft: bool = False
+    # Forge API settings when they differ from the tracker's (e.g. Linear issues, GitHub PRs).
+    forge: Literal["github", "gitlab", "none"] | None = None
+    repo: str | None = None
+    api_key: str | None = None
+    endpoint: str | None = None
+
+
+class ExecutorConfig(Section):
+    """`executor:`: where runs execute (docs/scale-out.md). `local` needs nothing else."""
+
+    kind: Literal["local", "temporal"] = "local"
+    # Temporal frontend `host:port`, namespace and the task queue `tack worker`s poll.
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "tack"
+    # TLS for self-hosted mTLS or Temporal Cloud; file paths and `api_key` may be `$VAR`.
+    tls: bool = False
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    tls_server_ca: str | None = None
+    api_key: str | None = None
+    # The git remote workers push each issue branch to, so a result outlives the worker.
+    push_remote: str = "origin"
+
+
+class JudgeConfig(Section):
+    """`principles.judge`: the model that answers model-judged principles (docs/principles.md)."""
+
+    backend: Literal["builtin"] = "builtin"
+    # Default: the `builtin` section's endpoint and model.
+    base_url: str | None = None
+    model: str | None = None
+    # Name of the environment variable holding the API key (default: builtin.api_key).
+    api_key_env: str | None = None
+    # Cost cap: tokens one scan may spend on model-judged principles.
+    max_tokens_per_scan: int = Field(default=200_000, gt=0)
+    batch_files: int = Field(default=8, gt=0)
+    max_file_chars: int = Field(default=20_000, gt=0)
+    request_timeout_ms: int = Field(default=120_000, gt=0)
+
+
+class PrinciplesConfig(Section):
+    """`principles:`: the golden-principles document and `tack scan` (docs/principles.md)."""
+
+    path: str = "PRINCIPLES.md"
+    baseline: str = "principles-baseline.json"
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+
+
+class FeedbackCheck(Section):
+    """One entry of `feedback.checks`: a named command `tack check` runs (docs/feedback.md)."""
+
+    name: str
+    # A shell command line, or an argv list run without a shell.
+    command: str | list[str]
+    # Output format; default: detected from the output.
+    format: Literal["junit", "pytest", "ruff", "eslint", "pyright", "sarif", "mypy", "tsc",
+                    "generic"] | None = None
+    # A file the tool writes (e.g. JUnit XML), relative to the repository; `{report}` in the
+    # command is replaced with a temporary file instead.
+    report: str | None = None
+    # Profiles this check belongs to (`tack check --profile NAME`).
+    profiles: list[str] = Field(default_factory=list)
+    timeout_ms: int = Field(default=600_000, gt=0)
+
+
+class FeedbackConfig(Section):
+    """`feedback:`: the checks `tack check` runs, runbooks, and the output's token budget."""
+
+    checks: list[FeedbackCheck] = Field(default_factory=list)
+    runbooks: str = "runbooks"
+    # Tokens of prose `tack check` prints at most (0: no limit). Failing tests always show.
+    budget: int = Field(default=2000, ge=0)
+    # Record findings in the state database to say "seen N times, last fixed on ...".
+    history: bool = True
+
+
 KNOWN_SECTIONS = (
     "tracker",
     "polling",
@@ -182,14 +273,15 @@ KNOWN_SECTIONS = (
     "store",
     "claude",
     "command",
+    "principles",
+    "pull_requests",
+    "executor",
+    "feedback",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS = (
-    "feedback",
-    "principles",
     "learning",
     "review",
-    "executor",
 )
 
 
@@ -209,4 +301,8 @@ class ServiceConfig(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     claude: ClaudeConfig = Field(default_factory=ClaudeConfig)
     command: CommandConfig = Field(default_factory=CommandConfig)
+    pull_requests: PullRequestsConfig = Field(default_factory=PullRequestsConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    principles: PrinciplesConfig = Field(default_factory=PrinciplesConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

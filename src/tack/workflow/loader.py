@@ -28,7 +28,8 @@ _EXACT_VAR = re.compile(rf"^\$(?:\{{({_VAR_NAME})\}}|({_VAR_NAME}))$")
 _ANY_VAR = re.compile(rf"\$(?:\{{({_VAR_NAME})\}}|({_VAR_NAME}))")
 
 # Values that may hold a secret: `$VAR` that is unset or empty means "not configured".
-SECRET_KEYS = (("builtin", "api_key"), ("server", "token"))
+SECRET_KEYS = (("builtin", "api_key"), ("server", "token"), ("tracker", "api_key"),
+               ("pull_requests", "api_key"))
 # Settings that must resolve when they name a variable.
 SETTING_KEYS = (("builtin", "base_url"),)
 PATH_KEYS = (("workspace", "root"), ("workspace", "repo"), ("store", "path"))

@@ -1,0 +1,288 @@
+"""The `github` tracker: issues of one repository through githubkit (GitHub's own OpenAPI
+models), states from labels, priority from labels, blockers from "blocked by #N" and task
+lists. Requests go through the resilient transport: retries, rate limits, ETags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from githubkit import GitHub
+from githubkit.exception import GitHubException, RequestFailed
+
+from tack.errors import TrackerError
+from tack.tracker.base import BlockerRef, Comment, Issue, normalize_labels
+from tack.tracker.hosted import (
+    LabelStates,
+    blocker_numbers,
+    endpoint,
+    is_blocked,
+    page_size,
+    parse_time,
+    priority_from_labels,
+    provider_settings,
+    require_secret,
+    require_text,
+    retry_policy,
+)
+from tack.tracker.http import HttpStats, ResilientTransport, status_error
+from tack.workflow.config import TrackerConfig, normalize_state
+
+log = structlog.get_logger(__name__)
+
+PROVIDER_KEYS = ("repo", "token", "labels", "state_labels", "open_state", "closed_state",
+                 "priority_labels")
+DEFAULT_ENDPOINT = "https://api.github.com"
+AUTH_HINT = ("Set tracker.api_key: $GITHUB_TOKEN in WORKFLOW.md and export GITHUB_TOKEN with a "
+             "token that has Issues read/write (fine-grained) or `repo` scope (classic).")
+T = TypeVar("T")
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    # githubkit models mark absent optional fields with an UNSET sentinel, not None.
+    value = getattr(obj, name, default)
+    return default if type(value).__name__ == "Unset" else value
+
+
+class GitHubTracker:
+    """`tracker.kind: github` (profile: docs/trackers.md)."""
+
+    kind = "github"
+
+    def __init__(self, config: TrackerConfig) -> None:
+        provider = provider_settings(config, self.kind, PROVIDER_KEYS)
+        self.repo = require_text(provider, "repo", self.kind, "owner/name")
+        if self.repo.count("/") != 1 or not all(self.repo.split("/")):
+            raise TrackerError(
+                f"tracker.provider.repo {self.repo!r} is not `owner/name`. Write the repository "
+                "as it appears in its URL, for example `repo: octo-org/widgets`.",
+                code="invalid_tracker_config",
+            )
+        self.owner, self.name = self.repo.split("/")
+        self.endpoint = endpoint(config, provider, DEFAULT_ENDPOINT)
+        token = require_secret(config, provider, self.kind, "GITHUB_TOKEN")
+        self.scope_labels = [str(x) for x in provider.get("labels") or []]
+        self.states = LabelStates(config, provider, self.kind)
+        self.priority_labels = provider.get("priority_labels")
+        self.per_page = page_size(provider, 100)
+        self.terminal_states = list(config.terminal_states)
+        self.transport = ResilientTransport(retry_policy(provider))
+        self.gh = GitHub(
+            token,
+            base_url=self.endpoint + "/",
+            async_transport=self.transport,
+            http_cache=False,
+            auto_retry=False,
+            user_agent="tack",
+        )
+
+    @property
+    def stats(self) -> HttpStats:
+        return self.transport.stats
+
+    async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await fn()
+            if getattr(result, "parsed_data", None) is not None:
+                pass  # githubkit parses lazily; touching it here maps schema errors below
+            return result
+        except RequestFailed as exc:
+            raise status_error("GitHub", exc.response.raw_response, auth_hint=AUTH_HINT) from exc
+        except (GitHubException, httpx.HTTPError) as exc:
+            raise TrackerError(
+                f"GitHub is unreachable while trying to {what} ({type(exc).__name__}). Check "
+                "tracker.endpoint and the network; Tack tries again on the next poll.",
+                code="tracker_request",
+            ) from exc
+        except ValueError as exc:  # pydantic: the payload does not match GitHub's schema
+            raise TrackerError(
+                f"GitHub returned a response that does not match its schema while trying to "
+                f"{what}: {str(exc)[:300]}",
+                code="tracker_response",
+            ) from exc
+
+    # ------------------------------------------------------------------ reads
+
+    async def _list(self, state: str) -> list[Any]:
+        out: list[Any] = []
+        page = 1
+        labels = ",".join(self.scope_labels) if self.scope_labels else None
+        while True:
+            kwargs: dict[str, Any] = {"state": state, "per_page": self.per_page, "page": page,
+                                      "direction": "asc", "sort": "created"}
+            if labels:
+                kwargs["labels"] = labels
+            response = await self._call(
+                f"list {state} issues of {self.repo}",
+                lambda kw=kwargs: self.gh.rest.issues.async_list_for_repo(self.owner, self.name, **kw),
+            )
+            out.extend(x for x in response.parsed_data if _field(x, "pull_request") is None)
+            if "next" not in response.raw_response.links:
+                return out
+            page += 1
+            if page > 10_000:
+                raise TrackerError(f"GitHub pagination of {self.repo} did not end.",
+                                   code="tracker_pagination")
+
+    async def _get(self, number: int) -> Any | None:
+        async def fetch() -> Any:
+            try:
+                return await self.gh.rest.issues.async_get(self.owner, self.name, number)
+            except RequestFailed as exc:
+                if exc.response.status_code in (404, 410):
+                    return None
+                raise
+
+        response = await self._call(f"read issue #{number}", fetch)
+        data = None if response is None else response.parsed_data
+        return None if data is None or _field(data, "pull_request") is not None else data
+
+    async def fetch_issues_by_states(self, states: list[str]) -> list[Issue]:
+        if not states:
+            return []
+        wanted, want_open, want_closed = self.states.wanted(states)
+        raw: list[Any] = []
+        if want_open:
+            raw += await self._list("open")
+        if want_closed:
+            raw += await self._list("closed")
+        known = {x.number: self._state(x) for x in raw}
+        if not want_closed:
+            # Every open issue is listed, so a blocker missing from the list is closed or gone.
+            await self._resolve_blockers(raw, known)
+        issues = []
+        for item in raw:
+            try:
+                issue = self._normalize(item, known)
+            except TrackerError as exc:
+                log.warning("tracker.github.malformed_issue_omitted", number=item.number,
+                            error=exc.message)
+                continue
+            if normalize_state(issue.state) in wanted:
+                issues.append(issue)
+        return issues
+
+    async def fetch_issues_by_ids(self, ids: list[str]) -> list[Issue]:
+        if not ids:
+            return []
+        numbers = sorted({self._number(x) for x in ids})
+        sem = asyncio.Semaphore(8)
+
+        async def one(n: int) -> Any | None:
+            async with sem:
+                return await self._get(n)
+
+        found = [x for x in await asyncio.gather(*(one(n) for n in numbers)) if x is not None]
+        known = {x.number: self._state(x) for x in found}
+        await self._resolve_blockers(found, known)
+        out = []
+        for item in found:
+            comments = await self._comments(item.number) if (_field(item, "comments") or 0) else ()
+            out.append(self._normalize(item, known, comments=comments))
+        return out
+
+    async def _resolve_blockers(self, items: list[Any], known: dict[int, str]) -> None:
+        missing = {n for x in items for n in blocker_numbers(_field(x, "body")) if n not in known}
+        for n in sorted(missing):
+            item = await self._get(n)
+            if item is not None:
+                known[n] = self._state(item)
+
+    async def _comments(self, number: int) -> tuple[Comment, ...]:
+        response = await self._call(
+            f"read comments of #{number}",
+            lambda: self.gh.rest.issues.async_list_comments(self.owner, self.name, number,
+                                                            per_page=100),
+        )
+        return tuple(
+            Comment(author=_field(c.user, "login", "") if c.user else "",
+                    body=_field(c, "body") or "", created_at=c.created_at)
+            for c in response.parsed_data
+        )
+
+    def _number(self, ref: str) -> int:
+        text = str(ref).rsplit("#", 1)[-1].strip()
+        if not text.isdigit():
+            raise TrackerError(
+                f"{ref!r} is not a GitHub issue id of {self.repo}; use the number (`12`) or "
+                f"the identifier (`{self.name}#12`).",
+                code="issue_not_found",
+            )
+        return int(text)
+
+    def _labels(self, item: Any) -> list[str]:
+        out = []
+        for label in _field(item, "labels") or []:
+            name = label if isinstance(label, str) else _field(label, "name")
+            if isinstance(name, str):
+                out.append(name)
+        return out
+
+    def _state(self, item: Any) -> str:
+        return self.states.state(self._labels(item), closed=item.state == "closed",
+                                 reason=_field(item, "state_reason"))
+
+    def _normalize(self, item: Any, known: dict[int, str],
+                   comments: tuple[Comment, ...] = ()) -> Issue:
+        if not item.title or not item.number:
+            raise TrackerError(f"GitHub issue {item.number} has no title.",
+                               code="tracker_response")
+        labels = self._labels(item)
+        blockers = tuple(
+            BlockerRef(id=str(n), identifier=f"{self.name}#{n}", state=known[n])
+            for n in blocker_numbers(_field(item, "body")) if n in known
+        )
+        assignee = _field(item, "assignee")
+        return Issue(
+            id=str(item.number),
+            identifier=f"{self.name}#{item.number}",
+            title=item.title,
+            state=self._state(item),
+            description=_field(item, "body"),
+            priority=priority_from_labels(labels, self.priority_labels),
+            url=item.html_url,
+            assignee_id=_field(assignee, "login") if assignee else None,
+            labels=normalize_labels(labels),
+            blocked_by=blockers,
+            dispatchable=not is_blocked(blockers, self.terminal_states),
+            created_at=parse_time(item.created_at),
+            updated_at=parse_time(item.updated_at),
+            native_ref={"repo": self.repo, "number": item.number, "node_id": item.node_id},
+            comments=comments,
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    async def move(self, issue_id: str, state: str) -> Issue:
+        number = self._number(issue_id)
+        item = await self._get(number)
+        if item is None:
+            raise TrackerError(f"GitHub issue #{number} of {self.repo} does not exist.",
+                               code="issue_not_found")
+        data: dict[str, Any] = {"labels": self.states.labels_for(self._labels(item), state)}
+        if self.states.is_closed_state(state):
+            data["state"] = "closed"
+            data["state_reason"] = ("not_planned" if normalize_state(state) in
+                                    ("cancelled", "canceled") else "completed")
+        else:
+            data["state"] = "open"
+        await self._call(f"move #{number}", lambda: self.gh.rest.issues.async_update(
+            self.owner, self.name, number, data=data))  # type: ignore[arg-type]
+        moved = await self.fetch_issues_by_ids([str(number)])
+        return moved[0]
+
+    async def comment(self, issue_id: str, body: str, *, author: str = "agent") -> None:
+        number = self._number(issue_id)
+        await self._call(f"comment on #{number}", lambda: self.gh.rest.issues.async_create_comment(
+            self.owner, self.name, number, data={"body": body}))
+
+    async def close(self) -> None:
+        await self.transport.aclose()
+
+    @classmethod
+    def from_config(cls, config: TrackerConfig) -> GitHubTracker:
+        return cls(config)
