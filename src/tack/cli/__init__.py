@@ -33,6 +33,7 @@ def _register() -> None:
     workflow_cmds.register(app)
     stub.register(app)
     doctor.register(app)
+    from tack.cli import distill; distill.register(app)  # noqa: E702
 
 
 @app.callback()
