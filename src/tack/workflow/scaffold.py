@@ -1,5 +1,5 @@
-"""`tack init`: write the commented default WORKFLOW.md and the `.tack/` state directory into
-a repository, without ever overwriting someone's workflow unasked.
+"""`tack init`: write the commented default WORKFLOW.md, a starter PRINCIPLES.md and the
+`.tack/` state directory into a repository, without ever overwriting someone's files unasked.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ def init_repository(repo: Path, *, force: bool = False) -> list[str]:
         )
     done = [f"{'replaced' if workflow.exists() else 'wrote'} {workflow}"]
     workflow.write_text(default_workflow_text(), "utf-8")
+
+    principles = repo / "PRINCIPLES.md"
+    if not principles.exists():  # never replaced, even with --force: it is the team's own
+        starter = resources.files("tack.principles").joinpath("starter_PRINCIPLES.md")
+        principles.write_text(starter.read_text("utf-8"), "utf-8")
+        done.append(f"wrote {principles}")
 
     tack_dir = repo / ".tack"
     if not tack_dir.is_dir():

@@ -1,0 +1,168 @@
+"""`tack scan`: check the repository against PRINCIPLES.md; file and close fix issues.
+
+Exit code 0 when nothing new is found, 1 when there are findings, 2 for a usage error.
+Prose for agents (one line per finding), a table on a terminal, `--json`, `--sarif`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from tack.errors import TackError
+
+if TYPE_CHECKING:
+    from tack.principles.document import PrinciplesDoc
+    from tack.principles.filing import FilingReport
+    from tack.principles.project import Project
+    from tack.principles.scanner import ScanResult
+
+_EVERY = re.compile(r"^(\d+)\s*([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _every_seconds(value: str) -> int:
+    match = _EVERY.match(value.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise TackError(f"--every {value!r} is not a duration. Use a number and a unit: "
+                        "30m, 6h, 1d.")
+    return int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("scan")
+    def scan_cmd(
+        since: Annotated[str | None, typer.Option(
+            "--since", help="Only files changed since this git ref (e.g. origin/main).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+        as_sarif: Annotated[bool, typer.Option("--sarif", help="SARIF 2.1.0 log.")] = False,
+        output: Annotated[Path | None, typer.Option(
+            "--output", "-o", help="Write the JSON/SARIF/prose report to this file.")] = None,
+        file_issues: Annotated[bool, typer.Option(
+            "--file-issues", help="File one tracker issue per violation cluster; close fixed "
+            "ones.")] = False,
+        update_baseline: Annotated[bool, typer.Option(
+            "--update-baseline", help="Record every current finding in the baseline file.")
+        ] = False,
+        no_baseline: Annotated[bool, typer.Option(
+            "--no-baseline", help="Report baselined findings too.")] = False,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the scan cache.")
+                            ] = False,
+        only: Annotated[list[str] | None, typer.Option(
+            "--only", help="Only this principle id; repeatable.")] = None,
+        judge: Annotated[bool, typer.Option(
+            "--judge", help="Also run model-judged principles (costs tokens).")] = False,
+        model: Annotated[str | None, typer.Option(
+            "--model", help="Judge model name (default: principles.judge.model).")] = None,
+        jobs: Annotated[int | None, typer.Option(
+            "--jobs", "-j", help="Worker processes (default: CPU count).", min=1)] = None,
+        every: Annotated[str | None, typer.Option(
+            "--every", help="Repeat the scan on this interval (30m, 6h, 1d).")] = None,
+        times: Annotated[int | None, typer.Option(
+            "--times", help="With --every: stop after this many scans.", min=1)] = None,
+        root: Annotated[Path | None, typer.Option(
+            "--root", help="Repository to scan (default: the current directory).")] = None,
+        workflow: Annotated[Path | None, typer.Option(
+            "--workflow", "-w", help="Workflow file (default: ROOT/WORKFLOW.md).")] = None,
+    ) -> None:
+        """Check the code against the golden principles (PRINCIPLES.md)."""
+        interval = _every_seconds(every) if every else None
+        stop = threading.Event()
+        runs = 0
+        while True:
+            code = _scan_once(since, as_json, as_sarif, output, file_issues, update_baseline,
+                              no_baseline, no_cache, only, judge, model, jobs, root, workflow)
+            runs += 1
+            if interval is None:
+                raise typer.Exit(code)
+            if times is not None and runs >= times:
+                raise typer.Exit(code)
+            Console(stderr=True).print(f"next scan in {every}", style="dim")
+            stop.wait(interval)
+
+
+def _scan_once(
+    since: str | None, as_json: bool, as_sarif: bool, output: Path | None, file_issues: bool,
+    update_baseline: bool, no_baseline: bool, no_cache: bool, only: list[str] | None,
+    judge_on: bool, model: str | None, jobs: int | None, root: Path | None,
+    workflow: Path | None,
+) -> int:
+    from tack.principles import report
+    from tack.principles.cache import ScanCache
+    from tack.principles.document import load_document, require_valid
+    from tack.principles.findings import load_baseline, write_baseline
+    from tack.principles.judge import Judge
+    from tack.principles.project import open_project
+    from tack.principles.scanner import scan
+
+    project = open_project(root, workflow)
+    doc = require_valid(load_document(project.principles_path))
+    baseline = set() if (no_baseline or update_baseline) else load_baseline(project.baseline_path)
+    cache = ScanCache(None if no_cache else project.cache_path)
+    judge = Judge(project.judge_settings(model=model)) if judge_on else None
+    err = Console(stderr=True)
+    try:
+        if err.is_terminal and not (as_json or as_sarif):
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("scanning", total=None)
+                result = scan(project.root, doc, since=since, cache=cache, baseline=baseline,
+                              judge=judge, jobs=jobs, only=only,
+                              on_progress=lambda n, t: bar.update(task, completed=n, total=t))
+        else:
+            result = scan(project.root, doc, since=since, cache=cache, baseline=baseline,
+                          judge=judge, jobs=jobs, only=only)
+    finally:
+        if judge is not None:
+            judge.close()
+
+    if update_baseline:
+        write_baseline(project.baseline_path, result.current)
+        err.print(f"wrote {len(result.current)} finding(s) to {project.baseline_path}")
+        return 0
+    filing = None
+    if file_issues:
+        filing = _file(project, result, doc)
+    if as_json or as_sarif:
+        data = report.sarif(result, doc) if as_sarif else report.as_json(result)
+        if as_json and filing is not None:
+            data["issues"] = filing.to_dict()
+        text = json.dumps(data, indent=2)
+    elif output is None and sys.stdout.isatty():
+        Console().print(report.table(result))
+        for note in report.notes(result):
+            err.print(note)
+        text = None
+    else:
+        text = report.prose(result)
+    if filing is not None and not as_json:
+        err.print(str(filing))
+    if text is not None:
+        if output is not None:
+            output.write_text(text + "\n", "utf-8")
+            err.print(report.summary(result))
+        else:
+            typer.echo(text)
+    return 1 if result.findings else 0
+
+
+def _file(project: Project, result: ScanResult, doc: PrinciplesDoc) -> FilingReport:
+    from tack.principles.filing import file_issues
+    from tack.tracker.local import LocalTracker
+
+    config = project.config
+    kind = (config.tracker.kind or "local").strip().lower()
+    if kind != "local":
+        raise TackError(f"--file-issues files into the local tracker only for now; tracker.kind "
+                        f"is {config.tracker.kind!r}. Use `tracker.kind: local` or file by hand "
+                        "from `tack scan --json`.")
+    with LocalTracker.from_config(config.tracker, tack_dir=project.tack_dir) as tracker:
+        return file_issues(tracker, result, doc, project.root)

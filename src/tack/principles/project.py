@@ -1,0 +1,73 @@
+"""Where a repository keeps its principles, baseline and scan cache, read from WORKFLOW.md.
+
+A repository without a WORKFLOW.md gets the defaults: PRINCIPLES.md and
+principles-baseline.json at the root, the cache in `.tack/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tack.principles.judge import JudgeSettings
+from tack.workflow.config import ServiceConfig
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    config: ServiceConfig
+    workflow: Path | None = None
+
+    def _at(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def principles_path(self) -> Path:
+        return self._at(self.config.principles.path)
+
+    @property
+    def baseline_path(self) -> Path:
+        return self._at(self.config.principles.baseline)
+
+    @property
+    def tack_dir(self) -> Path:
+        return self.root / ".tack"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.tack_dir / "scan-cache.json"
+
+    def judge_settings(self, *, model: str | None = None) -> JudgeSettings:
+        judge, builtin = self.config.principles.judge, self.config.builtin
+        api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else builtin.api_key
+        return JudgeSettings(
+            base_url=judge.base_url or builtin.base_url,
+            model=model or judge.model or builtin.model,
+            api_key=api_key,
+            max_tokens_per_scan=judge.max_tokens_per_scan,
+            batch_files=judge.batch_files,
+            max_file_chars=judge.max_file_chars,
+            timeout_s=judge.request_timeout_ms / 1000,
+        )
+
+
+def open_project(root: Path | None = None, workflow: Path | None = None) -> Project:
+    """The project at `root` (default: the current directory), configured by its workflow."""
+    from tack.workflow import load_workflow
+
+    base = (root or Path.cwd()).expanduser().resolve()
+    file = (workflow if workflow is not None else base / "WORKFLOW.md").expanduser()
+    if not file.is_absolute():
+        file = Path.cwd() / file
+    if not file.exists():
+        if workflow is not None:
+            from tack.errors import WorkflowError
+
+            raise WorkflowError(f"{file}: no such workflow file. Pass an existing file to "
+                                "--workflow, or omit it to use the defaults.",
+                                code="missing_workflow_file")
+        return Project(base, ServiceConfig())
+    return Project(base, load_workflow(file).config, file)

@@ -1,0 +1,233 @@
+"""Running one principle's check on one file: ast-grep rules and Python check functions.
+
+Languages are ast-grep's; a file's language comes from its extension. Python checks are the
+built-ins of `tack.principles.checks` plus any function registered under the entry-point
+group `tack.principles` (name = check name), so a plug-in adds checks without touching Tack.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from tack.principles.document import Check, PrinciplesError
+
+ENTRY_POINT_GROUP = "tack.principles"
+
+LANGUAGES: dict[str, tuple[str, ...]] = {
+    "python": (".py", ".pyi"),
+    "javascript": (".js", ".mjs", ".cjs", ".jsx"),
+    "typescript": (".ts", ".mts", ".cts"),
+    "tsx": (".tsx",),
+    "go": (".go",),
+    "rust": (".rs",),
+    "java": (".java",),
+    "kotlin": (".kt", ".kts"),
+    "c": (".c", ".h"),
+    "cpp": (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"),
+    "csharp": (".cs",),
+    "ruby": (".rb",),
+    "php": (".php",),
+    "swift": (".swift",),
+    "scala": (".scala",),
+    "lua": (".lua",),
+    "elixir": (".ex", ".exs"),
+    "haskell": (".hs",),
+    "bash": (".sh", ".bash"),
+    "html": (".html", ".htm"),
+    "css": (".css",),
+    "yaml": (".yml", ".yaml"),
+    "json": (".json",),
+}
+ALIASES = {
+    "py": "python", "js": "javascript", "jsx": "javascript", "ts": "typescript",
+    "golang": "go", "rs": "rust", "c++": "cpp", "cs": "csharp", "c#": "csharp", "sh": "bash",
+    "shell": "bash", "yml": "yaml", "rb": "ruby", "kt": "kotlin",
+}
+_EXT_TO_LANGUAGE = {ext: lang for lang, exts in LANGUAGES.items() for ext in exts}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """What a check sees: the path relative to the repository root (posix), text, language."""
+
+    path: str
+    text: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One place a check found; 1-based lines and columns."""
+
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+    message: str | None = None
+    snippet: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "end_line": self.end_line or self.line,
+                "end_column": self.end_column or self.column, "message": self.message,
+                "snippet": self.snippet}
+
+
+PythonCheck = Callable[[SourceFile, Mapping[str, Any]], Iterable[Violation]]
+
+
+def normalize_language(name: str | None) -> str | None:
+    if not name:
+        return None
+    low = name.strip().lower()
+    low = ALIASES.get(low, low)
+    return low if low in LANGUAGES else None
+
+
+@lru_cache(maxsize=65_536)
+def language_of(path: str) -> str | None:
+    return _EXT_TO_LANGUAGE.get(os.path.splitext(path)[1].lower())
+
+
+@lru_cache(maxsize=512)
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        out.append("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_match(path: str, glob: str) -> bool:
+    """`**` spans directories, `*` does not; a glob without `/` matches the file name."""
+    glob = glob.strip().lstrip("./") if glob.startswith("./") else glob.strip()
+    target = path if "/" in glob else path.rsplit("/", 1)[-1]
+    if glob.endswith("/"):
+        glob += "**"
+    return _glob_regex(glob).match(target) is not None
+
+
+def applies(check: Check, path: str) -> bool:
+    """Whether `check` runs on the file at `path` (language, `files` and `exclude`)."""
+    if check.kind == "ast-grep" and language_of(path) != normalize_language(check.language):
+        return False
+    if check.kind != "ast-grep" and not check.files and language_of(path) is None:
+        return False  # without `files`, Python and model checks see source files only
+    if check.files and not any(glob_match(path, g) for g in check.files):
+        return False
+    return not any(glob_match(path, g) for g in check.exclude)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def clean_ast_grep_error(exc: Exception) -> str:
+    """ast-grep's errors carry a Rust backtrace; keep the causes only, on one line."""
+    lines = []
+    for raw in str(exc).splitlines():
+        if raw.strip().startswith("Stack backtrace"):
+            break
+        if raw.strip():
+            lines.append(re.sub(r"^\d+:\s*", "", raw.strip()))
+    return " ".join(lines)
+
+
+def run_ast_grep(check: Check, root: Any) -> list[Violation]:
+    """Matches of an ast-grep check on a parsed root node (`SgRoot(...).root()`)."""
+    try:
+        nodes = root.find_all(check.config)
+    except Exception as exc:  # ast-grep raises bare Exception/RuntimeError for bad rules
+        raise PrinciplesError(f"ast-grep rule is invalid: {clean_ast_grep_error(exc)}") from None
+    out = []
+    for node in nodes:
+        r = node.range()
+        out.append(Violation(
+            line=r.start.line + 1, column=r.start.column + 1,
+            end_line=r.end.line + 1, end_column=r.end.column + 1,
+            snippet=_first_line(node.text())[:200],
+        ))
+    return out
+
+
+def ast_grep_problem(check: Check, samples: Iterable[str] = ("",)) -> str | None:
+    """Why this ast-grep check cannot run (unknown language, invalid rule), or None."""
+    from ast_grep_py import SgRoot
+
+    language = normalize_language(check.language)
+    if language is None:
+        return (f"language {check.language!r} is not one ast-grep supports here "
+                f"(known: {', '.join(sorted(LANGUAGES))})")
+    for sample in samples:
+        try:
+            SgRoot(sample, language).root().find_all(check.config)
+        except Exception as exc:  # invalid rule
+            return clean_ast_grep_error(exc)
+    return None
+
+
+def count_matches(check: Check, code: str) -> int:
+    from ast_grep_py import SgRoot
+
+    language = normalize_language(check.language) or "python"
+    return len(run_ast_grep(check, SgRoot(code, language).root()))
+
+
+@lru_cache(maxsize=1)
+def python_checks() -> dict[str, PythonCheck]:
+    """Every known Python check: built-ins, then plug-ins (a plug-in may not shadow one)."""
+    from tack.principles.checks import BUILTIN_CHECKS
+
+    found: dict[str, PythonCheck] = dict(BUILTIN_CHECKS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in found:
+            found[ep.name] = _lazy(ep)
+    return found
+
+
+def _lazy(ep: Any) -> PythonCheck:
+    def run(file: SourceFile, args: Mapping[str, Any]) -> Iterable[Violation]:
+        try:
+            func = ep.load()
+        except Exception as exc:  # a broken plug-in must name itself
+            raise PrinciplesError(
+                f"Python check {ep.name!r} (entry point {ep.value} in group "
+                f"{ENTRY_POINT_GROUP}) cannot be imported: {exc}. Fix or uninstall the plug-in."
+            ) from None
+        return func(file, args)
+
+    return run
+
+
+def resolve_python_check(name: str) -> PythonCheck:
+    checks = python_checks()
+    if name not in checks:
+        raise PrinciplesError(
+            f"No Python check named {name!r}. Known: {', '.join(sorted(checks))}. Install "
+            f"the plug-in that provides it (entry-point group `{ENTRY_POINT_GROUP}`) or fix "
+            "the name."
+        )
+    return checks[name]
+
+
+def run_python_check(check: Check, file: SourceFile) -> list[Violation]:
+    func = resolve_python_check(check.name or "")
+    out = []
+    for v in func(file, check.args):
+        out.append(v if isinstance(v, Violation) else Violation(**dict(v)))
+    return out
