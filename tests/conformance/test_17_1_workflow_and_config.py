@@ -121,11 +121,11 @@ def test_config_defaults_apply_when_optional_values_are_missing(tmp_path: Path) 
 
 def test_tracker_kind_validation_enforces_an_implementation_supported_adapter(tmp_path: Path) -> None:
     """`tracker.kind` validation enforces an implementation-supported adapter."""
-    wf = load_workflow(write_workflow(tmp_path, "tracker:\n  kind: jira"))
+    wf = load_workflow(write_workflow(tmp_path, "tracker:\n  kind: asana"))
     with pytest.raises(TrackerError) as err:
         build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
     assert err.value.code == "unsupported_tracker_kind"
-    assert "jira" in err.value.message
+    assert "asana" in err.value.message
     with pytest.raises(TrackerError) as missing:
         build_tracker(TrackerConfig(), tack_dir=wf.tack_dir)
     assert missing.value.code == "unsupported_tracker_kind"

@@ -234,7 +234,7 @@ async def test_error_mapping_covers_config_request_status_payload_pagination_and
                       tack_dir=tack_dir)
     assert err.value.code == "invalid_tracker_config"
     with pytest.raises(TrackerError) as err:
-        build_tracker(TrackerConfig(kind="jira"), tack_dir=tack_dir)
+        build_tracker(TrackerConfig(kind="asana"), tack_dir=tack_dir)
     assert err.value.code == "unsupported_tracker_kind"
     # request: the database stays locked by another process's writer past the busy timeout
     tracker = LocalTracker(tack_dir / "issues.db", busy_timeout_ms=50)
