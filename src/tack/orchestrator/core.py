@@ -19,8 +19,9 @@ import structlog
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
 from tack.orchestrator import scheduling, snapshots
+from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
-from tack.orchestrator.worker import AttemptRunner, AttemptOutcome
+from tack.orchestrator.worker import AttemptOutcome
 from tack.redact import Redactor, secret_values
 from tack.store import RetryRow, Store
 from tack.tracker import Tracker, build_tracker
@@ -49,6 +50,7 @@ class Orchestrator:
         *,
         backend_factory: BackendFactory = build_backend,
         tracker: Tracker | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.watcher = watcher
         self.store = store
@@ -59,6 +61,8 @@ class Orchestrator:
             + secret_values(wf.config.tracker.provider)
         )
         self.tracker: Tracker = tracker or build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
+        # Where runs execute; chosen at start (a changed `executor:` needs a restart).
+        self.executor: Executor = executor or build_executor(wf.config.executor)
         self._tracker_config = wf.config.tracker.model_dump()
         self.workspaces = WorkspaceManager(
             root=wf.workspace_root(),
@@ -192,6 +196,7 @@ class Orchestrator:
             await asyncio.wait(self._background, timeout=30)
         try:
             await self.tracker.close()
+            await self.executor.close()
         except Exception:  # closing must never mask the shutdown
             log.warning("tracker close failed", exc_info=True)
         log.info("orchestrator stopped")
@@ -332,8 +337,9 @@ class Orchestrator:
         self.claimed.add(issue.id)
         self.retrying.pop(issue.id, None)
         self.store.delete_retry(issue.id)
-        runner = AttemptRunner(self, entry)
-        entry.task = asyncio.create_task(runner.run(), name=f"run:{issue.identifier}")
+        entry.task = asyncio.create_task(
+            self.executor.run(self, entry), name=f"run:{issue.identifier}"
+        )
         entry.task.add_done_callback(lambda t, i=issue.id: self._collect(i, t))
         log.info("dispatched", issue_id=issue.id, issue_identifier=issue.identifier, attempt=attempt)
         self._record(entry, "orchestrator", f"dispatched (attempt {attempt or 'first'})")

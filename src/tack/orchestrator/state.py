@@ -30,6 +30,8 @@ class RunningEntry:
     tokens: TokenUsage = field(default_factory=TokenUsage)
     workspace: str | None = None
     cancel_reason: CancelReason | None = None
+    # Which worker runs it: "local", or a `tack worker`'s identity under Temporal.
+    worker: str | None = None
 
     @property
     def identifier(self) -> str:

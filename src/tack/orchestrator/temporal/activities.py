@@ -1,0 +1,279 @@
+"""The steps a `tack worker` runs for the issue-run workflow: prepare the workspace, run one
+agent turn, hand off.
+
+Every step works from the shared git remote, so any worker can run any step; a turn pushes
+the issue branch when it completes. Agent turns heartbeat on every agent event and every
+couple of seconds: that is how Temporal notices a dead worker and how cancellation arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from tack.agents import AgentBackend, AgentEvent, AgentSession, SessionContext, TurnResult
+from tack.errors import TackError
+from tack.orchestrator import scheduling
+from tack.orchestrator.temporal import branches
+from tack.orchestrator.temporal.processes import ProcessRegistry
+from tack.orchestrator.temporal.types import (
+    HANDOFF_ACTIVITY,
+    PREPARE_ACTIVITY,
+    TURN_ACTIVITY,
+    HandOffOutcome,
+    PrepareOutcome,
+    Progress,
+    RunInput,
+    Tokens,
+    TurnInput,
+    TurnOutcome,
+)
+from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
+from tack.orchestrator.worker import _agent_env, continuation_prompt
+from tack.redact import Redactor, secret_values
+from tack.tracker import Tracker, build_tracker
+from tack.tracker.base import Issue
+from tack.workflow import Workflow, WorkflowWatcher
+from tack.workspace import WorkspaceManager
+from tack.workspace.manager import Workspace
+
+log = structlog.get_logger("tack.temporal.activities")
+
+BackendFactory = Callable[[Workflow], AgentBackend]
+# Heartbeats at least this often while an agent is quiet (cancellation rides on them).
+MAX_BEAT_PERIOD_S = 2.0
+
+
+def config_error(message: str) -> ApplicationError:
+    return ApplicationError(message, type="TackConfigError", non_retryable=True)
+
+
+class _Beat:
+    """Heartbeats with the latest agent event; `watch` returns when the agent stalls."""
+
+    def __init__(self, worker: str, turn: int, stall_ms: int, redactor: Redactor) -> None:
+        self.progress = Progress(worker=worker, turn=turn, at=time.time())
+        self.redactor = redactor
+        self.last = time.monotonic()
+        self.stall_s = stall_ms / 1000 if stall_ms > 0 else None
+        self.period = min(MAX_BEAT_PERIOD_S, (stall_ms or DEFAULT_HEARTBEAT_MS) / 3000)
+
+    async def on_event(self, event: AgentEvent) -> None:
+        p = self.progress
+        p.seq += 1
+        p.kind, p.at = event.kind, event.at
+        p.message = self.redactor.text(event.message)[:300]
+        if event.kind == "session_started":
+            p.session_id = str(event.data.get("session_id") or "") or p.session_id
+        if event.usage is not None:
+            u = event.usage
+            p.tokens = p.tokens.plus(Tokens(u.input_tokens, u.output_tokens, u.total_tokens))
+        self.last = time.monotonic()
+        activity.heartbeat(p)
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.period)
+            if self.stall_s is not None and time.monotonic() - self.last > self.stall_s:
+                return
+            activity.heartbeat(self.progress)
+
+
+class IssueActivities:
+    """Activity implementations bound to one worker's workflow file, repo and workspace root."""
+
+    def __init__(
+        self,
+        watcher: WorkflowWatcher,
+        *,
+        worker: str,
+        workspace_root: Path,
+        repo: Path | None,
+        registry: ProcessRegistry,
+        backend_factory: BackendFactory,
+    ) -> None:
+        self.watcher = watcher
+        self.worker = worker
+        self.registry = registry
+        self.backend_factory = backend_factory
+        self._root, self._repo = workspace_root, repo
+        wf = watcher.current
+        self.tracker: Tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
+        self.workspaces = WorkspaceManager(
+            root=workspace_root, repo=repo or wf.repo_dir(), workspace=wf.config.workspace,
+            hooks=wf.config.hooks,
+        )
+        self.redactor = Redactor(
+            [wf.config.builtin.api_key or "", wf.config.server.token or "",
+             wf.config.executor.api_key or ""] + secret_values(wf.config.tracker.provider)
+        )
+
+    @property
+    def workflow(self) -> Workflow:
+        if self.watcher.check():
+            wf = self.watcher.current
+            self.workspaces.update(root=self._root, repo=self._repo or wf.repo_dir(),
+                                   workspace=wf.config.workspace, hooks=wf.config.hooks)
+        return self.watcher.current
+
+    @property
+    def remote(self) -> str:
+        return self.workflow.config.executor.push_remote
+
+    async def close(self) -> None:
+        await self.tracker.close()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    @activity.defn(name=PREPARE_ACTIVITY)
+    async def prepare_workspace(self, run: RunInput) -> PrepareOutcome:
+        issue = await self._issue(run)
+        if issue is None:
+            raise config_error(f"issue {run.identifier} is no longer visible in the tracker")
+        ws = await self._workspace(issue)
+        return PrepareOutcome(self.worker, str(ws.path), ws.created_now, ws.branch)
+
+    @activity.defn(name=TURN_ACTIVITY)
+    async def run_turn(self, inp: TurnInput) -> TurnOutcome:
+        run, wf = inp.run, self.workflow
+        beat = _Beat(self.worker, inp.turn, run.stall_timeout_ms, self.redactor)
+        activity.heartbeat(beat.progress)
+        issue = await self._issue(run)
+        if issue is None or not self._active(issue):
+            return TurnOutcome(self.worker, "", False, issue.state if issue else None)
+        ws = await self._workspace(issue)
+        try:
+            await self.workspaces.before_run(ws)
+        except TackError as exc:
+            raise ApplicationError(f"before_run hook error: {exc.message}") from None
+        prompt = self._prompt(wf, issue, inp)
+        started: set[int] = set()
+
+        def on_process(pgid: int, alive: bool) -> None:
+            self.registry.record(pgid, alive)
+            (started.add if alive else started.discard)(pgid)
+
+        ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
+                             env=_agent_env(ws.path, issue), on_process=on_process)
+        session: AgentSession | None = None
+        try:
+            try:
+                try:
+                    session = await self.backend_factory(wf).start_session(ctx)
+                except TackError as exc:
+                    raise ApplicationError(f"agent session startup error: {exc.message}") from None
+                result = await self._turn(session, prompt, beat, inp)
+            finally:
+                # Kill first, synchronously: a cancelled activity must leave no agent behind.
+                self.registry.kill(set(started))
+                await self._stop(session, ws)
+        except asyncio.CancelledError:
+            # Stopped by the orchestrator (the issue moved on): keep what the agent did.
+            await self._save(ws, f"tack: {issue.identifier} turn {inp.turn} (stopped)")
+            raise
+        if not result.ok:
+            raise ApplicationError(f"agent turn error: {result.error}")
+        head = await self._save(ws, f"tack: {issue.identifier} turn {inp.turn}")
+        refreshed = await self._issue(run)
+        return TurnOutcome(
+            worker=self.worker, workspace=str(ws.path),
+            active=refreshed is not None and self._active(refreshed),
+            state=refreshed.state if refreshed else None,
+            session_id=session.session_id if session else None,
+            tokens=beat.progress.tokens, head=head,
+        )
+
+    @activity.defn(name=HANDOFF_ACTIVITY)
+    async def hand_off(self, run: RunInput) -> HandOffOutcome:
+        """Confirm the run's branch is on the shared remote, where reviewers and PRs find it."""
+        issue = await self._issue(run)
+        if issue is None or await self.workspaces.strategy() != "worktree":
+            return HandOffOutcome(self.worker, None, None, False)
+        branch = self.workspaces.branch_for(issue)
+        head = await branches.remote_head(self.workspaces.repo, self.remote, branch)
+        log.info("run handed off", issue_identifier=run.identifier, branch=branch, head=head)
+        return HandOffOutcome(self.worker, branch, head, head is not None)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _issue(self, run: RunInput) -> Issue | None:
+        try:
+            found = await self.tracker.fetch_issues_by_ids([run.issue_id])
+        except TackError as exc:
+            raise ApplicationError(f"tracker: {exc.message}") from None
+        return next((i for i in found if i.id == run.issue_id), None)
+
+    def _active(self, issue: Issue) -> bool:
+        cfg = self.workflow.config.tracker
+        return cfg.is_active(issue.state) and scheduling.is_routable(issue, cfg)
+
+    async def _workspace(self, issue: Issue) -> Workspace:
+        try:
+            if await self.workspaces.strategy() == "worktree":
+                await branches.pull_branch(
+                    self.workspaces.repo, self.workspaces.path_for(issue.identifier),
+                    self.remote, self.workspaces.branch_for(issue),
+                )
+            return await self.workspaces.prepare(issue)
+        except TackError as exc:
+            raise ApplicationError(f"workspace error: {exc.message}") from None
+
+    def _prompt(self, wf: Workflow, issue: Issue, inp: TurnInput) -> str:
+        run, tries = inp.run, activity.info().attempt
+        if inp.turn > 1:
+            return continuation_prompt(issue, inp.turn, run.max_turns,
+                                       wf.config.tracker.handoff_state)
+        # A turn Temporal retries is a retry attempt for the prompt, as in Symphony.
+        attempt = run.attempt if tries == 1 else (run.attempt or 0) + tries - 1
+        try:
+            return wf.render_prompt(issue, attempt)
+        except TackError as exc:
+            raise config_error(f"prompt error: {exc.message}") from None
+
+    async def _turn(self, session: AgentSession, prompt: str, beat: _Beat, inp: TurnInput
+                    ) -> TurnResult:
+        turn = asyncio.ensure_future(session.run_turn(prompt, beat.on_event))
+        watch = asyncio.ensure_future(beat.watch())
+        timeout_ms = inp.run.turn_timeout_ms
+        try:
+            done, _ = await asyncio.wait({turn, watch}, timeout=timeout_ms / 1000,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if turn in done:
+                return turn.result()
+            if watch in done:
+                raise ApplicationError(
+                    f"stalled: no agent activity for {inp.run.stall_timeout_ms} ms", type="TackStalled"
+                )
+            raise ApplicationError(f"turn {inp.turn} timed out after {timeout_ms} ms",
+                                   type="TackTurnTimeout")
+        finally:
+            for task in (turn, watch):
+                task.cancel()
+            await asyncio.gather(turn, watch, return_exceptions=True)
+
+    async def _save(self, ws: Workspace, message: str) -> str | None:
+        """Commit the agent's work and push the issue branch to the shared remote."""
+        try:
+            head = await branches.checkpoint(ws.path, message)
+            if ws.branch:
+                await branches.push_branch(self.workspaces.repo, ws.path, self.remote, ws.branch)
+        except TackError as exc:
+            raise ApplicationError(f"could not save the branch: {exc.message}") from None
+        return head
+
+    async def _stop(self, session: AgentSession | None, ws: Workspace) -> None:
+        if session is not None:
+            try:
+                await asyncio.shield(session.stop())
+            except Exception:
+                log.warning("session stop failed", workspace=str(ws.path), exc_info=True)
+        try:
+            await asyncio.shield(self.workspaces.after_run(ws))
+        except Exception:
+            log.warning("after_run failed", workspace=str(ws.path), exc_info=True)
