@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 AGENT_CLIS := tools/agents/node_modules/.installed
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; never
+# `playwright install`, which downloads a browser).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install agent-clis bench clean
+.PHONY: demo test install agent-clis browser bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tack needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -24,10 +28,16 @@ $(AGENT_CLIS): tools/agents/package.json tools/agents/package-lock.json
 
 agent-clis: $(AGENT_CLIS)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP) $(AGENT_CLIS)
+test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

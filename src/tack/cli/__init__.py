@@ -36,6 +36,8 @@ def _register() -> None:
     from tack.cli import distill; distill.register(app)  # noqa: E702
     from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
     from tack.cli import worker; worker.register(app)  # noqa: E702
+    from tack.cli import metrics, status; status.register(app); metrics.register(app)  # noqa: E702
+    from tack.cli import worker; worker.register(app)  # noqa: E702
 
 
 @app.callback()

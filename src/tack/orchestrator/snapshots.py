@@ -40,7 +40,43 @@ def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
             "max_concurrent_agents": orch.workflow.config.agent.max_concurrent_agents,
             "poll_interval_ms": orch.workflow.config.polling.interval_ms,
         },
+        # Beyond SPEC §13.7.2, for the dashboard and `tack status`.
+        "recent_handoffs": recent_handoffs_rows(orch),
+        "recent_runs": recent_run_rows(orch),
     }
+
+
+def recent_handoffs_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, Any]]:
+    from tack.store.metrics import recent_handoffs
+
+    handoff_state = orch.workflow.config.tracker.handoff_state
+    return [
+        {
+            "issue_identifier": h.identifier,
+            "run_id": h.run_id,
+            "at": iso(h.at),
+            "state": handoff_state,
+            "seconds_to_handoff": h.seconds_to_handoff,
+        }
+        for h in recent_handoffs(orch.store.db, handoff_state, limit=limit)
+    ]
+
+
+def recent_run_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": r["id"],
+            "issue_identifier": r["identifier"],
+            "attempt": r["attempt"],
+            "status": r["status"],
+            "started_at": iso(r["started_at"]),
+            "ended_at": iso(r["ended_at"]),
+            "error": r["error"],
+            "turn_count": r["turn_count"],
+            "total_tokens": r["total_tokens"],
+        }
+        for r in orch.store.recent_runs(limit)
+    ]
 
 def running_row(e: RunningEntry, now: float) -> dict[str, Any]:
     return {
@@ -59,6 +95,7 @@ def running_row(e: RunningEntry, now: float) -> dict[str, Any]:
         "last_event_at": iso(e.last_event_at),
         "elapsed_seconds": round(now - e.started_at, 3),
         "workspace": e.workspace,
+        "worker": e.worker,
         "tokens": e.tokens.to_dict(),
     }
 

@@ -9,19 +9,29 @@ import asyncio
 import contextlib
 import hmac
 import socket
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
+from tack.server.events import events_endpoint
+from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
+from tack.store.metrics import parse_since
 
 if TYPE_CHECKING:
     from tack.orchestrator import Orchestrator
@@ -33,17 +43,46 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-class _BearerAuth(BaseHTTPMiddleware):
-    def __init__(self, app: Any, token: str | None) -> None:
-        super().__init__(app)
+TOKEN_COOKIE = "tack_token"
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class _BearerAuth:
+    """Bearer token in `Authorization`, or the cookie set by opening `/?token=...` once.
+
+    A plain ASGI middleware (not BaseHTTPMiddleware) so server-sent event streams pass through
+    unbuffered. Browsers cannot put headers on an EventSource, hence the cookie.
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
         self.token = token
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if self.token:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given, f"Bearer {self.token}"):
-                return _error(401, "unauthorized", "missing or wrong bearer token")
-        return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.token:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if _same(request.headers.get("authorization", ""), f"Bearer {self.token}") or _same(
+            request.cookies.get(TOKEN_COOKIE, ""), self.token
+        ):
+            await self.app(scope, receive, send)
+            return
+        response: Response
+        if request.url.path == "/" and _same(request.query_params.get("token", ""), self.token):
+            # Trade the token in the URL for a cookie, and drop it from the address bar.
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+        else:
+            response = _error(
+                401, "unauthorized",
+                "missing or wrong bearer token; send `Authorization: Bearer <token>`, or open "
+                "/?token=<token> once in a browser",
+            )
+        await response(scope, receive, send)
 
 
 def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
@@ -59,7 +98,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
             {
                 "queued": True,
                 "coalesced": coalesced,
-                "requested_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+                "requested_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 "operations": ["poll", "reconcile"],
             },
             status_code=202,
@@ -87,7 +126,23 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
 
     async def dashboard(request: Request) -> Response:
         html = resources.files("tack.server").joinpath("dashboard.html").read_text()
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    metrics_source = MetricsSource(orch)
+
+    async def metrics_json(request: Request) -> Response:
+        since = request.query_params.get("since", "7d")
+        try:
+            window = parse_since(since)
+        except ValueError as exc:
+            return _error(400, "invalid_since", str(exc))
+        metrics = await metrics_source.get(window)
+        return JSONResponse(redacted({"since": since, **metrics.to_dict()}))
+
+    async def prometheus(request: Request) -> Response:
+        metrics = await metrics_source.get(None, with_git=False)
+        text = prometheus_text(redacted(orch.snapshot()), metrics)
+        return PlainTextResponse(orch.redactor.text(text), media_type=PROMETHEUS_CONTENT_TYPE)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -95,7 +150,10 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
     routes = [
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
         Route("/api/v1/state", state, methods=["GET"]),
+        Route("/api/v1/events", events_endpoint(orch, redacted), methods=["GET"]),
+        Route("/api/v1/metrics", metrics_json, methods=["GET"]),
         Route("/api/v1/refresh", refresh, methods=["POST"]),
         Route("/api/v1/{identifier}/cancel", cancel, methods=["POST"]),
         Route("/api/v1/{identifier}/retry", retry, methods=["POST"]),

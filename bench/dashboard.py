@@ -1,0 +1,95 @@
+"""Dashboard benchmark: API and page timings at 200 running sessions over 10,000 finished runs,
+each printed as a ratio against a baseline (1 session, no history) measured in the same run.
+
+Run from the repository root: `.venv/bin/python -m bench.dashboard` (the page timing needs
+/usr/bin/chromium; it is skipped without it).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_running
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def median_ms(fn: Callable[[], Any], repeat: int = 15) -> float:
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def page_ms(url: str, rows: int) -> float | None:
+    if not Path(CHROMIUM).exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            page.goto(url + "/")
+            page.wait_for_function(
+                f"document.querySelectorAll('#running tr[data-issue]').length === {rows}", timeout=60_000)
+            samples.append((time.perf_counter() - start) * 1000)
+        browser.close()
+        return statistics.median(samples)
+
+
+def measure(sessions: int, runs: int) -> dict[str, float | None]:
+    with tempfile.TemporaryDirectory() as tmp, ServedOrchestrator(Path(tmp)) as served:
+        served.call(seed_running, served.orch, sessions)
+        if runs:
+            served.call(seed_finished_runs, served.orch.store, runs)
+        client = httpx.Client(base_url=served.url, timeout=60)
+        out = {
+            "snapshot (in loop)": median_ms(lambda: served.call(served.orch.snapshot)),
+            "GET /api/v1/state": median_ms(lambda: client.get("/api/v1/state").raise_for_status()),
+            # Bypass the 5 s cache: a new window each call would be unfair, so time a cold source.
+            "GET /api/v1/metrics (cold)": median_ms(
+                lambda: served.call(lambda: _cold_metrics(served)), repeat=5),
+            "GET /metrics": median_ms(lambda: client.get("/metrics").raise_for_status()),
+            "page load to all rows": page_ms(served.url, sessions),
+        }
+        client.close()
+        return out
+
+
+async def _cold_metrics(served: ServedOrchestrator) -> Any:
+    from tack.server.metrics import MetricsSource
+
+    return await MetricsSource(served.orch).get(7 * 86400)
+
+
+def main() -> None:
+    base = measure(1, 0)
+    big = measure(200, 10_000)
+    print(f"{'measure':32} {'baseline ms':>12} {'200 sess + 10k runs ms':>24} {'ratio':>8}")
+    for key in base:
+        b, v = base[key], big[key]
+        if b is None or v is None:
+            print(f"{key:32} {'n/a':>12} {'n/a':>24}")
+            continue
+        print(f"{key:32} {b:12.1f} {v:24.1f} {v / b:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
