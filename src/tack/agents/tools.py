@@ -115,6 +115,13 @@ TOOLS: list[ToolSpec] = [
                 body={**_STR, "description": "Comment text for comment."}),
     ),
 ]
+TOOLS.append(ToolSpec(
+    "check",
+    "Run the repository's tests and linters (`tack check`) and get the failures as short "
+    "prose: what failed, where, why, and the runbook to follow. Run it before handing off.",
+    _schema([], profile={**_STR, "description": "A check or profile from WORKFLOW.md."},
+            command={**_STR, "description": "A command to check instead, e.g. `pytest -q`."}),
+))
 TOOL_NAMES = [t.name for t in TOOLS]
 
 
@@ -129,6 +136,8 @@ async def run_tool(
             return await _shell(parsed, ctx, shell_timeout_ms)
         if name == "tracker":
             return await _tracker(parsed, ctx)
+        if name == "check":
+            return await _check(parsed, ctx, shell_timeout_ms)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
@@ -388,3 +397,24 @@ async def _tracker(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
         await ctx.tracker.comment(issue.id, body, author="agent")
         return ToolOutcome(True, f"commented on {issue.identifier}")
     raise ToolInputError(f"unknown action {action!r}; use show, move or comment")
+
+
+# --- check ------------------------------------------------------------------------------
+
+
+async def _check(args: dict[str, Any], ctx: SessionContext, timeout_ms: int) -> ToolOutcome:
+    from tack.feedback import CheckSpec, resolve_settings, run_checks
+
+    settings = resolve_settings(ctx.workspace)
+    command = _arg(args, "command", str, "")
+    specs = ([CheckSpec("check", command, timeout_s=timeout_ms / 1000)] if command.strip()
+             else settings.select(_arg(args, "profile", str, None)))
+    if not specs:
+        raise ToolInputError("no checks configured in WORKFLOW.md `feedback.checks`; pass "
+                             "`command`, e.g. {\"command\": \"pytest -q\"}")
+    report = await asyncio.to_thread(
+        run_checks, specs, root=settings.root, cwd=ctx.workspace,
+        runbooks_dir=settings.runbooks_dir, history_db=settings.history_db,
+        budget=settings.budget, env=shell_env(ctx))
+    return ToolOutcome(report.exit_code == 0,
+                       f"exit code: {report.exit_code}\n{report.prose}")
