@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +150,9 @@ def test_state_change_stops_the_run_and_terminal_state_removes_the_workspace(
     up = TackUp(project)
     cleanup.append(up)
     wait_for(lambda: ident in up.running_ids(), 20, "running")
-    workspace = Path(up.detail(ident)["workspace"]["path"])
-    assert workspace.is_dir()
+    workspace = Path(wait_for(lambda: (up.detail(ident)["workspace"] or {}).get("path"), 20,
+                              "workspace path"))
+    wait_for(workspace.is_dir, 20, "workspace created")
     project.move(ident, "Backlog")
     wait_for(lambda: ident not in up.running_ids(), 20, "stopped after leaving active states")
     assert ident not in up.retrying()
@@ -273,3 +275,55 @@ def test_sigterm_shuts_down_cleanly_and_the_run_resumes_next_start(
     cleanup.append(up2)
     detail = wait_for(lambda: (d := up2.detail(ident)) and d["status"] == "running" and d, 20, "resumed")
     assert [r["status"] for r in detail["runs"]][-1] == "interrupted"
+
+
+def test_an_operator_cancel_holds_the_issue_until_it_moves_or_is_retried(
+    tmp_path: Path, cleanup: list[Any]
+) -> None:
+    project, server = make(tmp_path, [{"steps": HANG}])
+    cleanup.append(server)
+    ident = project.add_issue("cancel me")
+    up = TackUp(project)
+    cleanup.append(up)
+    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    assert up.client.post(f"/api/v1/{ident}/cancel").status_code == 202
+    wait_for(lambda: ident not in up.running_ids(), 20, "canceled")
+    held = wait_for(lambda: up.state()["held"], 20, "held")
+    assert [h["issue_identifier"] for h in held] == [ident]
+    start = ticks(up)
+    wait_for(lambda: ticks(up) >= start + 5, 20, "five poll ticks")
+    assert ident not in up.running_ids(), "a canceled issue was dispatched again"
+    assert up.client.post(f"/api/v1/{ident}/retry").status_code == 202
+    wait_for(lambda: ident in up.running_ids(), 20, "dispatched after retry")
+    assert not up.state()["held"]
+    assert up.client.post(f"/api/v1/{ident}/cancel").status_code == 202
+    wait_for(lambda: up.state()["held"], 20, "held again")
+    project.move(ident, "In Progress")  # people acted on it: the hold is released
+    wait_for(lambda: ident in up.running_ids(), 20, "dispatched after the move")
+
+
+def test_a_handoff_pushes_the_branch_to_the_remote(tmp_path: Path, cleanup: list[Any]) -> None:
+    project, server = make(tmp_path, [{"steps": HANDOFF}])
+    cleanup.append(server)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "-C", str(project.repo), "remote", "add", "origin", str(remote)],
+                   check=True)
+    ident = project.add_issue("make VALUE 2")
+    up = TackUp(project)
+    cleanup.append(up)
+    wait_for(lambda: project.issue(ident)["state"] == "Human Review", 30, "handed off")
+
+    def remote_branch() -> str:
+        done = subprocess.run(["git", "-C", str(remote), "rev-parse", "--verify", "-q",
+                               "refs/heads/tack/tack-1"], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    pushed = wait_for(remote_branch, 30, "tack/tack-1 pushed to the remote")
+    workspace = project.root / "workspaces" / ident
+    head = subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert pushed == head
+    events = wait_for(lambda: [e["message"] for e in up.detail(ident)["recent_events"]
+                               if e["message"].startswith("published")], 20, "published event")
+    assert "tack/tack-1" in events[0]

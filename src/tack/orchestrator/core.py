@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import structlog
@@ -26,7 +27,9 @@ from tack.redact import Redactor, secret_values
 from tack.store import RetryRow, Store
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
+from tack.tracker.http import resolve_secret
 from tack.workflow import Workflow, WorkflowWatcher
+from tack.workflow.config import normalize_state
 from tack.workspace import WorkspaceManager
 
 log = structlog.get_logger("tack.orchestrator")
@@ -57,7 +60,9 @@ class Orchestrator:
         self.backend_factory = backend_factory
         wf = watcher.current
         self.redactor = Redactor(
-            [wf.config.builtin.api_key or "", wf.config.server.token or ""]
+            [wf.config.builtin.api_key or "", wf.config.server.token or "",
+             resolve_secret(wf.config.tracker.api_key) or "",
+             resolve_secret(wf.config.pull_requests.api_key) or ""]
             + secret_values(wf.config.tracker.provider)
         )
         self.tracker: Tracker = tracker or build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
@@ -73,6 +78,9 @@ class Orchestrator:
         self.running: dict[str, RunningEntry] = {}
         self.claimed: set[str] = set()
         self.retrying: dict[str, RetryEntry] = {}
+        # Operator-canceled issues: issue id -> (identifier, state when canceled). They are
+        # not dispatched again until their tracker state changes or an operator retries them.
+        self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
         self.rate_limits: dict[str, Any] | None = None
         self.totals = Totals()
@@ -240,6 +248,10 @@ class Orchestrator:
         cfg = self.workflow.config
         if issue.id in self.running or issue.id in self.claimed:
             return False
+        if issue.id in self.held:
+            if normalize_state(issue.state) == self.held[issue.id][1]:
+                return False
+            del self.held[issue.id]  # moved since the cancel: people have acted on it
         if not scheduling.is_candidate(issue, cfg.tracker):
             return False
         return scheduling.state_has_slot(
@@ -382,6 +394,8 @@ class Orchestrator:
         elif reason in ("terminal", "inactive", "missing", "operator"):
             self.claimed.discard(issue_id)
             self.store.delete_retry(issue_id)
+            if reason == "operator":
+                self.held[issue_id] = (ident, normalize_state(entry.issue.state))
             if reason == "terminal":
                 self._spawn(self.workspaces.remove(ident))
         elif status == "succeeded":
@@ -396,7 +410,42 @@ class Orchestrator:
                 attempt, self.workflow.config.agent.max_retry_backoff_ms
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
+        if self._handed_off(entry):
+            self._spawn(self._publish(entry))
         self._notify()
+
+    def _handed_off(self, entry: RunningEntry) -> bool:
+        cfg = self.workflow.config
+        return (cfg.pull_requests.publish == "tack" and entry.workspace is not None
+                and normalize_state(entry.issue.state) == normalize_state(cfg.tracker.handoff_state))
+
+    async def _publish(self, entry: RunningEntry) -> None:
+        """Push the handed-off branch and open or update its PR (tack.forge). A repository
+        without the configured remote is left alone; a failure is recorded, never fatal."""
+        from tack.forge import publish_handoff
+        from tack.forge.git import git as run_git
+
+        cfg = self.workflow.config
+        workspace = Path(entry.workspace or "")
+        remote = cfg.pull_requests.remote
+        if not await run_git(workspace, "remote", "get-url", remote, check=False):
+            self._record(entry, "orchestrator", f"not published: no git remote {remote!r} "
+                         "(pull_requests.remote)")
+            return
+        summary = {"run_id": entry.run_id, "turns": entry.turn_count,
+                   "message": entry.last_message,
+                   "tokens": {"input": entry.tokens.input_tokens,
+                              "output": entry.tokens.output_tokens,
+                              "total": entry.tokens.total_tokens}}
+        try:
+            handoff = await publish_handoff(cfg, workspace, self.workspaces.branch_for(entry.issue),
+                                            entry.issue, summary, db=self.store.db)
+        except TackError as exc:
+            log.warning("publish failed", issue_identifier=entry.identifier, error=exc.message)
+            self._record(entry, "orchestrator", f"publish failed: {self.redactor.text(exc.message)}")
+            return
+        where = handoff.url or f"{handoff.remote}/{handoff.branch}"
+        self._record(entry, "orchestrator", f"published {where}")
 
     # -- retries -----------------------------------------------------------------------------
 
@@ -483,7 +532,12 @@ class Orchestrator:
         self.store.delete_retry(issue_id)
 
     def retry_now(self, identifier: str) -> bool:
-        """Operator: make a queued retry due now."""
+        """Operator: make a queued retry due now, or release an issue held by a cancel."""
+        for issue_id, (held_ident, _) in list(self.held.items()):
+            if held_ident.lower() == identifier.lower():
+                del self.held[issue_id]
+                self._wake.set()
+                return True
         for entry in self.retrying.values():
             if entry.identifier.lower() == identifier.lower():
                 entry.due_at = time.time()
