@@ -70,16 +70,19 @@ def test_every_invalid_value_is_listed_once_with_its_line_and_a_fix(tmp_path: Pa
 
 
 def test_unknown_top_level_section_is_kept_and_warned_reserved_is_silent(tmp_path: Path) -> None:
+    # No section is reserved any more (`learning` and `review` became known), so this checks
+    # the unknown half and that a formerly reserved section is now validated, not kept raw.
     path = write_workflow(tmp_path, """
         tracker:
           kind: local
         agnet:
           max_turns: 3
         review:
-          reviewers: 2
+          on_handoff: true
     """)
     wf = load_workflow(path)
-    assert wf.config.extensions == {"agnet": {"max_turns": 3}, "review": {"reviewers": 2}}
+    assert wf.config.extensions == {"agnet": {"max_turns": 3}}
+    assert wf.config.review.on_handoff is True
     assert len(wf.warnings) == 1
     assert wf.warnings[0].startswith(f"{path}:4: unknown section `agnet`")
     assert "did you mean `agent`?" in wf.warnings[0]

@@ -33,14 +33,12 @@ def _register() -> None:
     workflow_cmds.register(app)
     stub.register(app)
     doctor.register(app)
-    from tack.cli import distill; distill.register(app)  # noqa: E702
-    from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
-    from tack.cli import worker; worker.register(app)  # noqa: E702
-    from tack.cli import metrics, status; status.register(app); metrics.register(app)  # noqa: E702
     from tack.cli import check; check.register(app)  # noqa: E702
-    from tack.cli import worker; worker.register(app)  # noqa: E702
     from tack.cli import metrics, status; status.register(app); metrics.register(app)  # noqa: E702
+    from tack.cli import distill; distill.register(app)
     from tack.cli import worker; worker.register(app)  # noqa: E702
+    from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
+    from tack.cli import learn; learn.register(app)  # noqa: E702
 
 
 @app.callback()

@@ -261,6 +261,33 @@ class FeedbackConfig(Section):
     history: bool = True
 
 
+class LearningConfig(Section):
+    """`learning:`: lessons from review feedback (docs/learning.md)."""
+
+    # Lesson files, relative to the repository (WORKFLOW.md's directory).
+    lessons_dir: str = "lessons"
+    max_lessons_in_prompt: int = Field(default=5, ge=0)
+    # TF-IDF cosine at or above which a new lesson merges into an existing one.
+    similarity_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    # Occurrences after which a lesson is proposed as a golden principle.
+    propose_after: int = Field(default=3, gt=0)
+    max_log_chars: int = Field(default=12_000, gt=0)
+    max_diff_chars: int = Field(default=20_000, gt=0)
+
+
+class ReviewConfig(Section):
+    """`review:`: reviewer agents and the plan gate (docs/learning.md)."""
+
+    # Issues with any of these labels get a plan reviewed by a person before implementation.
+    plan_labels: list[str] = Field(default_factory=lambda: ["plan", "milestone"])
+    plan_review_state: str = "Plan Review"
+    # Where an approved issue goes; default: the first of tracker.active_states.
+    approved_state: str | None = None
+    # Run the reviewer agent on every hand-off before people see it (wired by the worker).
+    on_handoff: bool = False
+    max_diff_chars: int = Field(default=60_000, gt=0)
+
+
 KNOWN_SECTIONS = (
     "tracker",
     "polling",
@@ -277,12 +304,11 @@ KNOWN_SECTIONS = (
     "pull_requests",
     "executor",
     "feedback",
-)
-# Sections other Tack parts own; accepted without validation here so later parts can grow.
-RESERVED_SECTIONS = (
     "learning",
     "review",
 )
+# Sections other Tack parts own; accepted without validation here so later parts can grow.
+RESERVED_SECTIONS: tuple[str, ...] = ()
 
 
 class ServiceConfig(BaseModel):
@@ -305,4 +331,6 @@ class ServiceConfig(BaseModel):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     principles: PrinciplesConfig = Field(default_factory=PrinciplesConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)
