@@ -47,6 +47,11 @@ def _root() -> None:
 
 
 def main() -> None:
+    from tack.logs import configure_logging
+
+    # Logs go to stderr, at warning level unless a command (`tack up`) asks for more, so a
+    # command's stdout stays clean for pipes (`tack prompt ... | pbcopy`, `--json`).
+    configure_logging("warning")
     _register()
     try:
         app()

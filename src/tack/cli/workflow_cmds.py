@@ -98,5 +98,9 @@ def register(app: typer.Typer) -> None:
         else:
             assert issue_id is not None
             issue = asyncio.run(_fetch_issue(loaded, issue_id))
-        text = loaded.render_prompt(issue, attempt)
+        from tack.orchestrator.guidance import guidance_for
+
+        guidance = guidance_for(loaded, issue)
+        text = loaded.render_prompt(issue, attempt, lessons=guidance.lessons,
+                                    principles=guidance.principles)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

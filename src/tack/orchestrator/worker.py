@@ -15,8 +15,11 @@ import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
 from tack.errors import TackError
+from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
+from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
+from tack.review.plan_gate import hold_for_plan
 from tack.tracker.base import Issue
 
 if TYPE_CHECKING:
@@ -74,9 +77,21 @@ class AttemptRunner:
             except TackError as exc:
                 return AttemptOutcome("failed", f"before_run hook error: {exc.message}")
             try:
-                prompt = wf.render_prompt(issue, self.entry.attempt)
+                if await hold_for_plan(cfg, self.orch.tracker, issue):
+                    self._note(f"plan written; {issue.identifier} waits in "
+                               f"{cfg.review.plan_review_state!r} for a person to approve it")
+                    return AttemptOutcome("succeeded")
+            except TackError as exc:
+                return AttemptOutcome("failed", f"plan gate error: {exc.message}")
+            guidance = guidance_for(wf, issue, ws.path)
+            try:
+                prompt = wf.render_prompt(issue, self.entry.attempt, lessons=guidance.lessons,
+                                          principles=guidance.principles)
             except TackError as exc:
                 return AttemptOutcome("failed", f"prompt error: {exc.message}")
+            if guidance.lessons:
+                record_lessons_given(self.orch.store.db, self.entry.run_id, guidance.lesson_ids)
+                self._note(f"lessons in the prompt: {', '.join(guidance.lesson_ids)}")
             if os.path.realpath(ws.path) != os.path.realpath(workspaces.path_for(issue.identifier)):
                 return AttemptOutcome("failed", "workspace path is outside the workspace root")
             backend = self.orch.backend_factory(wf)

@@ -8,6 +8,7 @@ feedback and sends it back to be planned again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from datetime import UTC, datetime
@@ -72,7 +73,9 @@ async def write_plan(config: ServiceConfig, tracker: Tracker, ref: str) -> Issue
     prompt = (f"Plan issue {issue.identifier}: {issue.title}\n\n"
               f"{issue.description or '(no description)'}\n\nComments so far (a rejected "
               f"plan's reasons are here):\n{earlier}")
-    plan = ask(config.builtin, SYSTEM_PROMPT, prompt, what="the plan gate").strip()
+    # The model call blocks; keep it off the orchestrator's event loop.
+    plan = (await asyncio.to_thread(ask, config.builtin, SYSTEM_PROMPT, prompt,
+                                    what="the plan gate")).strip()
     if not plan:
         raise LearningError(f"The planning model returned an empty plan for "
                             f"{issue.identifier}; the issue stays where it is.")

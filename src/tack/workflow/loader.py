@@ -76,13 +76,17 @@ class Workflow:
         store = self.config.store.path
         return self._resolve(store) if store else self.tack_dir / "state.db"
 
-    def render_prompt(self, issue: Issue | dict[str, Any], attempt: int | None = None) -> str:
+    def render_prompt(self, issue: Issue | dict[str, Any], attempt: int | None = None, *,
+                      lessons: list[dict[str, Any]] | None = None,
+                      principles: list[dict[str, Any]] | None = None) -> str:
         return render_prompt(
             self.prompt_template,
             issue,
             attempt,
             source=self.path,
             line_offset=self.template_line_offset,
+            lessons=lessons,
+            principles=principles,
         )
 
 

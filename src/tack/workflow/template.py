@@ -21,14 +21,15 @@ from tack.tracker.base import Issue
 
 DEFAULT_PROMPT = "You are working on an issue from the configured tracker."
 
-TEMPLATE_GLOBALS = ("issue", "attempt")
+TEMPLATE_GLOBALS = ("issue", "attempt", "lessons", "principles")
 ISSUE_FIELDS: tuple[str, ...] = tuple(Issue(id="", identifier="", title="", state="").to_dict())
 
 _ENV = Environment(undefined=StrictUndefined, strict_filters=True)
 
 
 def available_variables() -> str:
-    return ", ".join([*(f"issue.{name}" for name in ISSUE_FIELDS), "attempt"])
+    return ", ".join([*(f"issue.{name}" for name in ISSUE_FIELDS), "attempt",
+                      "lessons (id, title, body)", "principles (id, title, why, runbook)"])
 
 
 def _where(source: Path | None, line: int | None) -> str:
@@ -149,8 +150,11 @@ def render_prompt(
     *,
     source: Path | None = None,
     line_offset: int = 0,
+    lessons: list[dict[str, Any]] | None = None,
+    principles: list[dict[str, Any]] | None = None,
 ) -> str:
-    """Render the prompt for one issue; `attempt` is None on the first run.
+    """Render the prompt for one issue; `attempt` is None on the first run. `lessons` and
+    `principles` are the guidance Tack selected for this issue (empty lists by default).
 
     `line_offset` is the number of file lines before the template body, so errors point at
     the right line of WORKFLOW.md.
@@ -158,7 +162,8 @@ def render_prompt(
     text = template if template.strip() else DEFAULT_PROMPT
     bound = parse_template(text, source=source, line_offset=line_offset)
     try:
-        return bound.render(issue=issue_context(issue), attempt=attempt)
+        return bound.render(issue=issue_context(issue), attempt=attempt,
+                            lessons=lessons or [], principles=principles or [])
     except LiquidError as exc:
         line = _error_line(exc, text, line_offset)
         raise WorkflowError(

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from tack.agents import AgentBackend, AgentEvent, AgentSession, SessionContext, TurnResult
 from tack.errors import TackError
 from tack.orchestrator import scheduling
+from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.temporal import branches
 from tack.orchestrator.temporal.processes import ProcessRegistry
 from tack.orchestrator.temporal.types import (
@@ -231,8 +232,10 @@ class IssueActivities:
                                        wf.config.tracker.handoff_state)
         # A turn Temporal retries is a retry attempt for the prompt, as in Symphony.
         attempt = run.attempt if tries == 1 else (run.attempt or 0) + tries - 1
+        guidance = guidance_for(wf, issue)
         try:
-            return wf.render_prompt(issue, attempt)
+            return wf.render_prompt(issue, attempt, lessons=guidance.lessons,
+                                    principles=guidance.principles)
         except TackError as exc:
             raise config_error(f"prompt error: {exc.message}") from None
 
