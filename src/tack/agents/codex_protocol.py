@@ -3,6 +3,7 @@
 Regenerate with `.venv/bin/python tools/agents/generate_codex_protocol.py` after
 refreshing `tools/agents/codex-schema/` for a new pinned codex version.
 """
+# tack: allow-file P006 because the module is generated from the protocol schema, one class per type
 
 from __future__ import annotations
 

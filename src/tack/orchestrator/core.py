@@ -8,18 +8,16 @@ agent process groups) go to the store as they happen, so a restart resumes where
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import structlog
 
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
-from tack.orchestrator import scheduling, snapshots
+from tack.orchestrator import handoff, recovery, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
 from tack.orchestrator.worker import AttemptOutcome
@@ -121,38 +119,8 @@ class Orchestrator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Recover from whatever the last process left behind, then clean terminal workspaces."""
-        self._sweep_leftover_processes()
-        totals = self.store.totals()
-        self.totals = Totals(
-            int(totals["input_tokens"]),
-            int(totals["output_tokens"]),
-            int(totals["total_tokens"]),
-            float(totals["ended_seconds"]),
-        )
-        for row in self.store.load_retries():
-            self.retrying[row.issue_id] = RetryEntry(
-                row.issue_id, row.identifier, row.attempt, row.due_at, row.error, row.kind
-            )
-            self.claimed.add(row.issue_id)
-        for run in self.store.mark_interrupted("interrupted: the orchestrator stopped mid-run"):
-            self.store.add_event(
-                run_id=run["id"],
-                issue_id=run["issue_id"],
-                identifier=run["identifier"],
-                kind="orchestrator",
-                message="run interrupted by an orchestrator crash; resuming",
-            )
-            if run["issue_id"] not in self.retrying:
-                self._schedule_retry(
-                    run["issue_id"],
-                    run["identifier"],
-                    attempt=(run["attempt"] or 0) + 1,
-                    delay_ms=0,
-                    error="resumed after the orchestrator stopped mid-run",
-                    kind="recovery",
-                )
-        await self._cleanup_terminal_workspaces()
+        """Recover from whatever the last process left behind (see `recovery`)."""
+        await recovery.recover(self)
 
     async def run(self) -> None:
         """Run until `stop()`; then stop every agent and persist what resumes next time."""
@@ -410,44 +378,9 @@ class Orchestrator:
                 attempt, self.workflow.config.agent.max_retry_backoff_ms
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
-        if self._handed_off(entry):
-            self._spawn(self._publish(entry))
+        if handoff.handed_off(self.workflow.config, entry):
+            self._spawn(handoff.publish(self, entry))
         self._notify()
-
-    def _handed_off(self, entry: RunningEntry) -> bool:
-        cfg = self.workflow.config
-        return (cfg.pull_requests.publish == "tack" and entry.workspace is not None
-                and normalize_state(entry.issue.state) == normalize_state(cfg.tracker.handoff_state))
-
-    async def _publish(self, entry: RunningEntry) -> None:
-        """Push the handed-off branch and open or update its PR (tack.forge). A repository
-        without the configured remote is left alone; a failure is recorded, never fatal."""
-        from tack.forge import publish_handoff
-        from tack.forge.git import git as run_git
-
-        cfg = self.workflow.config
-        workspace = Path(entry.workspace or "")
-        remote = cfg.pull_requests.remote
-        if not await run_git(workspace, "remote", "get-url", remote, check=False):
-            self._record(entry, "orchestrator", f"not published: no git remote {remote!r} "
-                         "(pull_requests.remote)")
-            return
-        summary = {"run_id": entry.run_id, "turns": entry.turn_count,
-                   "message": entry.last_message,
-                   "tokens": {"input": entry.tokens.input_tokens,
-                              "output": entry.tokens.output_tokens,
-                              "total": entry.tokens.total_tokens}}
-        try:
-            handoff = await publish_handoff(cfg, workspace, self.workspaces.branch_for(entry.issue),
-                                            entry.issue, summary, db=self.store.db)
-        except TackError as exc:
-            log.warning("publish failed", issue_identifier=entry.identifier, error=exc.message)
-            self._record(entry, "orchestrator", f"publish failed: {self.redactor.text(exc.message)}")
-            return
-        where = handoff.url or f"{handoff.remote}/{handoff.branch}"
-        self._record(entry, "orchestrator", f"published {where}")
-
-    # -- retries -----------------------------------------------------------------------------
 
     def _schedule_retry(
         self,
@@ -630,30 +563,6 @@ class Orchestrator:
         )
 
     # -- helpers -----------------------------------------------------------------------------
-
-    async def _cleanup_terminal_workspaces(self) -> None:
-        cfg = self.workflow.config.tracker
-        try:
-            issues = await self.tracker.fetch_issues_by_states(cfg.terminal_states)
-        except TrackerError as exc:
-            log.warning("startup terminal cleanup skipped", error=exc.message)
-            return
-        for issue in issues:
-            try:
-                if self.workspaces.path_for(issue.identifier).exists():
-                    await self.workspaces.remove(issue.identifier)
-            except TackError as exc:
-                log.warning("workspace cleanup failed", issue_identifier=issue.identifier, error=exc.message)
-
-    def _sweep_leftover_processes(self) -> None:
-        """Kill agent process groups a crashed orchestrator left behind."""
-        for pgid in self.store.processes():
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-                log.warning("killed leftover agent process group", pgid=pgid)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.store.remove_process(pgid)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
