@@ -38,6 +38,8 @@ demo: $(STAMP)
 	$(BIN)/tack demo
 
 test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM)
+	$(BIN)/tack principles lint
+	$(BIN)/tack scan
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -1,10 +1,11 @@
-"""Benchmark `tack scan`: cold vs warm on a large real code base, with 20 ast-grep rules.
+"""Benchmark `tack scan` (20 ast-grep rules, cold and warm) against `ast-grep scan` and semgrep.
 
-The corpus is the standard library of the running Python (a few thousand real files),
-copied into a throw-away git repository. Prints the cold and warm times and their ratio
-(baseline and measurement in the same run); if the `ast-grep` CLI is on PATH, also times
-`ast-grep scan` on the same rules and compares the findings count.
+The corpus is the running Python's standard library, copied into a throw-away git repository;
+all three tools run the same 20 rules on it in the same run, and their findings are compared
+per rule as sets of file:line. Install the two CLIs first (a throw-away venv, gitignored):
 
+    python3 -m venv bench/.cache/tools
+    bench/.cache/tools/bin/pip install 'ast-grep-cli==0.51.0' semgrep
     .venv/bin/python bench/scan.py [--files N] [--json]
 """
 
@@ -21,30 +22,44 @@ import tempfile
 import time
 from pathlib import Path
 
-RULES: list[tuple[str, dict]] = [
-    ("bare-except", {"kind": "except_clause", "regex": r"^except\s*:"}),
-    ("print-call", {"pattern": "print($$$A)"}),
-    ("time-sleep", {"pattern": "time.sleep($$$A)"}),
-    ("os-system", {"pattern": "os.system($$$A)"}),
-    ("eval-call", {"pattern": "eval($$$A)"}),
-    ("exec-call", {"pattern": "exec($$$A)"}),
-    ("utcnow", {"pattern": "datetime.utcnow()"}),
+# (name, ast-grep rule, semgrep rule body). Semgrep has no node-kind rules, so kind/regex
+# rules become `pattern-regex` on the source text (which also sees strings and comments).
+RULES: list[tuple[str, dict, dict]] = [
+    ("bare-except", {"kind": "except_clause", "regex": r"^except\s*:"},
+     {"pattern-regex": r"(?m)^[ \t]*except[ \t]*:"}),
+    ("print-call", {"pattern": "print($$$A)"}, {"pattern": "print(...)"}),
+    ("time-sleep", {"pattern": "time.sleep($$$A)"}, {"pattern": "time.sleep(...)"}),
+    ("os-system", {"pattern": "os.system($$$A)"}, {"pattern": "os.system(...)"}),
+    ("eval-call", {"pattern": "eval($$$A)"}, {"pattern": "eval(...)"}),
+    ("exec-call", {"pattern": "exec($$$A)"}, {"pattern": "exec(...)"}),
+    ("utcnow", {"pattern": "datetime.utcnow()"}, {"pattern": "datetime.utcnow()"}),
     ("mutable-default", {"any": [{"kind": "default_parameter"},
                                  {"kind": "typed_default_parameter"}],
                          "has": {"field": "value", "any": [{"kind": "list"},
-                                                           {"kind": "dictionary"}]}}),
-    ("except-pass", {"kind": "except_clause", "has": {"kind": "block", "regex": "^pass$"}}),
-    ("type-ignore", {"kind": "comment", "regex": r"type:\s*ignore"}),
-    ("assert-true", {"pattern": "assert True"}),
-    ("global-stmt", {"kind": "global_statement"}),
-    ("star-import", {"pattern": "from $M import *"}),
-    ("shell-true", {"pattern": "$F($$$A, shell=True, $$$B)"}),
-    ("raise-exception", {"pattern": "raise Exception($$$A)"}),
-    ("pickle-loads", {"pattern": "pickle.loads($$$A)"}),
-    ("open-no-encoding", {"pattern": "open($P)"}),
-    ("len-eq-zero", {"pattern": "len($X) == 0"}),
-    ("is-literal", {"pattern": "$X is 0"}),
-    ("lambda-assign", {"pattern": "$N = lambda $$$A: $B"}),
+                                                           {"kind": "dictionary"}]}},
+     {"patterns": [
+         {"pattern-either": [{"pattern": "def $F(..., $A=$D, ...): ..."},
+                             {"pattern": "def $F(..., $A: $T=$D, ...): ..."}]},
+         {"metavariable-pattern": {"metavariable": "$D", "pattern-either": [
+             {"pattern": "[...]"}, {"pattern": "{...}"}]}},
+         {"focus-metavariable": "$D"}]}),
+    ("except-pass", {"kind": "except_clause", "has": {"kind": "block", "regex": "^pass$"}},
+     {"pattern-regex": r"(?m)^[ \t]*except\b[^\n]*:[ \t]*(?:\n[ \t]*)?pass[ \t]*$"}),
+    ("type-ignore", {"kind": "comment", "regex": r"type:\s*ignore"},
+     {"pattern-regex": r"#[^\n]*type:\s*ignore"}),
+    ("assert-true", {"pattern": "assert True"}, {"pattern": "assert True"}),
+    ("global-stmt", {"kind": "global_statement"}, {"pattern": "global $X"}),
+    ("star-import", {"pattern": "from $M import *"}, {"pattern": "from $M import *"}),
+    ("shell-true", {"pattern": "$F($$$A, shell=True, $$$B)"},
+     {"pattern": "$F(..., shell=True, ...)"}),
+    ("raise-exception", {"pattern": "raise Exception($$$A)"},
+     {"pattern": "raise Exception(...)"}),
+    ("pickle-loads", {"pattern": "pickle.loads($$$A)"}, {"pattern": "pickle.loads(...)"}),
+    ("open-no-encoding", {"pattern": "open($P)"}, {"pattern": "open($P)"}),
+    ("len-eq-zero", {"pattern": "len($X) == 0"}, {"pattern": "len($X) == 0"}),
+    ("is-literal", {"pattern": "$X is 0"}, {"pattern": "$X is 0"}),
+    ("lambda-assign", {"pattern": "$N = lambda $$$A: $B"},
+     {"pattern": "$N = lambda $...A: $B"}),
 ]
 
 
@@ -52,7 +67,7 @@ def principles_md() -> str:
     import yaml
 
     parts = ["# Benchmark principles\n"]
-    for n, (name, rule) in enumerate(RULES, 1):
+    for n, (name, rule, _) in enumerate(RULES, 1):
         check = yaml.safe_dump({"ast-grep": {"language": "python", "rule": rule}})
         parts.append(f"## P{n:03d}: {name}\nWhy: benchmark rule.\n\n```yaml check\n{check}```\n")
     return "\n".join(parts)
@@ -74,34 +89,94 @@ def make_corpus(dest: Path, limit: int | None) -> int:
     return len(files)
 
 
-def timed_scan(repo: Path, *extra: str) -> tuple[float, dict]:
+CACHE_BIN = Path(__file__).resolve().parent / ".cache" / "tools" / "bin"
+Locations = dict[str, set[tuple[str, int]]]  # rule id -> {(path, line)}
+
+
+def tool(name: str) -> str | None:
+    local = CACHE_BIN / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+def timed(args: list[str], repo: Path, env: dict[str, str] | None = None
+          ) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tack", "scan", "--json", *extra], cwd=repo,
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
+    proc = subprocess.run(args, cwd=repo, capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
+    return time.perf_counter() - started, proc
+
+
+def timed_scan(repo: Path, *extra: str) -> tuple[float, dict]:
+    elapsed, proc = timed([sys.executable, "-m", "tack", "scan", "--json", *extra], repo)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"tack scan failed: {proc.stderr}")
     return elapsed, json.loads(proc.stdout)
 
 
-def ast_grep_cli(repo: Path) -> dict | None:
-    binary = shutil.which("ast-grep")
+def tack_locations(data: dict) -> Locations:
+    out: Locations = {}
+    for f in data["findings"]:
+        out.setdefault(f["rule"], set()).add((f["path"], f["line"]))
+    return out
+
+
+def ast_grep_cli(repo: Path, rules_dir: Path) -> tuple[float, Locations] | str:
+    binary = tool("ast-grep")
     if binary is None:
-        return None
+        return "not installed"
     import yaml
 
-    rules = repo / "sg-rules"
-    rules.mkdir()
-    for n, (name, rule) in enumerate(RULES, 1):
-        (rules / f"{name}.yml").write_text(yaml.safe_dump(
+    rules_dir.mkdir(parents=True)
+    for n, (_, rule, _) in enumerate(RULES, 1):
+        (rules_dir / f"P{n:03d}.yml").write_text(yaml.safe_dump(
             {"id": f"P{n:03d}", "language": "python", "severity": "warning", "rule": rule}))
-    (repo / "sgconfig.yml").write_text("ruleDirs: [sg-rules]\n")
-    started = time.perf_counter()
-    proc = subprocess.run([binary, "scan", "--json=stream", "lib"], cwd=repo,
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    matches = [line for line in proc.stdout.splitlines() if line.strip()]
-    return {"seconds": round(elapsed, 3), "findings": len(matches)}
+    config = rules_dir.parent / "sgconfig.yml"
+    config.write_text(f"ruleDirs: [{rules_dir}]\n")
+    elapsed, proc = timed([binary, "scan", "-c", str(config), "--json=stream", "lib"], repo)
+    if proc.returncode not in (0, 1):
+        return f"failed: {proc.stderr.strip()[:300]}"
+    out: Locations = {}
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            m = json.loads(line)
+            out.setdefault(m["ruleId"], set()).add((m["file"], m["range"]["start"]["line"] + 1))
+    return elapsed, out
+
+
+def semgrep(repo: Path, rules_file: Path) -> tuple[float, Locations, int] | str:
+    binary = tool("semgrep")
+    if binary is None:
+        return "not installed"
+    import yaml
+
+    rules = [{"id": f"P{n:03d}", "languages": ["python"], "severity": "WARNING",
+              "message": name, **body} for n, (name, _, body) in enumerate(RULES, 1)]
+    rules_file.write_text(yaml.safe_dump({"rules": rules}, sort_keys=False))
+    # An empty .semgrepignore replaces semgrep's default one, which skips tests/ directories.
+    (repo / ".semgrepignore").write_text("")
+    env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+    elapsed, proc = timed([binary, "scan", "--config", str(rules_file), "--metrics=off",
+                           "--disable-version-check", "--json", "--quiet", "--timeout", "0",
+                           "--max-target-bytes", "0", "lib"], repo, env)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        return f"failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    out: Locations = {}
+    for r in data["results"]:
+        # semgrep prefixes the id with the config file's directory (tmp.x.P001).
+        out.setdefault(r["check_id"].rsplit(".", 1)[-1], set()).add((r["path"], r["start"]["line"]))
+    return elapsed, out, len(data.get("errors") or [])
+
+
+def parity(ours: Locations, theirs: Locations) -> dict[str, dict[str, int]]:
+    table = {}
+    for n, (name, _, _) in enumerate(RULES, 1):
+        rid = f"P{n:03d}"
+        a, b = ours.get(rid, set()), theirs.get(rid, set())
+        table[f"{rid} {name}"] = {"both": len(a & b), "only_tack": len(a - b),
+                                  "only_other": len(b - a)}
+    return table
 
 
 def main() -> None:
@@ -110,30 +185,69 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tack-bench-scan-") as tmp:
-        repo = Path(tmp)
+        repo = Path(tmp) / "repo"
+        repo.mkdir()
         count = make_corpus(repo, args.files)
         cold_s, cold = timed_scan(repo)
         warm_s, warm = timed_scan(repo)
         nocache_s, _ = timed_scan(repo, "--no-cache", "-j", "1")
-        result = {
-            "files": count,
-            "rules": len(RULES),
-            "findings": len(cold["findings"]),
-            "cold_s": round(cold_s, 3),
-            "warm_s": round(warm_s, 3),
+        ours = tack_locations(cold)
+        result: dict = {
+            "files": count, "rules": len(RULES), "findings": len(cold["findings"]),
+            "locations": sum(map(len, ours.values())),
+            "tack_cold_s": round(cold_s, 3), "tack_warm_s": round(warm_s, 3),
             "cold_over_warm": round(cold_s / warm_s, 1),
-            "single_process_uncached_s": round(nocache_s, 3),
-            "warm_cache_hits": warm["cache"]["hits"],
+            "tack_single_process_uncached_s": round(nocache_s, 3),
             "warm_cache_misses": warm["cache"]["misses"],
             "warm_same_findings": warm["findings"] == cold["findings"],
-            "ast_grep_cli": ast_grep_cli(repo),
-            "semgrep": "not installed" if shutil.which("semgrep") is None else "not measured",
         }
+        sg = ast_grep_cli(repo, Path(tmp) / "sg-rules")
+        if isinstance(sg, str):
+            result["ast_grep"] = sg
+        else:
+            sg_s, sg_found = sg
+            result["ast_grep"] = {
+                "seconds": round(sg_s, 3), "locations": sum(map(len, sg_found.values())),
+                "tack_cold_over_ast_grep": round(cold_s / sg_s, 2),
+                "tack_warm_over_ast_grep": round(warm_s / sg_s, 2),
+                "identical_findings": sg_found == ours, "per_rule": parity(ours, sg_found)}
+        sem = semgrep(repo, Path(tmp) / "semgrep.yml")
+        if isinstance(sem, str):
+            result["semgrep"] = sem
+        else:
+            sem_s, sem_found, sem_errors = sem
+            result["semgrep"] = {
+                "seconds": round(sem_s, 3), "locations": sum(map(len, sem_found.values())),
+                "errors": sem_errors, "semgrep_over_tack_cold": round(sem_s / cold_s, 1),
+                "semgrep_over_tack_warm": round(sem_s / warm_s, 1),
+                "per_rule": parity(ours, sem_found)}
     if args.json:
         print(json.dumps(result))
         return
+    print_report(result)
+
+
+def print_report(result: dict) -> None:
     for key, value in result.items():
-        print(f"{key:28} {value}")
+        if key not in ("ast_grep", "semgrep"):
+            print(f"{key:32} {value}")
+    for other in ("ast_grep", "semgrep"):
+        info = result[other]
+        if isinstance(info, str):
+            print(f"{other:32} {info}")
+            continue
+        for key, value in info.items():
+            if key != "per_rule":
+                print(f"{other + '.' + key:32} {value}")
+    tables = {k: result[k]["per_rule"] for k in ("ast_grep", "semgrep")
+              if isinstance(result[k], dict)}
+    if not tables:
+        return
+    print(f"\n{'rule':24}" + "".join(f"{k + ' both/only-tack/only-it':>36}" for k in tables))
+    for rule in next(iter(tables.values())):
+        cells = "".join(f"{'{both}/{only_tack}/{only_other}'.format(**t[rule]):>36}"
+                        for t in tables.values())
+        print(f"{rule:24}{cells}")
 
 
 if __name__ == "__main__":

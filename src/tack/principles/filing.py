@@ -48,7 +48,7 @@ def principle_label(rule: str) -> str:
 
 def _head(root: Path) -> str:
     proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else "the working tree"
 
 

@@ -7,6 +7,8 @@ group `tack.principles` (name = check name), so a plug-in adds checks without to
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -211,6 +213,8 @@ def _lazy(ep: Any) -> PythonCheck:
             ) from None
         return func(file, args)
 
+    dist = getattr(ep, "dist", None)
+    run.tack_version = f"{ep.value}@{getattr(dist, 'version', '')}"  # type: ignore[attr-defined]
     return run
 
 
@@ -223,6 +227,22 @@ def resolve_python_check(name: str) -> PythonCheck:
             "the name."
         )
     return checks[name]
+
+
+@lru_cache(maxsize=256)
+def _implementation(name: str) -> str:
+    func = python_checks().get(name)
+    code = getattr(func, "__code__", None)
+    version = getattr(func, "tack_version", "")
+    return hashlib.sha256(marshal.dumps(code) if code else b"").hexdigest()[:8] + version
+
+
+def result_key(check: Check) -> str:
+    """Cache key of a check's results: a Python check's also changes with its code (a
+    plug-in's with its version), so upgrading Tack or a plug-in never serves stale results."""
+    if check.kind != "python":
+        return check.key
+    return f"{check.key}-{_implementation(check.name or '')}"
 
 
 def run_python_check(check: Check, file: SourceFile) -> list[Violation]:

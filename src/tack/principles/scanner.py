@@ -33,6 +33,7 @@ from tack.principles.rules import (
     language_of,
     normalize_language,
     resolve_python_check,
+    result_key,
     run_ast_grep,
     run_python_check,
 )
@@ -66,7 +67,7 @@ class ScanResult:
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise PrinciplesError(
             f"`git {' '.join(args)}` failed in {root}: {proc.stderr.strip()}. "
@@ -87,7 +88,7 @@ def list_files(root: Path, since: str | None = None) -> list[str]:
         names = changed.split("\0") + others
     out = []
     # `.tack/` holds Tack's own state (this scan's cache among it), never code.
-    for name in sorted(set(n for n in names if n and not n.startswith(".tack/"))):
+    for name in sorted({n for n in names if n and not n.startswith(".tack/")}):
         full = root / name
         if full.is_file() and not full.is_symlink() and full.stat().st_size <= MAX_FILE_BYTES:
             out.append(name)
@@ -121,7 +122,7 @@ def check_file(
         except Exception as exc:  # one broken rule must not hide the other results
             errors.append(f"{rel}: {pid} could not run: {exc}")
             continue
-        results[check.key] = [v.to_dict() for v in found]
+        results[result_key(check)] = [v.to_dict() for v in found]
     sups = suppression_dicts(text) if want_suppressions else None
     return rel, results, sups, errors
 
@@ -180,8 +181,8 @@ def scan(
             continue
         digests[rel] = digest
         applicable[rel] = [p for p in principles if p.check and applies(p.check, rel)]
-        need = [(p.id, p.check) for p in applicable[rel]
-                if p.check and p.check.kind != "model" and cache.get(digest, p.check.key) is None]
+        need = [(p.id, p.check) for p in applicable[rel] if p.check and p.check.kind != "model"
+                and cache.get(digest, result_key(p.check)) is None]
         want_sups = language_of(rel) is not None and cache.get(digest, SUPPRESSIONS_KEY) is None
         if need or want_sups:
             work.append((rel, need, want_sups))
@@ -208,7 +209,7 @@ def scan(
     for rel, digest in digests.items():
         for p in applicable[rel]:
             assert p.check is not None
-            found = cache.results.get(digest, {}).get(p.check.key)
+            found = cache.results.get(digest, {}).get(result_key(p.check))
             for item in found or []:
                 raw.append(_finding(p, rel, Violation(**item)))
         stored = cache.results.get(digest, {}).get(SUPPRESSIONS_KEY) or []
