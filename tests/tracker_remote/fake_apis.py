@@ -10,7 +10,7 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -54,12 +54,14 @@ def gh_issue(repo: str, number: int, title: str, *, body: str | None = None,
     return item
 
 
-_REPO_URL_KEYS = (
-    "archive assignees blobs branches collaborators comments commits compare contents "
-    "contributors deployments downloads events forks git_commits git_refs git_tags "
-    "issue_comment issue_events issues keys labels languages merges milestones notifications "
-    "pulls releases stargazers statuses subscribers subscription tags teams trees hooks"
-).split()
+_REPO_URL_KEYS = [
+    "archive", "assignees", "blobs", "branches", "collaborators", "comments", "commits",
+    "compare", "contents", "contributors", "deployments", "downloads", "events", "forks",
+    "git_commits", "git_refs", "git_tags", "issue_comment", "issue_events", "issues",
+    "keys", "labels", "languages", "merges", "milestones", "notifications", "pulls",
+    "releases", "stargazers", "statuses", "subscribers", "subscription", "tags", "teams",
+    "trees", "hooks",
+]
 
 
 def gh_repo(repo: str) -> dict[str, Any]:
@@ -83,7 +85,7 @@ def gh_repo(repo: str) -> dict[str, Any]:
 
 
 def _ref(repo: str, branch: str, sha: str) -> dict[str, Any]:
-    owner, name = repo.split("/")
+    owner = repo.split("/")[0]
     return {"label": f"{owner}:{branch}", "ref": branch, "sha": sha, "user": gh_user(owner),
             "repo": gh_repo(repo)}
 
@@ -172,16 +174,25 @@ class FakeApis:
         self.jira_issues: list[dict[str, Any]] = []
         self.jira_comments: dict[str, list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
+        self.board: Any = None  # a fake_project.FakeBoard behind /graphql when set
         self.hits: Counter[str] = Counter()
         self.status_counts: Counter[int] = Counter()
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
         self.hit_times: list[float] = []
+        # (monotonic time, "METHOD path", injected status or 0 when served normally)
+        self.hit_log: list[tuple[float, str, int]] = []
         self.auth_headers: set[str] = set()
         self.lock = threading.Lock()
 
     def fail(self, path_prefix: str, status: int, count: int = 1, *,
              headers: dict[str, str] | None = None, body: Any = None) -> None:
-        self.faults.append(Fault(path_prefix, status, count, headers or {}, body))
+        with self.lock:
+            self.faults.append(Fault(path_prefix, status, count, headers or {}, body))
+
+    def recover(self) -> None:
+        """End every injected fault: the API answers normally from the next request on."""
+        with self.lock:
+            self.faults.clear()
 
     # -------------------------------------------------------------- plumbing
     def app(self) -> Starlette:
@@ -234,6 +245,8 @@ class FakeApis:
                               and f.count > 0), None)
                 if fault:
                     fault.count -= 1
+                fake.hit_log.append((time.monotonic(), f"{scope['method']} {path}",
+                                     fault.status if fault else 0))
             if fault is not None:
                 fake.status_counts[fault.status] += 1
                 body = json.dumps(fault.body if fault.body is not None else
@@ -352,6 +365,13 @@ class FakeApis:
 
     # ---------------------------------------------------------------- Linear
     async def linear(self, request: Request) -> Response:
+        if self.board is not None and "TackProject" in (await request.body()).decode():
+            # GitHub's GraphQL shares the path; its token comes as a Bearer header.
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return JSONResponse({"message": "Bad credentials"}, status_code=401)
+            payload = await request.json()
+            self.requests.append(("POST", "/graphql", payload))
+            return JSONResponse(self.board.handle(payload["query"], payload["variables"]))
         if request.headers.get("authorization") != self.token:
             return JSONResponse({"errors": [{"message": "Authentication required",
                                              "extensions": {"code": "AUTHENTICATION_ERROR"}}]},
@@ -479,12 +499,13 @@ class FakeApis:
 class ServerThread:
     """uvicorn on 127.0.0.1:<free port> in a thread; `url` once started."""
 
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
+    def __init__(self, app: Any, port: int = 0) -> None:
+        # A fixed `port` restarts a stopped fake where clients expect it (outage tests).
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                     log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         import time
 
         self.thread.start()

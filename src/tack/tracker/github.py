@@ -16,6 +16,7 @@ from githubkit.exception import GitHubException, RequestFailed
 
 from tack.errors import TrackerError
 from tack.tracker.base import BlockerRef, Comment, Issue, normalize_labels
+from tack.tracker.github_project import ProjectBoard, parse_project
 from tack.tracker.hosted import (
     LabelStates,
     blocker_numbers,
@@ -35,7 +36,7 @@ from tack.workflow.config import TrackerConfig, normalize_state
 log = structlog.get_logger(__name__)
 
 PROVIDER_KEYS = ("repo", "token", "labels", "state_labels", "open_state", "closed_state",
-                 "priority_labels")
+                 "priority_labels", "project", "status_field")
 DEFAULT_ENDPOINT = "https://api.github.com"
 AUTH_HINT = ("Set tracker.api_key: $GITHUB_TOKEN in WORKFLOW.md and export GITHUB_TOKEN with a "
              "token that has Issues read/write (fine-grained) or `repo` scope (classic).")
@@ -71,6 +72,15 @@ class GitHubTracker:
         self.per_page = page_size(provider, 100)
         self.terminal_states = list(config.terminal_states)
         self.transport = ResilientTransport(retry_policy(provider))
+        # With a Projects v2 board, states come from its Status field instead of labels.
+        self.board: ProjectBoard | None = None
+        self._board_status: dict[int, str | None] = {}
+        if provider.get("project") is not None:
+            owner, number = parse_project(provider["project"])
+            self.board = ProjectBoard(
+                owner=owner, number=number, repo=self.repo, token=token,
+                endpoint=self.endpoint, field=str(provider.get("status_field") or "Status"),
+                policy=retry_policy(provider), page_size=self.per_page)
         self.gh = GitHub(
             token,
             base_url=self.endpoint + "/",
@@ -141,10 +151,35 @@ class GitHubTracker:
         data = None if response is None else response.parsed_data
         return None if data is None or _field(data, "pull_request") is not None else data
 
+    async def _read_board(self) -> list[int]:
+        """Refresh every issue's board Status; returns the numbers on the board."""
+        assert self.board is not None
+        board = await self.board.read()
+        self._board_status = {n: status for n, (_, status) in board.items.items()}
+        return list(board.items)
+
+    async def _get_many(self, numbers: list[int]) -> list[Any]:
+        sem = asyncio.Semaphore(8)
+
+        async def one(n: int) -> Any | None:
+            async with sem:
+                return await self._get(n)
+
+        return [x for x in await asyncio.gather(*(one(n) for n in numbers)) if x is not None]
+
     async def fetch_issues_by_states(self, states: list[str]) -> list[Issue]:
         if not states:
             return []
         wanted, want_open, want_closed = self.states.wanted(states)
+        if self.board is not None:
+            await self._read_board()
+            numbers = sorted(n for n, status in self._board_status.items()
+                             if status is not None and normalize_state(status) in wanted)
+            raw = await self._get_many(numbers)
+            known = {x.number: self._state(x) for x in raw}
+            await self._resolve_blockers(raw, known)
+            return [i for i in (self._normalize(x, known) for x in raw)
+                    if normalize_state(i.state) in wanted]
         raw: list[Any] = []
         if want_open:
             raw += await self._list("open")
@@ -170,13 +205,9 @@ class GitHubTracker:
         if not ids:
             return []
         numbers = sorted({self._number(x) for x in ids})
-        sem = asyncio.Semaphore(8)
-
-        async def one(n: int) -> Any | None:
-            async with sem:
-                return await self._get(n)
-
-        found = [x for x in await asyncio.gather(*(one(n) for n in numbers)) if x is not None]
+        if self.board is not None:
+            await self._read_board()
+        found = await self._get_many(numbers)
         known = {x.number: self._state(x) for x in found}
         await self._resolve_blockers(found, known)
         out = []
@@ -223,6 +254,10 @@ class GitHubTracker:
         return out
 
     def _state(self, item: Any) -> str:
+        # On a board, an open issue's Status wins; a closed issue is closed whatever it says.
+        status = self._board_status.get(item.number)
+        if self.board is not None and status and item.state != "closed":
+            return status
         return self.states.state(self._labels(item), closed=item.state == "closed",
                                  reason=_field(item, "state_reason"))
 
@@ -263,6 +298,9 @@ class GitHubTracker:
         if item is None:
             raise TrackerError(f"GitHub issue #{number} of {self.repo} does not exist.",
                                code="issue_not_found")
+        if self.board is not None:
+            await self.board.move(number, item.node_id, state)
+            return await self._reopen_or_close(number, item, state)
         data: dict[str, Any] = {"labels": self.states.labels_for(self._labels(item), state)}
         if self.states.is_closed_state(state):
             data["state"] = "closed"
@@ -275,12 +313,27 @@ class GitHubTracker:
         moved = await self.fetch_issues_by_ids([str(number)])
         return moved[0]
 
+    async def _reopen_or_close(self, number: int, item: Any, state: str) -> Issue:
+        """After a board move: close the issue for a closed state, reopen it for another."""
+        closing = self.states.is_closed_state(state)
+        if closing != (item.state == "closed"):
+            data: dict[str, Any] = {"state": "closed" if closing else "open"}
+            if closing:
+                data["state_reason"] = ("not_planned" if normalize_state(state) in
+                                        ("cancelled", "canceled") else "completed")
+            await self._call(f"{'close' if closing else 'reopen'} #{number}",
+                             lambda: self.gh.rest.issues.async_update(
+                                 self.owner, self.name, number, data=data))  # type: ignore[arg-type]
+        return (await self.fetch_issues_by_ids([str(number)]))[0]
+
     async def comment(self, issue_id: str, body: str, *, author: str = "agent") -> None:
         number = self._number(issue_id)
         await self._call(f"comment on #{number}", lambda: self.gh.rest.issues.async_create_comment(
             self.owner, self.name, number, data={"body": body}))
 
     async def close(self) -> None:
+        if self.board is not None:
+            await self.board.aclose()
         await self.transport.aclose()
 
     @classmethod
