@@ -125,7 +125,8 @@ def test_a_worker_killed_mid_turn_hands_over_to_another_with_nothing_run_twice(
     assert detail is not None
     # Reconciliation may see the hand-off before the workflow reports back: either way one run.
     assert len(detail["runs"]) == 1 and detail["runs"][0]["status"] in {"succeeded", "canceled"}
-    assert any("worker-b" in e["message"] for e in detail["recent_events"]), detail["recent_events"]
+    # (Which worker ran turn 2 is asserted on Temporal's history above: the orchestrator's
+    # timeline samples heartbeats, so a fast turn on worker b may leave no event there.)
 
     # The result lives on the shared remote, and worker b continued from turn 1's commit.
     remote = tmp_path / "remote.git"
