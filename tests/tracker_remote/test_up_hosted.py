@@ -172,6 +172,9 @@ def test_outage_and_rate_limit_mid_run_lose_nothing(
     # 1. 503s: every poll fails after its retries; the run stays, health says why.
     fake.fail("/repos/o/r", 503, count=10**6)
     wait_for(lambda: "503" in _health(up), 20, "the 503 in /api/v1/state health")
+    # The refresh of the running issue's state fails too; the run keeps going.
+    wait_for(lambda: "503" in str(up.state()["health"]["reconcile_error"] or ""), 20,
+             "the failed state refresh in health")
     ticks = up.state()["health"]["ticks"]
     wait_for(lambda: up.state()["health"]["ticks"] >= ticks + 3, 20, "polls during the outage")
     assert up.running_ids() == {"r#1"}
@@ -196,7 +199,8 @@ def test_outage_and_rate_limit_mid_run_lose_nothing(
     assert same and min(same) >= 0.9, f"Retry-After not honoured: gaps {same}"
 
     # 4. Recovered: health clears, the held turn finishes, the run hands off with one PR.
-    wait_for(lambda: up.state()["health"]["dispatch_error"] is None, 20, "health to clear")
+    wait_for(lambda: up.state()["health"]["dispatch_error"] is None
+             and up.state()["health"]["reconcile_error"] is None, 20, "health to clear")
     release.touch()
     wait_for(lambda: len(fake.gh_pulls) == 1, 30, "the pull request after recovery")
     assert labels(fake, 1) == ["Human Review"]

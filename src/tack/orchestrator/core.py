@@ -84,6 +84,9 @@ class Orchestrator:
         self.totals = Totals()
         self.config_error: str | None = None
         self.dispatch_error: str | None = None
+        # The last failed refresh of running issues' states (None once one succeeds): the
+        # runs keep going meanwhile, but people should see the tracker is unreachable.
+        self.reconcile_error: str | None = None
         self.last_tick_at: float | None = None
         self.tick_count = 0
         self._wake = asyncio.Event()
@@ -241,13 +244,16 @@ class Orchestrator:
         """SPEC §16.3: stall detection, then stop runs whose issue left the active states."""
         self._reconcile_stalls()
         if not self.running:
+            self.reconcile_error = None
             return
         ids = list(self.running)
         try:
             refreshed = await self.tracker.fetch_issues_by_ids(ids)
         except TrackerError as exc:
             log.warning("state refresh failed; keeping workers running", error=exc.message)
+            self.reconcile_error = f"tracker: {exc.message}"
             return
+        self.reconcile_error = None
         cfg = self.workflow.config.tracker
         seen: set[str] = set()
         for issue in refreshed:

@@ -33,6 +33,7 @@ def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
         "health": {
             "config_error": orch.config_error,
             "dispatch_error": orch.dispatch_error,
+            "reconcile_error": orch.reconcile_error,
             "last_tick_at": iso(orch.last_tick_at),
             "ticks": orch.tick_count,
         },
