@@ -15,6 +15,8 @@ from tack.feedback.model import CheckRun, Finding
 from tack.feedback.tokens import count_tokens
 
 MAX_DETAIL_LINES = 6
+# Under a budget, a lint or type rule lists this many locations; the rest is counted.
+MAX_ITEMS_PER_RULE = 3
 _CAUSES = {
     "AssertionError": "the code returns something other than what the test expects; "
                       "fix the code unless the test's expectation is wrong",
@@ -41,8 +43,10 @@ def render_prose(runs: list[CheckRun], budget: int | None = None) -> str:
     pieces: list[_Piece] = []
     for index, run in enumerate(runs):
         pieces.append(_Piece(_headline(run), True, index))
+        told: set[str] = set()  # likely causes already given for this check
         for number, group in enumerate(group_findings(run.findings), 1):
-            pieces.extend(_group_pieces(group, number, index))
+            pieces.extend(_group_pieces(group, number, index, told,
+                                        MAX_ITEMS_PER_RULE if budget else None))
     chosen = _fit(pieces, budget)
     out: list[str] = []
     dropped: dict[int, Counter[str]] = {}
@@ -75,7 +79,7 @@ def _summary(dropped: Counter[str] | None, trimmed: bool) -> list[str]:
 def _fit(pieces: list[_Piece], budget: int | None) -> list[bool]:
     if not budget:
         return [True] * len(pieces)
-    reserve = 60  # room for the summary lines of what is left out
+    reserve = 60 * len({p.check for p in pieces})  # room for each check's summary line
     used = sum(count_tokens(p.text) for p in pieces if p.mandatory) + reserve
     chosen = [p.mandatory for p in pieces]
     # Explanations of failures first, then lint items, each in reading order.
@@ -108,10 +112,11 @@ def _headline(run: CheckRun) -> str:
     return f"\n{run.name} {status}: {what}. Command: `{run.command}`."
 
 
-def _group_pieces(group: FindingGroup, number: int, check: int) -> list[_Piece]:
+def _group_pieces(group: FindingGroup, number: int, check: int, told: set[str],
+                  cap: int | None) -> list[_Piece]:
     lead = group.lead
     if group.kind in ("test", "error"):
-        return _test_pieces(group, number, check)
+        return _test_pieces(group, number, check, told)
     rule = group.rule or ""
     head = f"{rule} ({group.tool})" if rule else group.tool
     messages = {f.message for f in group.findings}
@@ -123,24 +128,33 @@ def _group_pieces(group: FindingGroup, number: int, check: int) -> list[_Piece]:
                          else None, lead.history) if x]
     pieces = [_Piece(title + (" — " + "; ".join(extra) if extra else ""), False, check,
                      "item", rule)]
-    for f in group.findings:
+    shown = group.findings if cap is None or len(group.findings) <= cap + 1 else (
+        group.findings[:cap])
+    for f in shown:
         text = f"    {f.location}" + ("" if same else f" {f.message}")
         if f.severity not in ("error",):
             text += f" [{f.severity}]"
         if f.fix_hint:
             text += f" (fix: {f.fix_hint})"
         pieces.append(_Piece(text, False, check, "item", rule))
+    if len(shown) < len(group.findings):
+        more = len(group.findings) - len(shown)
+        pieces.append(_Piece(f"    … and {more} more {head}; `tack check --json` lists them all",
+                             False, check, "item", rule))
     return pieces
 
 
-def _test_pieces(group: FindingGroup, number: int, check: int) -> list[_Piece]:
+def _test_pieces(group: FindingGroup, number: int, check: int, told: set[str]
+                 ) -> list[_Piece]:
     lead = group.lead
     ids = group.test_ids
     messages = {f.message for f in group.findings}
-    if len(ids) > 1 and len(messages) > 1:
-        # Same cause, different values: every test keeps its own message.
+    places = {f.location for f in group.findings}
+    if len(ids) > 1 and (len(messages) > 1 or len(places) > 1):
+        # Same cause, but different values or tests: each keeps its own message and place.
         head = f"{number}. {len(ids)} tests fail the same way:\n" + "\n".join(
-            f"   - {f.test_id}: {f.message}" for f in group.findings)
+            f"   - {f.test_id}" + (f" (at {f.location})" if len(places) > 1 else "")
+            + (f": {f.message}" if len(messages) > 1 else "") for f in group.findings)
     elif len(ids) > 1:
         head = f"{number}. {len(ids)} tests fail the same way: " + ", ".join(ids)
     else:
@@ -154,11 +168,12 @@ def _test_pieces(group: FindingGroup, number: int, check: int) -> list[_Piece]:
     if len(messages) == 1 or len(ids) <= 1:
         core.append(f"   {lead.message}")
     pieces = [_Piece("\n".join(core), True, check)]
-    detail = ["   " + line for line in lead.detail[:MAX_DETAIL_LINES]]
+    detail = ["   " + _clip(line) for line in lead.detail[:MAX_DETAIL_LINES]]
     if len(lead.detail) > MAX_DETAIL_LINES:
         detail.append(f"   … ({len(lead.detail) - MAX_DETAIL_LINES} more lines)")
     cause = _CAUSES.get((lead.rule or "").rsplit(".", 1)[-1])
-    if cause:
+    if cause and cause not in told:  # said once per check: it is the same words each time
+        told.add(cause)
         detail.append(f"   likely cause: {cause}.")
     if lead.runbook:
         detail.append(f"   runbook: {lead.runbook[0]} ({lead.runbook[1]})")
@@ -167,6 +182,11 @@ def _test_pieces(group: FindingGroup, number: int, check: int) -> list[_Piece]:
     if detail:
         pieces.append(_Piece("\n".join(detail), False, check))
     return pieces
+
+
+def _clip(line: str, width: int = 160) -> str:
+    # An explanation line is a hint; the message above it keeps its full length.
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def render_json(runs: list[CheckRun], exit_code: int, prose: str) -> dict[str, Any]:

@@ -24,17 +24,20 @@ def parse_sarif(data: Any, ctx: ParseContext) -> list[Finding]:
     for run in data.get("runs", []):
         driver = ((run.get("tool") or {}).get("driver") or {})
         tool = str(driver.get("name") or "sarif").split()[0].lower()
-        rules = {r.get("id"): r for r in driver.get("rules", []) if isinstance(r, dict)}
+        rule_list = [r for r in driver.get("rules", []) if isinstance(r, dict)]
+        rules = {r.get("id"): r for r in rule_list}
         bases = {k: (v or {}).get("uri", "") for k, v in
                  (run.get("originalUriBaseIds") or {}).items()}
         for result in run.get("results", []):
             rule_id = result.get("ruleId") or (result.get("rule") or {}).get("id")
+            index = result.get("ruleIndex", (result.get("rule") or {}).get("index"))
+            if rule_id is None and isinstance(index, int) and 0 <= index < len(rule_list):
+                rule_id = rule_list[index].get("id")  # a result may name its rule by index
             rule = rules.get(rule_id, {})
             level = result.get("level") or (rule.get("defaultConfiguration") or {}).get(
                 "level", "warning")
             path, line, col = _location(result, bases)
-            message = (result.get("message") or {}).get("text") or (
-                (rule.get("shortDescription") or {}).get("text", ""))
+            message = _message(result.get("message") or {}, rule)
             fixes = result.get("fixes") or []
             out.append(Finding(
                 kind="lint", tool=tool, rule=rule_id, message=message.split("\n")[0],
@@ -59,3 +62,14 @@ def _location(result: dict[str, Any], bases: dict[str, str]
         region = phys.get("region") or {}
         return uri, region.get("startLine"), region.get("startColumn")
     return None, None, None
+
+
+def _message(message: dict[str, Any], rule: dict[str, Any]) -> str:
+    """The result's text, or its rule's message string with `{0}` arguments filled in."""
+    if message.get("text"):
+        return str(message["text"])
+    template = ((rule.get("messageStrings") or {}).get(message.get("id") or "") or {}).get(
+        "text") or (rule.get("shortDescription") or {}).get("text", "")
+    for i, arg in enumerate(message.get("arguments") or []):
+        template = template.replace(f"{{{i}}}", str(arg))
+    return str(template)
