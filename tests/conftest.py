@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,18 @@ def run_tack(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     return subprocess.run(
         [*TACK, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[Any]]:
+    """Things to stop after the test, last first: stub model servers (`stop_thread`) and
+    anything with `__exit__` (`tack up`, workers, fake APIs)."""
+    from tack.testing import StubModelServer
+
+    items: list[Any] = []
+    yield items
+    for item in reversed(items):
+        if isinstance(item, StubModelServer):
+            item.stop_thread()
+        else:
+            item.__exit__(None, None, None)

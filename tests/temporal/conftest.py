@@ -84,17 +84,3 @@ def temporal_json(*args: str, address: str) -> object:
                          check=False, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[object]]:
-    """Things to stop after the test, last first (stub servers, `tack up`, workers)."""
-    from tack.testing import StubModelServer
-
-    items: list[object] = []
-    yield items
-    for item in reversed(items):
-        if isinstance(item, StubModelServer):
-            item.stop_thread()
-        else:
-            item.__exit__(None, None, None)  # type: ignore[attr-defined]

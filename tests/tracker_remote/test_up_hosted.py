@@ -51,16 +51,6 @@ def fake() -> Iterator[FakeApis]:
     holder["server"].__exit__(None, None, None)
 
 
-@pytest.fixture
-def cleanup() -> Iterator[list[Any]]:
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        if isinstance(item, StubModelServer):
-            item.stop_thread()
-        else:
-            item.__exit__(None, None, None)
-
 
 def start_stub(steps: list[dict[str, Any]], cleanup: list[Any]) -> StubModelServer:
     stub = StubModelServer({"conversations": [{"steps": steps}]})

@@ -63,10 +63,7 @@ class GitHubForge:
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         try:
-            result = await fn()
-            if getattr(result, "parsed_data", None) is not None:
-                pass  # githubkit parses lazily; touching it here maps schema errors below
-            return result
+            return await fn()
         except RequestFailed as exc:
             body = exc.response.raw_response.text[:300]
             raise PublishError(

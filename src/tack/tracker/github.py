@@ -96,10 +96,7 @@ class GitHubTracker:
 
     async def _call(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
         try:
-            result = await fn()
-            if getattr(result, "parsed_data", None) is not None:
-                pass  # githubkit parses lazily; touching it here maps schema errors below
-            return result
+            return await fn()
         except RequestFailed as exc:
             raise status_error("GitHub", exc.response.raw_response, auth_hint=AUTH_HINT) from exc
         except (GitHubException, httpx.HTTPError) as exc:
