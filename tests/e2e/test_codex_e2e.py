@@ -116,3 +116,37 @@ def test_moving_the_issue_out_of_active_states_stops_codex_and_its_tree(
     wait_for(lambda: not codex_processes(home), 20, "codex and its `sleep` gone")
     assert up.detail("TACK-1")["runs"][-1]["status"] == "canceled"
     assert not up.retrying().get("TACK-1")
+
+
+def test_a_codex_crash_mid_turn_is_retried_and_the_retry_hands_off(
+        tmp_path: Path, cleanup: list[Any]) -> None:
+    # The first attempt hangs in a model call and its app-server is killed (a crash); the
+    # retry's prompt says "attempt 1", which the script answers with the real work.
+    server = StubModelServer({"conversations": [
+        {"match": "attempt 1", "steps": HANDOFF_STEPS},
+        {"match": "make VALUE 2", "steps": [{"hang": True}]},
+    ]})
+    server.start_in_thread()
+    cleanup.append(server)
+    home = codex_home(tmp_path, server.url)
+    project = Project(tmp_path / "project", server.url, {
+        "agent": {"backend": "codex", "max_retry_backoff_ms": 1000},
+        "codex": {"command": f"{CODEX_BIN} app-server", "read_timeout_ms": 20000}})
+    project.add_issue("make VALUE 2")
+    up = TackUp(project, env=codex_env(home))
+    cleanup.append(up)
+    wait_for(lambda: any(r.step == 0 and r.conversation == "make VALUE 2"
+                         for r in list(server.requests)), 60, "codex mid-turn")
+    victims = [p for p in codex_processes(home) if "app-server" in " ".join(p.cmdline())]
+    assert victims, codex_commands(home)
+    for proc in victims:
+        proc.kill()
+    wait_for(lambda: project.issue("TACK-1")["state"] == "Human Review", 60,
+             f"the retry handed off\n{up.output()}")
+    detail = wait_for(lambda: (d := up.detail("TACK-1")) and len(d["runs"]) >= 2 and d, 20,
+                      "two runs recorded")
+    first = min(detail["runs"], key=lambda r: r["run_id"])
+    assert first["status"] == "failed", first
+    workspace = project.root / "workspaces" / "TACK-1"
+    assert (workspace / "app.py").read_text() == "VALUE = 2\n"
+    wait_for(lambda: not codex_processes(home), 20, "no codex left after the retry")

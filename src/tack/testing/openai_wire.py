@@ -69,10 +69,15 @@ def _is_output_item(item: dict[str, Any]) -> bool:
 
 
 def responses_first_user(items: list[dict[str, Any]]) -> str:
+    """The opening user turn: every user message before the first model output. (codex sends
+    its environment context and the prompt as separate user messages.)"""
+    texts = []
     for item in items:
+        if _is_output_item(item):
+            break
         if item.get("type", "message") == "message" and item.get("role") == "user":
-            return content_text(item.get("content"))
-    return ""
+            texts.append(content_text(item.get("content")))
+    return "\n".join(texts)
 
 
 def responses_step_index(items: list[dict[str, Any]]) -> int:
