@@ -20,7 +20,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -225,6 +225,9 @@ class StubModelServer:
     async def _read_body(self, request: Request) -> dict[str, Any] | Response:
         try:
             body = await request.json()
+        except ClientDisconnect:
+            # The client gave up mid-request (its run was canceled): nobody to answer.
+            return Response(status_code=499)
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._record(request, None)
             return JSONResponse(wire.error_body("request body is not valid JSON", 400), 400)
