@@ -182,6 +182,11 @@ class FakeApis:
         # (monotonic time, "METHOD path", injected status or 0 when served normally)
         self.hit_log: list[tuple[float, str, int]] = []
         self.auth_headers: set[str] = set()
+        # GitHub App: the public key the app JWTs must verify with, the claims of every
+        # token request, and the installation tokens handed out (token -> installation id).
+        self.app_public_key: Any = None
+        self.app_token_requests: list[dict[str, Any]] = []
+        self.installation_tokens: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def fail(self, path_prefix: str, status: int, count: int = 1, *,
@@ -211,8 +216,12 @@ class FakeApis:
             Route("/repos/{owner}/{repo}/pulls/{n:int}", self.gh_pull_route,
                   methods=["GET", "PATCH"]),
             Route("/repos/{owner}/{repo}/pulls/{n:int}/reviews", self.gh_reviews_route),
+            Route("/repos/{owner}/{repo}/pulls/{n:int}/reviews", self.gh_create_review,
+                  methods=["POST"]),
             Route("/repos/{owner}/{repo}/pulls/{n:int}/comments", self.gh_rcs_route),
             Route("/repos/{owner}/{repo}", self.gh_repo),
+            Route("/app/installations/{iid:int}/access_tokens", self.gh_installation_token,
+                  methods=["POST"]),
             Route("/graphql", self.linear, methods=["POST"]),
             Route("/api/v4/projects/{pid:path}/issues", self.gl_list, methods=["GET"]),
             Route("/api/v4/projects/{pid:path}/issues/{iid:int}", self.gl_issue,
@@ -271,6 +280,28 @@ class FakeApis:
                         media_type="application/json")
 
     # ---------------------------------------------------------------- GitHub
+    async def gh_installation_token(self, request: Request) -> Response:
+        """POST /app/installations/{id}/access_tokens: only an RS256 JWT signed with the
+        app's key is accepted (docs.github.com "Generating an installation access token")."""
+        import jwt
+
+        auth = request.headers.get("authorization", "")
+        try:
+            claims = jwt.decode(auth.removeprefix("Bearer "), self.app_public_key,
+                                algorithms=["RS256"])
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            return JSONResponse({"message": "A JSON web token could not be decoded",
+                                 "documentation_url": "https://docs.github.com/rest"},
+                                status_code=401)
+        iid = request.path_params["iid"]
+        token = f"ghs_fake{iid}x{len(self.app_token_requests)}"
+        with self.lock:
+            self.app_token_requests.append({"installation_id": iid, **claims})
+            self.installation_tokens[token] = iid
+        return JSONResponse({"token": token, "expires_at": "2099-01-01T00:00:00Z",
+                             "permissions": {"issues": "write", "contents": "write"},
+                             "repository_selection": "selected"}, status_code=201)
+
     async def gh_list_issues(self, request: Request) -> Response:
         q = request.query_params
         state = q.get("state", "open")
@@ -350,6 +381,25 @@ class FakeApis:
 
     async def gh_reviews_route(self, request: Request) -> Response:
         return JSONResponse(self.gh_reviews.get(request.path_params["n"], []))
+
+    async def gh_create_review(self, request: Request) -> Response:
+        """pulls/create-review: a submitted review, its line comments listed with the PR's."""
+        n = request.path_params["n"]
+        if n not in self.gh_pulls:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        data = await request.json()
+        self.requests.append(("POST", request.url.path, data))
+        states = {"COMMENT": "COMMENTED", "APPROVE": "APPROVED",
+                  "REQUEST_CHANGES": "CHANGES_REQUESTED"}
+        reviews = self.gh_reviews.setdefault(n, [])
+        review = gh_review("o/r", n, 700 + len(reviews), "tack-bot",
+                           states.get(data.get("event"), "PENDING"), data.get("body") or "")
+        reviews.append(review)
+        comments = self.gh_review_comments.setdefault(n, [])
+        for c in data.get("comments") or []:
+            comments.append(gh_review_comment("o/r", n, 800 + len(comments), "tack-bot",
+                                              c["body"], c["path"], c["line"]))
+        return JSONResponse(review)
 
     async def gh_rcs_route(self, request: Request) -> Response:
         return JSONResponse(self.gh_review_comments.get(request.path_params["n"], []))

@@ -3,7 +3,8 @@
 One claude process serves the whole session: each turn writes a user message to its stdin
 and reads events until the `result` line. If the process is gone between turns, the next
 turn starts a new one with `--resume <session_id>`, so the conversation carries on. The
-tracker tool reaches claude through the MCP stdio server in `tack.agents.mcp_tracker`.
+tracker tool reaches claude through the MCP stdio server in `tack.agents.mcp_tracker`: it
+opens a local tracker's file, or relays to this process's hosted tracker over a unix socket.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import deque
 from typing import Any
 
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
-from tack.agents.mcp_tracker import SERVER_NAME
+from tack.agents.mcp_tracker import SERVER_NAME, TrackerRelay
 from tack.agents.tools import shell_env
 from tack.errors import AgentError
 from tack.tracker.local import LocalTracker
@@ -88,6 +89,8 @@ class ClaudeSession:
         # handed the issue off) still counts its tokens; `result` reports only the rest.
         self._turn_usage = TokenUsage()
         self._seen_messages: set[str] = set()
+        # Hosted trackers: claude's MCP server reaches ctx.tracker through this relay.
+        self.relay: TrackerRelay | None = None
 
     # --- process ------------------------------------------------------------------
 
@@ -107,12 +110,21 @@ class ClaudeSession:
 
     def mcp_config(self) -> dict[str, Any] | None:
         tracker = self.ctx.tracker
-        if not isinstance(tracker, LocalTracker):
-            return None  # non-local trackers will be served through the orchestrator
+        if isinstance(tracker, LocalTracker):
+            args = ["--db", str(tracker.path), "--prefix", tracker.prefix,
+                    "--issue", self.ctx.issue.id]
+        elif self.relay is not None:
+            # Only the socket path: the tracker's credentials stay in this process.
+            args = ["--socket", str(self.relay.path)]
+        else:
+            return None
         server = {"type": "stdio", "command": sys.executable,
-                  "args": ["-m", "tack.agents.mcp_tracker", "--db", str(tracker.path),
-                           "--prefix", tracker.prefix, "--issue", self.ctx.issue.id]}
+                  "args": ["-m", "tack.agents.mcp_tracker", *args]}
         return {"mcpServers": {SERVER_NAME: server}}
+
+    async def _start_relay(self) -> None:
+        if self.relay is None and not isinstance(self.ctx.tracker, LocalTracker):
+            self.relay = await TrackerRelay(self.ctx.tracker, self.ctx.issue.id).start()
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
@@ -120,6 +132,7 @@ class ClaudeSession:
         return env
 
     async def _spawn(self) -> asyncio.subprocess.Process:
+        await self._start_relay()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *self.command_line(), cwd=self.ctx.workspace, env=self.env(),
@@ -299,6 +312,9 @@ class ClaudeSession:
             return
         self._closed = True
         await self._kill()
+        if self.relay is not None:
+            await self.relay.close()
+            self.relay = None
 
 
 class ClaudeBackend:

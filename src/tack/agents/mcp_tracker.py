@@ -1,26 +1,40 @@
 """A minimal MCP stdio server that gives an agent CLI (claude) the tracker tool for one issue.
 
-It speaks newline-delimited JSON-RPC (initialize, tools/list, tools/call) and opens the local
-tracker's SQLite file directly; it never sees tracker secrets. Non-local trackers will route
-through the orchestrator later. Run: `python -m tack.agents.mcp_tracker --db PATH --issue ID`.
+Two modes: `--db PATH` opens the local tracker's SQLite file directly; `--socket PATH` relays
+each call to the orchestrator's own tracker (GitHub, Linear...) over a unix socket served by
+`TrackerRelay`, so the agent's processes never hold the tracker's credentials.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
+import shutil
+import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from tack.errors import TackError
+from tack.tracker.base import Tracker
 from tack.tracker.local import LocalTracker
+
+log = structlog.get_logger(__name__)
 
 SERVER_NAME = "tack"
 TOOL_NAME = "tracker"
 # The name claude gives the tool: mcp__<server>__<tool>.
 CLAUDE_TOOL_NAME = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
 PROTOCOL_VERSION = "2025-06-18"
+# A hosted tracker retries rate limits and outages itself; the relay waits that long.
+RELAY_TIMEOUT_S = 300.0
+RELAY_LINE_LIMIT = 4 * 1024 * 1024
 
 TOOL = {
     "name": TOOL_NAME,
@@ -41,35 +55,128 @@ TOOL = {
 }
 
 
+async def run_action(tracker: Tracker, issue_id: str, args: dict[str, Any]) -> str:
+    """One tracker tool call on `issue_id`, through the Tracker protocol. Raises ValueError
+    for bad arguments and TackError when the tracker refuses."""
+    action = args.get("action")
+    if action == "show":
+        found = await tracker.fetch_issues_by_ids([issue_id])
+        if not found:
+            raise ValueError(f"issue {issue_id} is not in the tracker any more")
+        issue = found[0]
+        lines = [f"{issue.identifier}: {issue.title}", f"state: {issue.state}", "",
+                 issue.description or "(no description)"]
+        lines += [f"- {c.author}: {c.body}" for c in issue.comments]
+        return "\n".join(lines)
+    if action == "move":
+        state = str(args.get("state") or "").strip()
+        if not state:
+            raise ValueError("`state` is required for action=move")
+        moved = await tracker.move(issue_id, state)
+        return f"moved {moved.identifier} to {moved.state}"
+    if action == "comment":
+        body = str(args.get("body") or "").strip()
+        if not body:
+            raise ValueError("`body` must not be empty for action=comment")
+        await tracker.comment(issue_id, body, author="agent")
+        return "commented"
+    raise ValueError(f"unknown action {action!r}; use show, move or comment")
+
+
 class TrackerTool:
+    """The tool over a tracker opened in this process (the local SQLite tracker)."""
+
     def __init__(self, tracker: LocalTracker, issue_id: str) -> None:
         self.tracker = tracker
         self.issue_id = issue_id
 
     def call(self, args: dict[str, Any]) -> str:
-        action = args.get("action")
-        if action == "show":
-            issue = self.tracker.get(self.issue_id)
-            lines = [f"{issue.identifier}: {issue.title}", f"state: {issue.state}", "",
-                     issue.description or "(no description)"]
-            lines += [f"- {c.author}: {c.body}" for c in issue.comments]
-            return "\n".join(lines)
-        if action == "move":
-            state = str(args.get("state") or "").strip()
-            if not state:
-                raise ValueError("`state` is required for action=move")
-            moved = self.tracker.move_sync(self.issue_id, state)
-            return f"moved {moved.identifier} to {moved.state}"
-        if action == "comment":
-            body = str(args.get("body") or "").strip()
-            if not body:
-                raise ValueError("`body` must not be empty for action=comment")
-            self.tracker.comment_sync(self.issue_id, body, author="agent")
-            return "commented"
-        raise ValueError(f"unknown action {action!r}; use show, move or comment")
+        return asyncio.run(run_action(self.tracker, self.issue_id, args))
 
 
-def handle(tool: TrackerTool, request: dict[str, Any]) -> dict[str, Any] | None:
+class RelayClient:
+    """The tool over the orchestrator's tracker, one unix-socket request per call."""
+
+    def __init__(self, path: Path, timeout_s: float = RELAY_TIMEOUT_S) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+
+    def call(self, args: dict[str, Any]) -> str:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout_s)
+                sock.connect(str(self.path))
+                sock.sendall((json.dumps({"arguments": args}) + "\n").encode())
+                with sock.makefile("rb") as reader:
+                    line = reader.readline(RELAY_LINE_LIMIT)
+        except OSError as exc:
+            raise ValueError(f"the orchestrator's tracker relay is not reachable ({exc}); "
+                             "the run may have ended") from None
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError("the tracker relay closed the connection without an answer") from None
+        if reply.get("error"):
+            raise ValueError(str(reply["error"]))
+        return str(reply.get("text", ""))
+
+
+class TrackerRelay:
+    """Serves the tracker tool for one issue on a unix socket in a private (0700) directory.
+
+    Runs inside the orchestrator, next to the tracker it already holds; the issue is fixed
+    here, so a client can only reach the issue its session works on."""
+
+    def __init__(self, tracker: Tracker, issue_id: str) -> None:
+        self.tracker = tracker
+        self.issue_id = issue_id
+        # Unix socket paths are limited to ~107 bytes: keep the directory short.
+        self._dir = Path(tempfile.mkdtemp(prefix="tack-mcp-",
+                                          dir="/tmp" if os.path.isdir("/tmp") else None))
+        self.path = self._dir / "tracker.sock"
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> TrackerRelay:
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
+                                                       limit=RELAY_LINE_LIMIT)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            args: Any = None
+            try:
+                args = json.loads(line).get("arguments")
+                reply: dict[str, Any] = (
+                    {"text": await run_action(self.tracker, self.issue_id, args)}
+                    if isinstance(args, dict) else {"error": "arguments must be an object"})
+            except TackError as exc:
+                reply = {"error": exc.message}
+            except (ValueError, AttributeError) as exc:
+                reply = {"error": str(exc)}
+            log.info("agent.tracker_tool", issue_id=self.issue_id, ok="error" not in reply,
+                     action=args.get("action") if isinstance(args, dict) else None)
+            writer.write((json.dumps(reply) + "\n").encode())
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            # wait_closed also waits for in-flight calls (a tracker retrying a rate limit);
+            # their agent is gone by now, so do not hold the session's stop on them.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def handle(tool: TrackerTool | RelayClient, request: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON-RPC response to one request (None for notifications)."""
     method = request.get("method")
     rid = request.get("id")
@@ -101,7 +208,7 @@ def handle(tool: TrackerTool, request: dict[str, Any]) -> dict[str, Any] | None:
     return {"jsonrpc": "2.0", "id": rid, "result": result}
 
 
-def serve(tool: TrackerTool) -> None:
+def serve(tool: TrackerTool | RelayClient) -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -117,10 +224,17 @@ def serve(tool: TrackerTool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", required=True, type=Path)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", type=Path, help="the local tracker's SQLite file")
+    where.add_argument("--socket", type=Path, help="a TrackerRelay socket (hosted trackers)")
     parser.add_argument("--prefix", default="TACK")
-    parser.add_argument("--issue", required=True)
+    parser.add_argument("--issue", help="the issue id (required with --db)")
     args = parser.parse_args(argv)
+    if args.socket is not None:
+        serve(RelayClient(args.socket))
+        return
+    if not args.issue:
+        parser.error("--issue is required with --db")
     with LocalTracker(args.db, prefix=args.prefix) as tracker:
         serve(TrackerTool(tracker, args.issue))
 

@@ -15,15 +15,17 @@ import structlog
 
 from tack.forge import body as pr_body
 from tack.forge.git import PublishError, describe, github_repo_from_url, push, remote_url
-from tack.forge.github import GitHubForge, OpenedPullRequest
+from tack.forge.github import GitHubForge, OpenedPullRequest, installation_token
 from tack.store.feedback import FeedbackItem, FeedbackStore, PullRequestRecord
 from tack.tracker.base import Issue
+from tack.tracker.github import GitHubApp, github_app
 from tack.tracker.http import resolve_secret
 from tack.workflow.config import ServiceConfig
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["Handoff", "PublishError", "SyncReport", "publish_handoff", "sync_feedback"]
+__all__ = ["Handoff", "PublishError", "SyncReport", "github_credentials", "publish_handoff",
+           "sync_feedback"]
 
 _DEFAULT_ENDPOINTS = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 _TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN"}
@@ -85,12 +87,42 @@ def _forge_settings(config: ServiceConfig, url: str) -> tuple[str, str | None, s
     token = resolve_secret(prc.api_key)
     if token is None and same:
         token = resolve_secret(provider.get("token")) or resolve_secret(tracker.api_key)
-    if token is None and kind in _TOKEN_ENV:
+    if token is None and _forge_app(config, kind) is not None:
+        pass  # a GitHub App: `_resolve_token` mints an installation token
+    elif token is None and kind in _TOKEN_ENV:
         token = os.environ.get(_TOKEN_ENV[kind]) or None
     endpoint = prc.endpoint or (
         (provider.get("endpoint") or tracker.endpoint) if same else None
     ) or _DEFAULT_ENDPOINTS.get(kind, "")
     return kind, repo, token, str(resolve_secret(endpoint) or endpoint)
+
+
+def _forge_app(config: ServiceConfig, kind: str) -> GitHubApp | None:
+    """`pull_requests.app`, else the GitHub tracker's `provider.app`."""
+    if kind != "github":
+        return None
+    if config.pull_requests.app is not None:
+        return github_app(config.pull_requests.app, "pull_requests.app", PublishError)
+    provider = config.tracker.provider or {}
+    if config.tracker.kind == "github" and provider.get("app") is not None:
+        return github_app(provider["app"], "tracker.provider.app", PublishError)
+    return None
+
+
+async def _resolve_token(config: ServiceConfig, kind: str, token: str | None,
+                         endpoint: str) -> str | None:
+    app = None if token else _forge_app(config, kind)
+    return token if app is None else await installation_token(app, endpoint)
+
+
+async def github_credentials(config: ServiceConfig, repo: str) -> tuple[str, str | None, str]:
+    """(repo, token, endpoint) for calls on `repo`'s pull requests, as a hand-off makes them
+    (a GitHub App installation token included)."""
+    prc = config.pull_requests.model_copy(update={"forge": "github", "repo": repo})
+    settings = config.model_copy(update={"pull_requests": prc})
+    _, found, token, endpoint = _forge_settings(settings, "")
+    token = await _resolve_token(settings, "github", token, endpoint)
+    return found or repo, token, endpoint
 
 
 def _build_forge(kind: str, repo: str | None, token: str | None, endpoint: str) -> Forge:
@@ -137,6 +169,7 @@ async def publish_handoff(
     workspace = Path(workspace)
     url = await remote_url(workspace, prc.remote)
     kind, repo, token, endpoint = _forge_settings(config, url)
+    token = await _resolve_token(config, kind, token, endpoint)
     commit = await push(workspace, prc.remote, branch, token)
     log.info("forge.pushed", branch=branch, remote=prc.remote, commit=commit[:12])
     if kind == "none":
@@ -181,9 +214,11 @@ async def sync_feedback(config: ServiceConfig, db: sqlite3.Connection | Path | s
         for pr in prs:
             key = (pr.forge, pr.repo)
             if key not in forges:
-                _, _, token, endpoint = _forge_settings(
-                    config.model_copy(update={"pull_requests": config.pull_requests.model_copy(
-                        update={"forge": pr.forge, "repo": pr.repo})}), "")
+                scoped = config.model_copy(update={"pull_requests": config.pull_requests
+                                                   .model_copy(update={"forge": pr.forge,
+                                                                       "repo": pr.repo})})
+                _, _, token, endpoint = _forge_settings(scoped, "")
+                token = await _resolve_token(scoped, pr.forge, token, endpoint)
                 forges[key] = _build_forge(pr.forge, pr.repo, token, endpoint)
             state, items = await forges[key].feedback(pr.number)
             new += store.record(pr, items)

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from githubkit import GitHub
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 from tack.forge.git import PublishError
 from tack.store.feedback import FeedbackItem
+from tack.tracker.github import GitHubApp
 from tack.tracker.http import HttpStats, ResilientTransport, RetryPolicy
 
 T = TypeVar("T")
@@ -41,6 +43,33 @@ def _login(obj: Any) -> str | None:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
+
+
+async def installation_token(app: GitHubApp, endpoint: str = "https://api.github.com",
+                             policy: RetryPolicy | None = None) -> str:
+    """A fresh installation access token (valid an hour) of a GitHub App: `git push` over
+    HTTPS needs a token, not the app's JWT. One is minted per handoff."""
+    transport = ResilientTransport(policy)
+    gh = GitHub(AppAuthStrategy(app.app_id, app.private_key),
+                base_url=endpoint.rstrip("/") + "/", async_transport=transport,
+                http_cache=False, auto_retry=False, user_agent="tack", cache_strategy=MemCacheStrategy())
+    try:
+        response = await gh.rest.apps.async_create_installation_access_token(
+            app.installation_id)
+        return response.parsed_data.token
+    except RequestFailed as exc:
+        raise PublishError(
+            f"GitHub refused an installation token for app {app.app_id}, installation "
+            f"{app.installation_id} ({exc.response.status_code}). Check app_id, "
+            "installation_id and that the private key is the app's current one."
+        ) from exc
+    except (GitHubException, httpx.HTTPError, ValueError) as exc:
+        raise PublishError(
+            f"Could not get an installation token for GitHub App {app.app_id} "
+            f"({type(exc).__name__}); check the endpoint and the network."
+        ) from exc
+    finally:
+        await transport.aclose()
 
 
 class GitHubForge:
@@ -179,6 +208,37 @@ class GitHubForge:
                 state=content, sentiment=_THUMBS.get(content, 0), target_id=target,
                 created_at=_iso(reaction.created_at)))
         return out
+
+    async def post_review(self, number: int, *, body: str, comments: list[dict[str, Any]],
+                          commit_id: str | None = None) -> str | None:
+        """Post one review (event COMMENT) on PR `number`, with line comments
+        `[{path, line, body}]`; returns the review's URL.
+
+        GitHub refuses the whole review (422) when a comment's line is not in the diff, so
+        the review is then posted again with those comments folded into its body.
+        """
+        async def create(data: dict[str, Any]) -> Any:
+            response = await self.gh.rest.pulls.async_create_review(
+                self.owner, self.name, number, data=data)  # type: ignore[arg-type]
+            return response.raw_response.json()
+
+        data: dict[str, Any] = {"event": "COMMENT", "body": body}
+        if commit_id:
+            data["commit_id"] = commit_id
+        lines = [{"path": c["path"], "line": c["line"], "side": "RIGHT", "body": c["body"]}
+                 for c in comments]
+        try:
+            review = await self._call("post a review",
+                                      lambda: create({**data, "comments": lines} if lines else data))
+        except PublishError as exc:
+            failed = exc.__cause__
+            if not lines or not (isinstance(failed, RequestFailed)
+                                 and failed.response.status_code == 422):
+                raise
+            folded = "\n".join(f"- `{c['path']}:{c['line']}`: {c['body']}" for c in comments)
+            review = await self._call("post a review",
+                                      lambda: create({**data, "body": f"{body}\n\n{folded}"}))
+        return str(review.get("html_url") or "") or None
 
     async def close(self) -> None:
         await self.transport.aclose()

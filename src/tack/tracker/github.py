@@ -1,20 +1,24 @@
 """The `github` tracker: issues of one repository through githubkit (GitHub's own OpenAPI
 models), states from labels, priority from labels, blockers from "blocked by #N" and task
-lists. Requests go through the resilient transport: retries, rate limits, ETags.
+lists. Requests go through the resilient transport: retries, rate limits, ETags. Auth is a
+token or a GitHub App installation (`provider.app`), whose tokens githubkit mints and renews.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import structlog
-from githubkit import GitHub
-from githubkit.exception import GitHubException, RequestFailed
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import GitHubException, RequestError, RequestFailed
 
-from tack.errors import TrackerError
+from tack.errors import TackError, TrackerError
 from tack.tracker.base import BlockerRef, Comment, Issue, normalize_labels
 from tack.tracker.github_project import ProjectBoard, parse_project
 from tack.tracker.hosted import (
@@ -30,17 +34,88 @@ from tack.tracker.hosted import (
     require_text,
     retry_policy,
 )
-from tack.tracker.http import HttpStats, ResilientTransport, status_error
+from tack.tracker.http import HttpStats, ResilientTransport, resolve_secret, status_error
 from tack.workflow.config import TrackerConfig, normalize_state
 
 log = structlog.get_logger(__name__)
 
 PROVIDER_KEYS = ("repo", "token", "labels", "state_labels", "open_state", "closed_state",
-                 "priority_labels", "project", "status_field")
+                 "priority_labels", "project", "status_field", "app")
+APP_KEYS = ("app_id", "private_key", "private_key_path", "installation_id")
 DEFAULT_ENDPOINT = "https://api.github.com"
 AUTH_HINT = ("Set tracker.api_key: $GITHUB_TOKEN in WORKFLOW.md and export GITHUB_TOKEN with a "
              "token that has Issues read/write (fine-grained) or `repo` scope (classic).")
+APP_HINT = ("Check tracker.provider.app: app_id and installation_id as shown in the app's "
+            "settings, the app's current private key, and that the app is installed on the "
+            "repository with Issues read/write.")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, repr=False)
+class GitHubApp:
+    """A GitHub App installation: githubkit signs a JWT with the key and trades it for
+    installation tokens (valid an hour), renewing them before they expire."""
+
+    app_id: str
+    private_key: str
+    installation_id: int
+
+    def auth(self) -> AppInstallationAuthStrategy:
+        return AppAuthStrategy(self.app_id, self.private_key).as_installation(
+            self.installation_id)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"GitHubApp(app_id={self.app_id!r}, installation_id={self.installation_id})"
+
+
+def github_app(value: Any, where: str, error: type[TackError] = TrackerError) -> GitHubApp:
+    """Parse `<where>: {app_id, private_key | private_key_path, installation_id}`; values may
+    be `$VAR`s. Raises `error` naming the key to fix."""
+    example = (f"`{where}: {{app_id: 123456, installation_id: 7890123, "
+               "private_key: $GITHUB_APP_PRIVATE_KEY}`")
+
+    def fail(problem: str) -> TackError:
+        return error(f"{where} in WORKFLOW.md: {problem}. Example: {example}.",
+                     code="invalid_tracker_config")
+
+    if not isinstance(value, dict):
+        raise fail("must be a mapping")
+    unknown = sorted(set(value) - set(APP_KEYS))
+    if unknown:
+        raise fail(f"unknown key {', '.join(unknown)} (allowed: {', '.join(APP_KEYS)})")
+
+    def number(key: str) -> str:
+        raw = value.get(key)
+        text = resolve_secret(raw) if isinstance(raw, str) else (
+            str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else None)
+        if not text or not text.isdigit():
+            hint = " (the $VAR is unset or empty)" if isinstance(raw, str) and \
+                raw.strip().startswith("$") else ""
+            raise fail(f"{where}.{key} must be the app's numeric {key.replace('_', ' ')}, got "
+                       f"{raw!r}{hint}")
+        return text
+
+    app_id, installation_id = number("app_id"), int(number("installation_id"))
+    if value.get("private_key") is not None and value.get("private_key_path") is not None:
+        raise fail(f"set {where}.private_key or {where}.private_key_path, not both")
+    if value.get("private_key_path") is not None:
+        raw_path = resolve_secret(value.get("private_key_path"))
+        path = Path(raw_path).expanduser() if raw_path else None
+        if path is None or not path.is_file():
+            raise fail(f"{where}.private_key_path {value.get('private_key_path')!r} is not a "
+                       "readable file (download the .pem from the app's settings page)")
+        key = path.read_text(errors="replace")
+    else:
+        raw_key = value.get("private_key")
+        key = resolve_secret(raw_key) or ""
+        if not key:
+            raise fail(f"{where}.private_key is missing or its $VAR is unset; set it to "
+                       "$GITHUB_APP_PRIVATE_KEY (the PEM text) or use private_key_path")
+    key = key.strip().replace("\\n", "\n")  # a PEM squeezed into one env line
+    if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
+        raise fail(f"{where}: the private key is not PEM text (it should start with "
+                   "`-----BEGIN RSA PRIVATE KEY-----`)")
+    return GitHubApp(app_id=app_id, private_key=key + "\n", installation_id=installation_id)
 
 
 def _field(obj: Any, name: str, default: Any = None) -> Any:
@@ -65,7 +140,10 @@ class GitHubTracker:
             )
         self.owner, self.name = self.repo.split("/")
         self.endpoint = endpoint(config, provider, DEFAULT_ENDPOINT)
-        token = require_secret(config, provider, self.kind, "GITHUB_TOKEN")
+        self.app = (github_app(provider["app"], "tracker.provider.app")
+                    if provider.get("app") is not None else None)
+        token = (None if self.app is not None
+                 else require_secret(config, provider, self.kind, "GITHUB_TOKEN"))
         self.scope_labels = [str(x) for x in provider.get("labels") or []]
         self.states = LabelStates(config, provider, self.kind)
         self.priority_labels = provider.get("priority_labels")
@@ -76,18 +154,27 @@ class GitHubTracker:
         self.board: ProjectBoard | None = None
         self._board_status: dict[int, str | None] = {}
         if provider.get("project") is not None:
+            if token is None:
+                raise TrackerError(
+                    "tracker.provider.project (a Projects v2 board) needs a token: the board "
+                    "is not read with tracker.provider.app yet. Set tracker.api_key: "
+                    "$GITHUB_TOKEN instead of tracker.provider.app.",
+                    code="invalid_tracker_config")
             owner, number = parse_project(provider["project"])
             self.board = ProjectBoard(
                 owner=owner, number=number, repo=self.repo, token=token,
                 endpoint=self.endpoint, field=str(provider.get("status_field") or "Status"),
                 policy=retry_policy(provider), page_size=self.per_page)
         self.gh = GitHub(
-            token,
+            self.app.auth() if self.app is not None else token,
             base_url=self.endpoint + "/",
             async_transport=self.transport,
             http_cache=False,
             auto_retry=False,
             user_agent="tack",
+            # Its own token cache: githubkit's default is process-wide, and a reloaded
+            # WORKFLOW.md with another key must not reuse the old installation token.
+            cache_strategy=MemCacheStrategy(),
         )
 
     @property
@@ -98,8 +185,13 @@ class GitHubTracker:
         try:
             return await fn()
         except RequestFailed as exc:
-            raise status_error("GitHub", exc.response.raw_response, auth_hint=AUTH_HINT) from exc
+            hint = APP_HINT if self.app is not None else AUTH_HINT
+            raise status_error("GitHub", exc.response.raw_response, auth_hint=hint) from exc
         except (GitHubException, httpx.HTTPError) as exc:
+            # githubkit wraps a refused installation-token request (App auth) in RequestError.
+            if isinstance(exc, RequestError) and isinstance(exc.__cause__, RequestFailed):
+                raise status_error("GitHub", exc.__cause__.response.raw_response,
+                                   auth_hint=APP_HINT) from exc
             raise TrackerError(
                 f"GitHub is unreachable while trying to {what} ({type(exc).__name__}). Check "
                 "tracker.endpoint and the network; Tack tries again on the next poll.",

@@ -189,6 +189,8 @@ class PullRequestsConfig(Section):
     repo: str | None = None
     api_key: str | None = None
     endpoint: str | None = None
+    # GitHub App installation {app_id, private_key | private_key_path, installation_id}.
+    app: dict[str, Any] | None = None
 
 
 class ExecutorConfig(Section):
@@ -283,7 +285,7 @@ class ReviewConfig(Section):
     plan_review_state: str = "Plan Review"
     # Where an approved issue goes; default: the first of tracker.active_states.
     approved_state: str | None = None
-    # Run the reviewer agent on every hand-off before people see it (wired by the worker).
+    # Run the reviewer agent at every hand-off (orchestrator/handoff.py; docs/learning.md).
     on_handoff: bool = False
     max_diff_chars: int = Field(default=60_000, gt=0)
 
