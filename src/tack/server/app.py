@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
 from tack.server.events import events_endpoint
+from tack.server.feedback import feedback_endpoint, with_feedback
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
 from tack.store.metrics import parse_since
 
@@ -106,7 +107,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
 
     async def issue(request: Request) -> Response:
         identifier = request.path_params["identifier"]
-        detail = orch.issue_detail(identifier)
+        detail = with_feedback(orch.issue_detail(identifier), orch.store.db)
         if detail is None:
             return _error(404, "issue_not_found", f"issue {identifier!r} is unknown to this orchestrator")
         return JSONResponse(redacted(detail))
@@ -155,6 +156,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/api/v1/events", events_endpoint(orch, redacted), methods=["GET"]),
         Route("/api/v1/metrics", metrics_json, methods=["GET"]),
         Route("/api/v1/refresh", refresh, methods=["POST"]),
+        Route("/api/v1/runs/{run_id}/feedback", feedback_endpoint(orch), methods=["POST"]),
         Route("/api/v1/{identifier}/cancel", cancel, methods=["POST"]),
         Route("/api/v1/{identifier}/retry", retry, methods=["POST"]),
         Route("/api/v1/{identifier}", issue, methods=["GET"]),

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tack.server.feedback import with_feedback
+
 if TYPE_CHECKING:
     from tack.orchestrator import Orchestrator
 
@@ -38,7 +40,7 @@ async def state_stream(
             changed.clear()
             yield sse("state", redact(orch.snapshot()))
             if issue:
-                detail = redact(orch.issue_detail(issue))
+                detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
                 encoded = json.dumps(detail, default=str, sort_keys=True)
                 if encoded != last_detail:
                     last_detail = encoded
