@@ -350,7 +350,9 @@ class Orchestrator:
         self.totals.ended_seconds += elapsed
         reason = entry.cancel_reason
         status, error = outcome.status, outcome.error
-        if reason in ("terminal", "inactive", "missing", "operator"):
+        if reason == "inactive" and status == "succeeded":
+            pass  # the run finished its hand-off before the stop reached it: it succeeded
+        elif reason in ("terminal", "inactive", "missing", "operator"):
             status, error = "canceled", f"canceled: {reason}"
         elif reason == "stalled":
             status, error = "stalled", "stalled: no agent activity"

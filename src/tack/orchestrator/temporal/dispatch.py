@@ -75,7 +75,11 @@ class TemporalExecutor:
         except asyncio.CancelledError:
             # A stopping orchestrator leaves the durable run alone and joins it on restart.
             if entry.cancel_reason != "shutdown":
-                await self._cancel(handle, entry)
+                finished = await self._cancel(handle, entry)
+                if finished is not None:
+                    # Handed off while reconciliation stopped it: record where it ran, so the
+                    # hand-off is published as for a run that ended by itself.
+                    self._finished(orch, entry, finished)
             raise
         except WorkflowFailureError as exc:
             cause = exc.cause
@@ -85,13 +89,16 @@ class TemporalExecutor:
         finally:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
+        self._finished(orch, entry, result)
+        return AttemptOutcome("succeeded")
+
+    def _finished(self, orch: Orchestrator, entry: RunningEntry, result: RunResult) -> None:
         entry.worker, entry.workspace = result.worker, result.workspace
         orch.store.update_run(entry.run_id, workspace=f"{result.worker}:{result.workspace}",
                               turn_count=result.turns)
         orch._record(entry, "orchestrator",
                      f"workflow finished on worker {result.worker} after {result.turns} turn(s); "
                      f"branch {result.branch or '-'} at {result.head or '-'}")
-        return AttemptOutcome("succeeded")
 
     async def _start(self, client: Client, orch: Orchestrator, entry: RunningEntry
                      ) -> WorkflowHandle[Any, RunResult]:
@@ -109,20 +116,24 @@ class TemporalExecutor:
                      f"{self.config.task_queue}")
         return handle
 
-    async def _cancel(self, handle: WorkflowHandle[Any, RunResult], entry: RunningEntry) -> None:
-        """Cancel the workflow and wait until its activity has killed the agent."""
+    async def _cancel(self, handle: WorkflowHandle[Any, RunResult], entry: RunningEntry
+                      ) -> RunResult | None:
+        """Cancel the workflow and wait until its activity has killed the agent; the
+        workflow's result when it completed within the hand-off grace instead."""
         waiter = asyncio.ensure_future(handle.result())
         waiter.add_done_callback(lambda t: t.cancelled() or t.exception())
         grace = FINISH_GRACE_S if entry.cancel_reason == "inactive" else 0
         try:
             done, _ = await asyncio.wait({waiter}, timeout=grace)
-            if not done:
-                await handle.cancel()
-                await asyncio.wait({waiter}, timeout=CANCEL_WAIT_S)
+            if done:
+                return None if waiter.exception() else waiter.result()
+            await handle.cancel()
+            await asyncio.wait({waiter}, timeout=CANCEL_WAIT_S)
         except Exception as exc:
             log.warning("workflow cancel failed", issue_identifier=entry.identifier, error=str(exc))
         finally:
             waiter.cancel()
+        return None
 
 
 async def start_issue_run(client: Client, task_queue: str, inp: RunInput

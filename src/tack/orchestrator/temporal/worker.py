@@ -67,8 +67,9 @@ async def run_worker(
             restrictions=SandboxRestrictions.default.with_passthrough_modules("tack")
         ),
         activities=[acts.prepare_workspace, acts.run_turn, acts.hand_off],
-        # Activities are async; the pool only serves the SDK's sync fallbacks.
-        activity_executor=ThreadPoolExecutor(max_workers=2),
+        # Activities are async; the pool only serves the SDK's sync fallbacks. Sized to the
+        # slots anyway (threads start lazily) so the SDK does not warn on every start.
+        activity_executor=ThreadPoolExecutor(max_workers=max(slots, 2)),
         max_concurrent_activities=slots,
         identity=worker_name,
         # Heartbeats reach the server promptly, so cancellation reaches the agent promptly.
