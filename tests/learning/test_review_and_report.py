@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tack.learning import record_lessons_given
 from tack.review import current_plan, hold_for_plan, needs_plan
+from tack.store.feedback import FeedbackStore, PullRequestRecord
 from tack.testing.stub_model import StubModelServer
 from tack.tracker.local import LocalTracker
 from tack.workflow import load_workflow
@@ -80,6 +81,18 @@ def test_review_of_a_branch_stores_findings_as_feedback(project: Path,
                       ).fetchall() == [(1, "TACK-1")]
     missing = run_tack("review", "no-such-branch", cwd=project)
     assert missing.returncode == 2 and "no-such-branch" in missing.stderr
+    # A pull request Tack opened: its branch against its base, findings tied to its run.
+    FeedbackStore(db).record_pull_request(PullRequestRecord(
+        forge="gitlab", repo="o/r", number=12, url=None, run_id=1, issue_id="x",
+        identifier="TACK-1", branch="tack/TACK-1", base="main"))
+    db.execute("DELETE FROM review_feedback")
+    db.commit()
+    out = run_tack("review", "#12", "--json", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["new"] == 1
+    assert db.execute("SELECT run_id FROM review_feedback").fetchall() == [(1,)]
+    unknown = run_tack("review", "#99", cwd=project)
+    assert unknown.returncode == 2 and "No pull request #99" in unknown.stderr
 
 
 def test_plan_gate_holds_the_issue_until_a_person_approves(project: Path) -> None:

@@ -15,6 +15,7 @@ import typer
 
 from tack.errors import TackError
 from tack.learning import (
+    LearningError,
     LessonBook,
     give_feedback,
     ingest_issue_comments,
@@ -219,14 +220,17 @@ def _register_review(app: typer.Typer) -> None:
 
     @app.command("review")
     def review(
-        target: Annotated[str, typer.Argument(help="A branch name, or a run id.")],
+        target: Annotated[str, typer.Argument(
+            help="A branch name, a run id, or a pull request Tack opened (#12).")],
         base: Annotated[str, typer.Option("--base", help="Diff against this ref.")] = "HEAD",
         as_json: JsonOption = False,
         workflow: WorkflowOption = Path("WORKFLOW.md"),
     ) -> None:
         """Run the reviewer agent on a branch or a run's change; store and print findings."""
         ctx = _Context(workflow)
-        if target.isdigit():
+        if target.startswith("#") and target[1:].isdigit():
+            findings, new, subject = _review_pull_request(ctx, int(target[1:]), base)
+        elif target.isdigit():
             subject = f"run {target}"
             findings, new = review_run(ctx.config, ctx.repo_root, ctx.db, int(target))
         else:
@@ -240,6 +244,31 @@ def _register_review(app: typer.Typer) -> None:
         for finding in findings:
             typer.echo(str(finding))
         typer.echo(f"{len(findings)} finding(s) on {subject}; {new} new, stored as feedback.")
+
+    def _review_pull_request(ctx: _Context, number: int, base: str) -> tuple[Any, int, str]:
+        """Review a PR Tack opened: its branch against its base; findings tied to its run and
+        posted on the PR as one review (GitHub)."""
+        from tack.forge import Handoff
+        from tack.review.posting import post_findings
+        from tack.store.feedback import FeedbackStore
+
+        found = [pr for pr in FeedbackStore(ctx.db).pull_requests() if pr.number == number]
+        if not found:
+            raise LearningError(
+                f"No pull request #{number} is recorded in {ctx.store_path}: Tack only knows "
+                "the PRs it opened at hand-off. Review its branch instead: "
+                "`tack review BRANCH --base main`.")
+        pr = found[-1]
+        diff = branch_diff(ctx.repo_root, pr.branch, pr.base or base)
+        subject = f"PR #{number} ({pr.branch})"
+        findings = review_diff(ctx.config, ctx.repo_root, diff, subject=subject)
+        new = store_findings(ctx.db, findings, run_id=pr.run_id, branch=pr.branch)
+        handoff = Handoff(True, pr.branch, ctx.config.pull_requests.remote, commit=pr.head_sha,
+                          forge=pr.forge, repo=pr.repo, number=pr.number, url=pr.url)
+        posted = asyncio.run(post_findings(ctx.config, handoff, findings))
+        if posted:
+            typer.echo(f"review posted on {posted}")
+        return findings, new, subject
 
     plan_app = typer.Typer(help="The plan gate: people review plans before implementation.",
                            no_args_is_help=True)
