@@ -45,6 +45,12 @@ async def _publish(orch: Orchestrator, entry: RunningEntry) -> Handoff | None:
     cfg = orch.workflow.config
     workspace = Path(entry.workspace or "")
     remote = cfg.pull_requests.remote
+    branch = orch.workspaces.branch_for(entry.issue)
+    if not workspace.is_dir():
+        # The run's workspace lives on another machine (a Temporal worker), which pushed the
+        # branch to the shared remote: publish from this repository's copy of it instead.
+        workspace = orch.workflow.repo_dir()
+        await run_git(workspace, "fetch", "-q", remote, f"+{branch}:{branch}", check=False)
     if not await run_git(workspace, "remote", "get-url", remote, check=False):
         orch._record(entry, "orchestrator", f"not published: no git remote {remote!r} "
                      "(pull_requests.remote)")
@@ -55,8 +61,8 @@ async def _publish(orch: Orchestrator, entry: RunningEntry) -> Handoff | None:
                           "output": entry.tokens.output_tokens,
                           "total": entry.tokens.total_tokens}}
     try:
-        result = await publish_handoff(cfg, workspace, orch.workspaces.branch_for(entry.issue),
-                                       entry.issue, summary, db=orch.store.db)
+        result = await publish_handoff(cfg, workspace, branch, entry.issue, summary,
+                                       db=orch.store.db)
     except TackError as exc:
         log.warning("publish failed", issue_identifier=entry.identifier, error=exc.message)
         orch._record(entry, "orchestrator", f"publish failed: {orch.redactor.text(exc.message)}")
