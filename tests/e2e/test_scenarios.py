@@ -327,3 +327,21 @@ def test_a_handoff_pushes_the_branch_to_the_remote(tmp_path: Path, cleanup: list
     events = wait_for(lambda: [e["message"] for e in up.detail(ident)["recent_events"]
                                if e["message"].startswith("published")], 20, "published event")
     assert "tack/tack-1" in events[0]
+
+
+def test_an_operator_cancel_survives_a_restart(tmp_path: Path, cleanup: list[Any]) -> None:
+    project, server = make(tmp_path, [{"steps": HANG}])
+    cleanup.append(server)
+    ident = project.add_issue("cancel me, then restart")
+    up = TackUp(project)
+    cleanup.append(up)
+    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    assert up.client.post(f"/api/v1/{ident}/cancel").status_code == 202
+    wait_for(lambda: up.state()["held"], 20, "held")
+    assert up.stop() == 0
+    again = TackUp(project)
+    cleanup.append(again)
+    held = wait_for(lambda: again.state()["held"], 20, "held after the restart")
+    assert [h["issue_identifier"] for h in held] == [ident]
+    wait_ticks(again, 5)
+    assert ident not in again.running_ids(), "a held issue was dispatched after a restart"

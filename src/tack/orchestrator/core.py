@@ -17,7 +17,7 @@ import structlog
 
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
-from tack.orchestrator import handoff, recovery, scheduling, snapshots
+from tack.orchestrator import handoff, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
 from tack.orchestrator.worker import AttemptOutcome
@@ -77,7 +77,8 @@ class Orchestrator:
         self.claimed: set[str] = set()
         self.retrying: dict[str, RetryEntry] = {}
         # Operator-canceled issues: issue id -> (identifier, state when canceled). They are
-        # not dispatched again until their tracker state changes or an operator retries them.
+        # not dispatched again until their tracker state changes or an operator retries them;
+        # kept in the store's meta table across restarts.
         self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
         self.rate_limits: dict[str, Any] | None = None
@@ -150,7 +151,7 @@ class Orchestrator:
         self._wake.clear()
         if self._stopping.is_set():
             return
-        self._reload_workflow()
+        reload.reload_workflow(self)
         while not self._exits.empty():
             issue_id, outcome = self._exits.get_nowait()
             await self._on_worker_exit(issue_id, outcome)
@@ -223,6 +224,7 @@ class Orchestrator:
             if normalize_state(issue.state) == self.held[issue.id][1]:
                 return False
             del self.held[issue.id]  # moved since the cancel: people have acted on it
+            self._save_held()
         if not scheduling.is_candidate(issue, cfg.tracker):
             return False
         return scheduling.state_has_slot(
@@ -372,6 +374,7 @@ class Orchestrator:
             self.store.delete_retry(issue_id)
             if reason == "operator":
                 self.held[issue_id] = (ident, normalize_state(entry.issue.state))
+                self._save_held()
             if reason == "terminal":
                 self._spawn(self.workspaces.remove(ident))
         elif status == "succeeded":
@@ -467,6 +470,10 @@ class Orchestrator:
             return
         self._dispatch(issue, attempt=retry.attempt)
 
+    def _save_held(self) -> None:
+        # Durable, so a restarted `tack up` keeps an operator's cancel.
+        self.store.set_meta("held", {k: list(v) for k, v in self.held.items()})
+
     def _release(self, issue_id: str) -> None:
         self.claimed.discard(issue_id)
         self.retrying.pop(issue_id, None)
@@ -477,6 +484,7 @@ class Orchestrator:
         for issue_id, (held_ident, _) in list(self.held.items()):
             if held_ident.lower() == identifier.lower():
                 del self.held[issue_id]
+                self._save_held()
                 self._wake.set()
                 return True
         for entry in self.retrying.values():
@@ -535,40 +543,6 @@ class Orchestrator:
         )
 
     # -- hot reload --------------------------------------------------------------------------
-
-    def _reload_workflow(self) -> None:
-        changed = self.watcher.check()
-        err = self.watcher.last_error
-        if err is not None:
-            if self.config_error != err.message:
-                log.error("WORKFLOW.md reload failed; keeping the last good config", error=err.message)
-            self.config_error = err.message
-            return
-        self.config_error = None
-        if not changed:
-            return
-        wf = self.workflow
-        log.info("WORKFLOW.md reloaded", path=str(wf.path))
-        self.workspaces.update(
-            root=wf.workspace_root(),
-            repo=wf.repo_dir(),
-            workspace=wf.config.workspace,
-            hooks=wf.config.hooks,
-        )
-        new_tracker_cfg = wf.config.tracker.model_dump()
-        if new_tracker_cfg != self._tracker_config:
-            try:
-                tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
-            except TackError as exc:
-                self.config_error = exc.message
-                return
-            old = self.tracker
-            self.tracker = tracker
-            self._tracker_config = new_tracker_cfg
-            self._spawn(old.close())
-        self._next_tick = min(
-            self._next_tick, time.monotonic() + wf.config.polling.interval_ms / 1000
-        )
 
     # -- helpers -----------------------------------------------------------------------------
 

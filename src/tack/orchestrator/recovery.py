@@ -31,6 +31,8 @@ async def recover(orch: Orchestrator) -> None:
         int(totals["total_tokens"]),
         float(totals["ended_seconds"]),
     )
+    held = orch.store.get_meta("held", {}) or {}
+    orch.held = {issue_id: (str(v[0]), str(v[1])) for issue_id, v in held.items()}
     for row in orch.store.load_retries():
         orch.retrying[row.issue_id] = RetryEntry(
             row.issue_id, row.identifier, row.attempt, row.due_at, row.error, row.kind

@@ -18,9 +18,10 @@ from typing import Any
 
 from tack.errors import StoreError
 
-# The worker's note when an issue leaves the active states mid-session; with the hand-off
-# state named in it, that is a hand-off.
-_MOVED = re.compile(r"^issue moved to '(?P<state>.*)'; ending the session$")
+# The worker's note when an issue leaves the active states mid-session, or reconciliation's
+# when it sees the move first; with the hand-off state named in it, that is a hand-off.
+_MOVED = re.compile(r"^(?:issue moved to '(?P<state>.*)'; ending the session"
+                    r"|stopping run: issue is now '(?P<seen>.*)')$")
 _SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -146,10 +147,12 @@ def _retries_by_kind(db: sqlite3.Connection, since: float) -> dict[str, int]:
 
 def _handoff_rows(rows: list[sqlite3.Row], handoff_state: str) -> list[sqlite3.Row]:
     wanted = handoff_state.strip().lower()
-    out = []
+    out, runs = [], set()
     for row in rows:
         match = _MOVED.match(row["message"] or "")
-        if match and match.group("state").strip().lower() == wanted:
+        state = match and (match.group("state") or match.group("seen") or "")
+        if state and state.strip().lower() == wanted and row["run_id"] not in runs:
+            runs.add(row["run_id"])  # both notes can exist for one run: count it once
             out.append(row)
     return out
 
@@ -171,7 +174,8 @@ def _with_lead_time(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Han
 def handoffs_since(db: sqlite3.Connection, since: float, handoff_state: str) -> list[Handoff]:
     rows = db.execute(
         "SELECT identifier, at, run_id, message FROM events WHERE kind = 'orchestrator'"
-        " AND at >= ? AND message LIKE 'issue moved to %' ORDER BY id",
+        " AND at >= ? AND (message LIKE 'issue moved to %' OR message LIKE 'stopping run: %')"
+        " ORDER BY id",
         (since,),
     ).fetchall()
     return _with_lead_time(db, _handoff_rows(rows, handoff_state))
@@ -184,7 +188,8 @@ def recent_handoffs(
     rows = db.execute(
         "SELECT identifier, at, run_id, message FROM events WHERE run_id IN"
         " (SELECT id FROM runs ORDER BY id DESC LIMIT ?) AND kind = 'orchestrator'"
-        " AND message LIKE 'issue moved to %' ORDER BY id DESC",
+        " AND (message LIKE 'issue moved to %' OR message LIKE 'stopping run: %')"
+        " ORDER BY id DESC",
         (window_runs,),
     ).fetchall()
     return _with_lead_time(db, _handoff_rows(rows, handoff_state)[:limit])
