@@ -58,14 +58,11 @@ class Recorder:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    git(ws, "init", "-q", "-b", "main")
-    (ws / "app.py").write_text("VALUE = 1\n")
-    git(ws, "add", "-A")
-    git(ws, "commit", "-q", "-m", "initial")
-    return ws
+def workspace(git_repo: Path) -> Path:
+    (git_repo / "app.py").write_text("VALUE = 1\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "app")
+    return git_repo
 
 
 @pytest.fixture

@@ -37,6 +37,17 @@ def make(tmp_path: Path, conversations: list[dict[str, Any]], config: dict[str, 
     return Project(tmp_path, server.url, config), server
 
 
+def start_hanging(tmp_path: Path, cleanup: list[Any], title: str) -> tuple[Project, TackUp, str]:
+    """`tack up` with one issue whose agent hangs in its first model call, once it runs."""
+    project, server = make(tmp_path, [{"steps": HANG}])
+    cleanup.append(server)
+    ident = project.add_issue(title)
+    up = TackUp(project)
+    cleanup.append(up)
+    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    return project, up, ident
+
+
 def ticks(up: TackUp) -> int:
     return int(up.state()["health"]["ticks"])
 
@@ -144,12 +155,7 @@ def test_uncapped_backoff_starts_at_ten_seconds(tmp_path: Path, cleanup: list[An
 def test_state_change_stops_the_run_and_terminal_state_removes_the_workspace(
     tmp_path: Path, cleanup: list[Any]
 ) -> None:
-    project, server = make(tmp_path, [{"steps": HANG}])
-    cleanup.append(server)
-    ident = project.add_issue("will be parked")
-    up = TackUp(project)
-    cleanup.append(up)
-    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    project, up, ident = start_hanging(tmp_path, cleanup, "will be parked")
     workspace = Path(wait_for(lambda: (up.detail(ident)["workspace"] or {}).get("path"), 20,
                               "workspace path"))
     wait_for(workspace.is_dir, 20, "workspace created")
@@ -280,12 +286,7 @@ def test_sigterm_shuts_down_cleanly_and_the_run_resumes_next_start(
 def test_an_operator_cancel_holds_the_issue_until_it_moves_or_is_retried(
     tmp_path: Path, cleanup: list[Any]
 ) -> None:
-    project, server = make(tmp_path, [{"steps": HANG}])
-    cleanup.append(server)
-    ident = project.add_issue("cancel me")
-    up = TackUp(project)
-    cleanup.append(up)
-    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    project, up, ident = start_hanging(tmp_path, cleanup, "cancel me")
     assert up.client.post(f"/api/v1/{ident}/cancel").status_code == 202
     wait_for(lambda: ident not in up.running_ids(), 20, "canceled")
     held = wait_for(lambda: up.state()["held"], 20, "held")
@@ -330,12 +331,7 @@ def test_a_handoff_pushes_the_branch_to_the_remote(tmp_path: Path, cleanup: list
 
 
 def test_an_operator_cancel_survives_a_restart(tmp_path: Path, cleanup: list[Any]) -> None:
-    project, server = make(tmp_path, [{"steps": HANG}])
-    cleanup.append(server)
-    ident = project.add_issue("cancel me, then restart")
-    up = TackUp(project)
-    cleanup.append(up)
-    wait_for(lambda: ident in up.running_ids(), 20, "running")
+    project, up, ident = start_hanging(tmp_path, cleanup, "cancel me, then restart")
     assert up.client.post(f"/api/v1/{ident}/cancel").status_code == 202
     wait_for(lambda: up.state()["held"], 20, "held")
     assert up.stop() == 0

@@ -9,11 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.harness import wait_for
 
 
 def temporal_binary() -> str | None:
@@ -45,15 +46,15 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
          "--db-filename", str(tmp / "temporal.db"), "--log-level", "error"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    address = f"127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"temporal dev server exited: {(tmp / 'server.log').read_text()}")
+        return _ready(binary, address)
+
     try:
-        address = f"127.0.0.1:{port}"
-        while not _ready(binary, address):
-            if proc.poll() is not None:
-                raise AssertionError(f"temporal dev server exited: {(tmp / 'server.log').read_text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError("temporal dev server did not answer within 60 s")
-            time.sleep(0.1)
+        wait_for(answers, 60, "the temporal dev server to answer")
         yield address
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -13,7 +13,7 @@ from tack.store import Store
 from tack.store.feedback import FeedbackStore
 from tack.tracker.base import Issue
 from tests.conftest import git
-from tests.tracker_remote.conftest import TOKEN, write_workflow
+from tests.tracker_remote.conftest import TOKEN, branch_with_remote, write_workflow
 from tests.tracker_remote.fake_apis import (
     FakeApis,
     gh_comment,
@@ -29,15 +29,8 @@ ISSUE = Issue(id="12", identifier="widgets#12", title="Fix the login redirect", 
 
 @pytest.fixture
 def workspace(git_repo: Path, tmp_path: Path) -> tuple[Path, Path]:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(git_repo, "remote", "add", "origin", str(remote))
-    git(git_repo, "push", "-q", "origin", "main")
-    git(git_repo, "fetch", "-q", "origin")
-    git(git_repo, "checkout", "-q", "-b", "tack/widgets_12")
-    (git_repo / "login.py").write_text("def redirect():\n    return '/home'\n")
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-q", "-m", "Fix the login redirect")
+    remote = branch_with_remote(git_repo, tmp_path, "tack/widgets_12", "login.py",
+                                "def redirect():\n    return '/home'\n", "Fix the login redirect")
     return git_repo, remote
 
 

@@ -16,7 +16,7 @@ from tack.tracker import build_tracker
 from tack.tracker.base import Issue
 from tack.tracker.github import GitHubTracker
 from tests.conftest import git
-from tests.tracker_remote.conftest import write_workflow
+from tests.tracker_remote.conftest import branch_with_remote, write_workflow
 from tests.tracker_remote.fake_apis import FakeApis, gh_issue
 
 REPO = "octo-org/widgets"
@@ -131,14 +131,7 @@ def test_a_bad_app_setting_names_the_key(
 async def test_a_handoff_with_pull_requests_app_mints_an_installation_token(
     tmp_path: Path, fake: FakeApis, pem: str, git_repo: Path
 ) -> None:
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    git(git_repo, "remote", "add", "origin", str(remote))
-    git(git_repo, "push", "-q", "origin", "main")
-    git(git_repo, "checkout", "-q", "-b", "tack/one")
-    (git_repo / "one.py").write_text("ONE = 1\n")
-    git(git_repo, "add", "-A")
-    git(git_repo, "commit", "-q", "-m", "Add one")
+    remote = branch_with_remote(git_repo, tmp_path, "tack/one", "one.py", "ONE = 1\n", "Add one")
     cfg = write_workflow(tmp_path, f"""
 tracker: {{kind: local}}
 pull_requests:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from tack.agents.completion import CompletionError, complete
 from tack.learning.lessons import LearningError
 from tack.workflow.config import BuiltinConfig
 
@@ -23,29 +24,16 @@ class ReplyError(ValueError):
 
 def ask(builtin: BuiltinConfig, system: str, user: str, *, what: str) -> str:
     """The reply text; `what` names the caller in error messages ("tack learn")."""
-    headers = {"authorization": f"Bearer {builtin.api_key}"} if builtin.api_key else {}
-    body: dict[str, Any] = {"model": builtin.model, "stream": False,
-                            "messages": [{"role": "system", "content": system},
-                                         {"role": "user", "content": user}]}
-    if builtin.temperature is not None:
-        body["temperature"] = builtin.temperature
-    url = builtin.base_url.rstrip("/") + "/chat/completions"
+    fix = {"unreachable": "Check builtin.base_url in WORKFLOW.md.",
+           "status": "Check builtin.model and builtin.api_key in WORKFLOW.md."}
     try:
         with httpx.Client(timeout=builtin.request_timeout_ms / 1000) as client:
-            response = client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise LearningError(f"{what}: the model at {builtin.base_url} cannot be reached "
-                            f"({exc}). Check builtin.base_url in WORKFLOW.md.") from None
-    if response.status_code >= 400:
-        raise LearningError(f"{what}: the model at {builtin.base_url} answered HTTP "
-                            f"{response.status_code}: {response.text[:300]}. Check "
-                            "builtin.model and builtin.api_key in WORKFLOW.md.")
-    try:
-        data = response.json()
-        return str(data["choices"][0]["message"].get("content") or "")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise LearningError(f"{what}: the model at {builtin.base_url} sent a reply that is "
-                            "not a chat completion.") from None
+            return complete(client, base_url=builtin.base_url, model=builtin.model,
+                            api_key=builtin.api_key, system=system, user=user,
+                            temperature=builtin.temperature).text
+    except CompletionError as exc:
+        raise LearningError(f"{what}: the model at {builtin.base_url} {exc}."
+                            + (f" {fix[exc.kind]}" if exc.kind in fix else "")) from None
 
 
 def parse_json(text: str) -> dict[str, Any]:

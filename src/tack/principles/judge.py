@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from tack.agents.completion import CompletionError, complete
 from tack.principles.cache import ScanCache
 from tack.principles.document import Principle, PrinciplesError
 from tack.principles.rules import applies
@@ -112,28 +113,14 @@ class Judge:
     def ask(self, prompt: str) -> tuple[str, int]:
         """One chat completion: (reply text, tokens used)."""
         s = self.settings
-        headers = {"authorization": f"Bearer {s.api_key}"} if s.api_key else {}
-        body = {"model": s.model, "temperature": 0, "stream": False,
-                "messages": [{"role": "system", "content": SYSTEM_PROMPT},
-                             {"role": "user", "content": prompt}]}
-        url = s.base_url.rstrip("/") + "/chat/completions"
         try:
-            response = self.client.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise PrinciplesError(
-                f"The judge model at {s.base_url} cannot be reached ({exc}). Check "
-                "principles.judge.base_url (or builtin.base_url) in WORKFLOW.md."
-            ) from None
-        if response.status_code >= 400:
-            raise PrinciplesError(
-                f"The judge model at {s.base_url} answered HTTP {response.status_code}: "
-                f"{response.text[:300]}. Check the model name and the API key."
-            )
-        data = response.json()
-        text = str(((data.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
-        usage = data.get("usage") or {}
-        tokens = int(usage.get("total_tokens") or 0) or (len(prompt) + len(text)) // 4
-        return text, tokens
+            done = complete(self.client, base_url=s.base_url, model=s.model, api_key=s.api_key,
+                            system=SYSTEM_PROMPT, user=prompt, temperature=0)
+        except CompletionError as exc:
+            fix = ("principles.judge.base_url (or builtin.base_url) in WORKFLOW.md"
+                   if exc.kind == "unreachable" else "the model name and the API key")
+            raise PrinciplesError(f"The judge model at {s.base_url} {exc}. Check {fix}.") from None
+        return done.text, done.total_tokens or (len(prompt) + len(done.text)) // 4
 
     def judge_files(
         self, root: Path, principles: list[Principle], digests: dict[str, str], cache: ScanCache

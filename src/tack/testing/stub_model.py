@@ -241,16 +241,13 @@ class StubModelServer:
         if isinstance(body, Response):
             return body
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-        chosen = self._choose(
+        step = await self._scripted_step(
             request, body, wire.chat_first_user(messages), wire.chat_step_index(messages)
         )
-        if isinstance(chosen, Response):
-            return chosen
-        early = await self._before_answer(request, chosen.step)
-        if early is not None:
-            return early
+        if isinstance(step, Response):
+            return step
         reply = wire.Reply.from_step(
-            chosen.step, model=str(body.get("model", "stub")),
+            step, model=str(body.get("model", "stub")),
             request_chars=len(json.dumps(messages)),
         )
         if body.get("stream"):
@@ -271,16 +268,13 @@ class StubModelServer:
             message = f"Previous response with id '{previous}' not found."
             return JSONResponse(wire.error_body(message, 400), 400)
         items = prior + wire.responses_input_items(body)
-        chosen = self._choose(
+        step = await self._scripted_step(
             request, body, wire.responses_first_user(items), wire.responses_step_index(items)
         )
-        if isinstance(chosen, Response):
-            return chosen
-        early = await self._before_answer(request, chosen.step)
-        if early is not None:
-            return early
+        if isinstance(step, Response):
+            return step
         reply = wire.Reply.from_step(
-            chosen.step, model=str(body.get("model", "stub")),
+            step, model=str(body.get("model", "stub")),
             request_chars=len(json.dumps(items)) + len(str(body.get("instructions") or "")),
         )
         shape = wire.ResponseShape(reply, body)
@@ -302,21 +296,13 @@ class StubModelServer:
             step = Step(text=anthropic_wire.SIDE_REQUEST_TEXT)
         else:
             messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-            chosen = self._choose(
+            scripted = await self._scripted_step(
                 request, body, anthropic_wire.first_user(messages),
                 anthropic_wire.step_index(messages), error_body=anthropic_wire.error_body,
             )
-            if isinstance(chosen, Response):
-                return chosen
-            step = chosen.step
-            if step.error is not None:
-                error = step.error
-                await self._before_answer(request, step.model_copy(update={"error": None}))
-                return JSONResponse(anthropic_wire.error_body(error.message, error.status),
-                                    error.status)
-            early = await self._before_answer(request, step)
-            if early is not None:
-                return early
+            if isinstance(scripted, Response):
+                return scripted
+            step = scripted
         reply = wire.Reply.from_step(step, model=model,
                                      request_chars=len(json.dumps(body.get("messages"))))
         if body.get("stream"):
@@ -332,7 +318,7 @@ class StubModelServer:
 
     # --- replay ---------------------------------------------------------------------
 
-    def _choose(
+    async def _scripted_step(
         self,
         request: Request,
         body: dict[str, Any],
@@ -340,15 +326,25 @@ class StubModelServer:
         index: int,
         *,
         error_body: Callable[[str, int], dict[str, Any]] = wire.error_body,
-    ) -> Selection | Response:
-        """The scripted step for this request, recorded; a 400 in the API's shape if none."""
+    ) -> Step | Response:
+        """The scripted step for this request, recorded, after its delay; a Response (in the
+        API's error shape) is the whole answer: no matching step, a hang, a scripted error."""
         try:
             chosen = self._select(first_user, index)
         except _NoMatch as exc:
             self._record(request, body)
             return JSONResponse(error_body(str(exc), 400), 400)
         self._record(request, body, chosen)
-        return chosen
+        step = chosen.step
+        if step.delay_ms:
+            await self._wait(request, step.delay_ms / 1000)
+        if step.hang:
+            await self._wait(request, None)
+            return Response(status_code=499)
+        if step.error is not None:
+            return JSONResponse(error_body(step.error.message, step.error.status),
+                                step.error.status)
+        return step
 
     def _select(self, first_user: str, index: int) -> Selection:
         script = self.script
@@ -366,19 +362,6 @@ class StubModelServer:
                 f"message {excerpt!r}; patterns: {patterns}"
             )
         return pick_step(conversation.steps, index, conversation.label)
-
-    async def _before_answer(self, request: Request, step: Step) -> Response | None:
-        """Apply delay, hang and error; a Response here is the whole answer."""
-        if step.delay_ms:
-            await self._wait(request, step.delay_ms / 1000)
-        if step.hang:
-            await self._wait(request, None)
-            return Response(status_code=499)
-        if step.error is not None:
-            return JSONResponse(
-                wire.error_body(step.error.message, step.error.status), step.error.status
-            )
-        return None
 
     async def _wait(self, request: Request, seconds: float | None) -> None:
         """Sleep, returning early when the client goes away or the server stops."""
