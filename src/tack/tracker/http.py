@@ -127,7 +127,10 @@ class ResilientTransport(httpx.AsyncBaseTransport):
             attempt += 1
             self.stats.requests += 1
             try:
-                response = await self.inner.handle_async_request(request)
+                # Read the whole body here: a connection that drops mid-body is retried like
+                # one that drops before the headers (tracker and forge replies are small).
+                streamed = await self.inner.handle_async_request(request)
+                raw = await _read_raw(streamed)
             except httpx.TransportError as exc:
                 if attempt >= self.policy.max_attempts:
                     raise
@@ -136,8 +139,10 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                             attempt=attempt, wait_s=round(delay, 3))
                 await self._wait(delay)
                 continue
+            # Raw bytes keep Content-Encoding valid when the client decodes the body.
+            response = httpx.Response(streamed.status_code, headers=streamed.headers.raw,
+                                      content=raw, request=request)
             if response.status_code == 304 and cached is not None:
-                await response.aclose()
                 self.stats.not_modified += 1
                 return httpx.Response(cached[1], headers=cached[2], content=cached[3],
                                       request=request)
@@ -149,22 +154,15 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 if attempt >= self.policy.max_attempts or (
                     wait is not None and wait > self.policy.max_wait_s
                 ):
-                    return await _buffered(response, request)
+                    return response
                 delay = wait if wait is not None else self.policy.backoff(attempt)
                 log.warning("http.retry", url=_safe_url(request), status=response.status_code,
                             attempt=attempt, wait_s=round(delay, 3))
-                await response.aclose()
                 await self._wait(delay)
                 continue
             if request.method == "GET" and response.status_code == 200 and "etag" in response.headers:
-                buffered = await _buffered(response, request)
-                self._etags[key] = (
-                    response.headers["etag"],
-                    200,
-                    list(buffered.headers.raw),
-                    buffered.content,
-                )
-                return buffered
+                self._etags[key] = (response.headers["etag"], 200, list(response.headers.raw),
+                                    raw)
             return response
 
     async def _wait(self, delay: float) -> None:
@@ -176,12 +174,11 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def _buffered(response: httpx.Response, request: httpx.Request) -> httpx.Response:
-    # Raw bytes keep Content-Encoding valid when the client decodes the replay.
-    raw = b"".join([chunk async for chunk in response.aiter_raw()])
-    await response.aclose()
-    return httpx.Response(response.status_code, headers=response.headers.raw, content=raw,
-                          request=request)
+async def _read_raw(response: httpx.Response) -> bytes:
+    try:
+        return b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
 
 
 def _safe_url(request: httpx.Request) -> str:

@@ -1,0 +1,98 @@
+"""ResilientTransport against a raw HTTP/1.1 server on loopback: a reply cut off mid-body is
+retried, and a gzip-encoded reply replayed from the ETag cache still decodes."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from tack.tracker.http import ResilientTransport, RetryPolicy
+
+Reply = Callable[[int, bytes], bytes]
+
+
+Start = Callable[[Reply], Awaitable[str]]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[tuple[list[bytes], Start]]:
+    """Servers whose every connection answers one request with `reply(n, request)` and
+    hangs up; `n` counts requests from 0. Yields (requests seen, start(reply) -> url)."""
+    seen: list[bytes] = []
+    servers: list[asyncio.Server] = []
+
+    async def start(reply: Reply) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request = await reader.readuntil(b"\r\n\r\n")
+            seen.append(request)
+            writer.write(reply(len(seen) - 1, request))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield seen, start
+    for server in servers:
+        server.close()
+
+
+def _http(status: str, body: bytes, *headers: str, length: int | None = None) -> bytes:
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body) if length is None else length}",
+            "Connection: close", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def test_a_reply_cut_off_mid_body_is_retried(raw_server) -> None:
+    seen, start = raw_server
+    body = json.dumps({"number": 999, "title": "x" * 200}).encode()
+
+    def reply(n: int, _request: bytes) -> bytes:
+        # The first answer promises the whole body, sends a third of it, and hangs up.
+        if n == 0:
+            return _http("200 OK", body[: len(body) // 3], length=len(body))
+        return _http("200 OK", body, "Content-Type: application/json")
+
+    url = await start(reply)
+    transport = ResilientTransport(RetryPolicy(base_s=0.01, jitter=lambda: 0.0))
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.get(url + "/repos/o/r/issues/999")
+    assert response.json()["number"] == 999
+    assert len(seen) == 2
+    assert transport.stats.retries == 1 and transport.stats.requests == 2
+
+
+async def test_a_reply_that_keeps_breaking_fails_after_max_attempts(raw_server) -> None:
+    seen, start = raw_server
+    url = await start(lambda n, _r: _http("200 OK", b'{"a"', length=100))
+    transport = ResilientTransport(RetryPolicy(max_attempts=3, base_s=0.01, jitter=lambda: 0.0))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.get(url + "/x")
+    assert len(seen) == 3
+
+
+async def test_a_gzip_reply_replayed_from_the_etag_cache_decodes(raw_server) -> None:
+    seen, start = raw_server
+    payload = json.dumps([{"number": n} for n in range(50)]).encode()
+
+    def reply(n: int, request: bytes) -> bytes:
+        if n > 0 and b'if-none-match: "v1"' in request.lower():
+            return _http("304 Not Modified", b"", 'ETag: "v1"')
+        return _http("200 OK", gzip.compress(payload), 'ETag: "v1"', "Content-Encoding: gzip",
+                     "Content-Type: application/json")
+
+    url = await start(reply)
+    transport = ResilientTransport(RetryPolicy(base_s=0.01))
+    async with httpx.AsyncClient(transport=transport) as client:
+        first = await client.get(url + "/issues")
+        second = await client.get(url + "/issues")
+    assert first.json() == second.json() == json.loads(payload)
+    assert transport.stats.not_modified == 1
+    assert len(seen) == 2
