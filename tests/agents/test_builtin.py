@@ -293,8 +293,8 @@ async def test_cancel_during_hang_returns_promptly(workspace: Path, issue: Issue
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 2)
-        assert time.monotonic() - started < 1
+            await asyncio.wait_for(task, 5)
+        assert time.monotonic() - started < 5
         await session.stop()
 
 

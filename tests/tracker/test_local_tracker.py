@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tack.tracker.base import Tracker
@@ -66,7 +65,8 @@ async def test_concurrent_writers_in_other_processes_lose_nothing(tmp_path: Path
     assert sorted(int(i.identifier.split("-")[1]) for i in issues) == list(range(1, 81))
 
 
-async def test_polling_ten_thousand_issues_stays_well_under_100ms(tmp_path: Path) -> None:
+async def test_polling_ten_thousand_issues_sees_every_write(tmp_path: Path) -> None:
+    # How fast this is lives in bench/orchestrator.py (the tracker tick at 10k issues).
     tracker = LocalTracker(tmp_path / "issues.db")
     root = tracker.add_issue("root")
     tracker.add_issues(
@@ -78,17 +78,13 @@ async def test_polling_ten_thousand_issues_stays_well_under_100ms(tmp_path: Path
     active = ["Todo", "In Progress"]
     first = await tracker.fetch_issues_by_states(active)
     assert len(first) == 6_667 + 1  # two thirds of them, plus the root
-    tracker.add_issue("one more")  # invalidate: the next poll reads the file again
-    timings = []
-    for _ in range(3):
-        tracker.move_sync("TACK-1", "Todo")  # a write before each poll: no cached answer
-        started = time.perf_counter()
-        polled = await tracker.fetch_issues_by_states(active)
-        timings.append(time.perf_counter() - started)
+    assert await tracker.fetch_issues_by_states(active) == first  # unchanged: same answer
+    tracker.add_issue("one more")  # our own write invalidates the cached poll
+    polled = await tracker.fetch_issues_by_states(active)
     assert len(polled) == len(first) + 1
     assert all(not i.dispatchable for i in polled if i.blocked_by)
-    assert min(timings) < 0.1, timings
-    started = time.perf_counter()
-    for _ in range(10):
-        await tracker.fetch_issues_by_states(active)
-    assert (time.perf_counter() - started) / 10 < 0.01  # unchanged file: cached snapshot
+    # Another connection's write (the `tack issue` CLI, an agent's tool) is seen too.
+    LocalTracker(tmp_path / "issues.db").move_sync(root.identifier, "Done")
+    after = await tracker.fetch_issues_by_states(active)
+    assert root.identifier not in {i.identifier for i in after}
+    assert len(after) == len(polled) - 1
