@@ -142,7 +142,19 @@ def test_an_interrupted_run_resumes_without_redoing_completed_steps(repo: Path) 
     partial = json.loads((_run_dir(repo) / "report.json").read_text())
     assert partial["status"] == "interrupted" and partial["rounds"][1]["score"] is None
 
-    resumed, stub = _distill(repo, SCRIPT, "--resume")
+    with _db(repo) as db:
+        run_id = db.execute("SELECT id FROM distill_runs").fetchone()[0]
+    other = run_tack("distill", "toy", "--resume", cwd=repo, timeout=60)
+    assert other.returncode == 2 and "no interrupted distillation of toy " in other.stderr
+    assert f"{run_id} (toy/slugify.py)" in other.stderr  # names the one that is there
+    wrong = run_tack("distill", "toy/slugify.py", "--resume", "--run", "nope", cwd=repo,
+                     timeout=60)
+    assert wrong.returncode == 2 and f"unfinished runs: {run_id} (toy/slugify.py)" in wrong.stderr
+    elsewhere = run_tack("distill", "toy", "--resume", "--run", run_id, cwd=repo, timeout=60)
+    assert elsewhere.returncode == 2
+    assert f"--resume --run {run_id}" in elsewhere.stderr
+
+    resumed, stub = _distill(repo, SCRIPT, "--resume", "--run", run_id)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming run" in resumed.stderr
     # Only the failed judge step asked the model again.
@@ -184,8 +196,10 @@ def test_user_mistakes_are_one_paragraph_errors(repo: Path, tmp_path: Path) -> N
         nothing = run_tack("distill", "toy/slugify.py", "--resume", cwd=repo, timeout=60)
         bad = run_tack("distill", "toy/slugify.py", "--target-score", "2", cwd=repo,
                        timeout=60)
+        lone_run = run_tack("distill", "toy/slugify.py", "--run", "x", cwd=repo, timeout=60)
     for result, text in ((missing, "does not exist"), (outside, "outside the repository"),
-                         (nothing, "no interrupted distillation"), (bad, "--target-score")):
+                         (nothing, "no interrupted distillation"), (bad, "--target-score"),
+                         (lone_run, "add --resume")):
         assert result.returncode == 2, result.stderr
         assert text in result.stderr and "Traceback" not in result.stderr
     assert not stub.requests

@@ -29,8 +29,11 @@ def register(app: typer.Typer) -> None:
             "--token-budget", help="Stop starting new agent steps after this many tokens.")
         ] = None,
         resume: Annotated[bool, typer.Option(
-            "--resume", help="Continue the last interrupted run from its last completed "
-                             "step.")] = False,
+            "--resume", help="Continue SOURCE's newest unfinished run from its last "
+                             "completed step.")] = False,
+        run_id: Annotated[str | None, typer.Option(
+            "--run", help="With --resume: the run id to continue (the report names it).")
+        ] = None,
         workflow: Annotated[Path, typer.Option(
             "--workflow", "-w", help="Workflow file with the agent backend config.")
         ] = Path("WORKFLOW.md"),
@@ -41,13 +44,16 @@ def register(app: typer.Typer) -> None:
         from tack.distill import DistillError, distill
         from tack.workflow import load_workflow
 
+        if run_id is not None and not resume:
+            raise DistillError("--run picks which run --resume continues; add --resume, or "
+                               "drop --run to start a new run.")
         loaded = load_workflow(workflow)
         console = Console(stderr=True, soft_wrap=True, highlight=False)
         settings = {"rounds": rounds, "target_score": target_score,
                     "token_budget": token_budget, "tests_command": tests,
                     "out": str(out.absolute()) if out else None}
         try:
-            result = asyncio.run(distill(loaded, source, settings, resume=resume,
+            result = asyncio.run(distill(loaded, source, settings, resume=run_id or resume,
                                          on_progress=lambda line: console.print(line)))
         except KeyboardInterrupt:
             raise DistillError("interrupted; every completed step is saved. Continue with "

@@ -234,12 +234,36 @@ def _spec_outputs(run_dir: Path, report: dict[str, Any], out: str | None, base: 
     return target
 
 
+def _run_to_resume(state: DistillState, workflow: Workflow, source_key: str,
+                   resume: bool | str) -> RunRow:
+    unfinished = state.unfinished()
+    if isinstance(resume, str):
+        run = next((r for r in unfinished if r.id == resume), None)
+        if run is None:
+            known = ", ".join(f"{r.id} ({r.source})" for r in unfinished) or "none"
+            raise DistillError(f"there is no unfinished distillation {resume!r} in "
+                               f"{workflow.store_path()} (unfinished runs: {known}); pass one "
+                               "of those to --run, or start a new run without --resume.")
+        if run.source != source_key:
+            raise DistillError(f"run {run.id} distils {run.source}, not {source_key}; run "
+                               f"`tack distill {run.source} --resume --run {run.id}`.")
+        return run
+    run = next((r for r in unfinished if r.source == source_key), None)
+    if run is None:
+        others = ", ".join(f"{r.id} ({r.source})" for r in unfinished)
+        hint = (f" Unfinished runs of other sources: {others}." if others else "")
+        raise DistillError(f"there is no interrupted distillation of {source_key} to resume in "
+                           f"{workflow.store_path()}; start one without --resume.{hint}")
+    return run
+
+
 async def distill(workflow: Workflow, source: Path, settings: Mapping[str, Any] | None = None,
-                  *, resume: bool = False, on_progress: Progress | None = None
+                  *, resume: bool | str = False, on_progress: Progress | None = None
                   ) -> DistillResult:
     """Distill `source` (inside the workflow's repository) into a spec; see docs/distill.md.
 
-    `settings` holds `DistillOptions` fields; on `resume` they override the stored ones.
+    `resume` is True (the newest unfinished run of `source`) or a run id; `settings` holds
+    `DistillOptions` fields, and on resume they override the stored ones.
     """
     repo = workflow.base_dir.resolve()
     layout = resolve_source(source, repo)
@@ -248,13 +272,7 @@ async def distill(workflow: Workflow, source: Path, settings: Mapping[str, Any] 
     state = DistillState(workflow.store_path())
     try:
         if resume:
-            run = state.latest_unfinished()
-            if run is None:
-                raise DistillError(f"there is no interrupted distillation to resume in "
-                                   f"{workflow.store_path()}; start one without --resume.")
-            if run.source != source_key:
-                raise DistillError(f"the interrupted run {run.id} distils {run.source}, not "
-                                   f"{source_key}; run `tack distill {run.source} --resume`.")
+            run = _run_to_resume(state, workflow, source_key, resume)
             options = DistillOptions.from_settings({**run.options, **given})
             state.update_run(run.id, status="running", options=asdict(options))
             (on_progress or (lambda _l: None))(f"resuming run {run.id}")

@@ -127,12 +127,13 @@ class DistillState:
         return RunRow(row["id"], row["source"], row["status"], row["stop_reason"],
                       row["error"], json.loads(row["options"]), row["created_at"])
 
-    def latest_unfinished(self) -> RunRow | None:
-        row = self.db.execute(
+    def unfinished(self) -> list[RunRow]:
+        """Runs not completed (interrupted, failed, or cut off mid-step), newest first."""
+        rows = self.db.execute(
             "SELECT id FROM distill_runs WHERE status != 'completed' "
-            "ORDER BY created_at DESC, id DESC LIMIT 1"
-        ).fetchone()
-        return self.run(row["id"]) if row else None
+            "ORDER BY created_at DESC, id DESC"
+        ).fetchall()
+        return [self.run(row["id"]) for row in rows]
 
     def update_run(self, run_id: str, *, status: str, stop_reason: str | None = None,
                    error: str | None = None, options: dict[str, Any] | None = None) -> None:
