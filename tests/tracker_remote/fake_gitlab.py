@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -80,9 +80,11 @@ def gl_note(nid: int, username: str, body: str, *, system: bool = False,
     return note
 
 
-def gl_award(aid: int, username: str, name: str, iid: int = 1) -> dict[str, Any]:
+def gl_award(aid: int, username: str, name: str, iid: int = 1,
+             note: int | None = None) -> dict[str, Any]:
     return {"id": aid, "name": name, "user": gl_user(username, aid), "created_at": TS,
-            "updated_at": TS, "awardable_id": 9000 + iid, "awardable_type": "MergeRequest"}
+            "updated_at": TS, "awardable_id": note if note is not None else 9000 + iid,
+            "awardable_type": "Note" if note is not None else "MergeRequest"}
 
 
 class FakeGitLab:
@@ -96,6 +98,7 @@ class FakeGitLab:
         self.mrs: dict[int, dict[str, Any]] = {}
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.awards: dict[int, list[dict[str, Any]]] = {}
+        self.note_awards: dict[int, list[dict[str, Any]]] = {}  # by note id
         self.requests: list[tuple[str, str, Any]] = []
         self.rate_limited = 0  # answer this many next requests with 429 + Retry-After
 
@@ -103,6 +106,8 @@ class FakeGitLab:
         # Most specific first: `{pid:path}` would swallow the rest of the path.
         base = "/api/v4/projects/{pid:path}"
         return Starlette(routes=[
+            Route(base + "/merge_requests/{iid:int}/notes/{nid:int}/award_emoji",
+                  self.note_awards_route),
             Route(base + "/merge_requests/{iid:int}/notes", self.notes_route),
             Route(base + "/merge_requests/{iid:int}/award_emoji", self.awards_route),
             Route(base + "/merge_requests/{iid:int}", self.mr_route, methods=["GET", "PUT"]),
@@ -161,9 +166,31 @@ class FakeGitLab:
         return JSONResponse(mr)
 
     async def notes_route(self, request: Request) -> Response:
-        return await self._check(request) or JSONResponse(
-            self.notes.get(request.path_params["iid"], []))
+        return await self._check(request) or _page(
+            request, self.notes.get(request.path_params["iid"], []))
 
     async def awards_route(self, request: Request) -> Response:
-        return await self._check(request) or JSONResponse(
-            self.awards.get(request.path_params["iid"], []))
+        return await self._check(request) or _page(
+            request, self.awards.get(request.path_params["iid"], []))
+
+    async def note_awards_route(self, request: Request) -> Response:
+        return await self._check(request) or _page(
+            request, self.note_awards.get(request.path_params["nid"], []))
+
+
+def _page(request: Request, items: list[dict[str, Any]]) -> Response:
+    """Offset pagination as GitLab documents it: `page`/`per_page` (default 20, at most 100),
+    `Link: <...>; rel="next"` and `X-Next-Page` while more remain."""
+    q = request.query_params
+    per_page = min(int(q.get("per_page", 20)), 100)
+    page = int(q.get("page", 1))
+    chunk = items[(page - 1) * per_page: page * per_page]
+    headers = {"X-Page": str(page), "X-Per-Page": str(per_page), "X-Total": str(len(items))}
+    if page * per_page < len(items):
+        # From the raw path: starlette's `request.url` decodes `acme%2Fwidgets`.
+        raw = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode()
+        query = urlencode({**q, "page": page + 1, "per_page": per_page})
+        nxt = f"{request.url.scheme}://{request.url.netloc}{raw}?{query}"
+        headers["Link"] = f'<{nxt}>; rel="next"'
+        headers["X-Next-Page"] = str(page + 1)
+    return JSONResponse(chunk, headers=headers)

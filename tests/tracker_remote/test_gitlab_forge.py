@@ -107,6 +107,37 @@ tracker:
     assert TOKEN not in git(repo, "config", "--list")
 
 
+async def test_feedback_pages_through_long_threads_and_reads_awards_on_notes(
+    tmp_path: Path, gitlab: FakeGitLab, workspace: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, _ = workspace
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    cfg = write_workflow(tmp_path, f"""
+tracker:
+  kind: gitlab
+  api_key: $GITLAB_TOKEN
+  endpoint: {gitlab.url}
+  provider: {{project: {PROJECT}}}
+""")
+    store = Store(tmp_path / "state.db")
+    await publish_handoff(cfg, repo, BRANCH, ISSUE, {"run_id": 4}, db=store.db)
+    # 130 notes and 120 award emoji: two pages each at GitLab's largest page size.
+    gitlab.notes[1] = [gl_note(1000 + n, f"user{n}", f"note {n}") for n in range(130)]
+    gitlab.note_awards[1129] = [gl_award(71, "ana", "thumbsdown", note=1129),
+                                gl_award(72, "ben", "thumbsup", note=1129)]
+    gitlab.awards[1] = [gl_award(100 + n, f"fan{n}", "thumbsup") for n in range(120)]
+    report = await sync_feedback(cfg, store.db)
+    assert report.new_items == 130 + 2 + 120
+    rows = [r.item for r in FeedbackStore(store.db).feedback(run_id=4)]
+    assert sum(i.kind == "comment" for i in rows) == 130
+    on_note = {(i.author, i.sentiment) for i in rows if i.target_id == "note:1129"}
+    assert on_note == {("ana", -1), ("ben", 1)}
+    assert sum(i.target_id == "merge_request:1" for i in rows) == 120
+    pages = [p for m, p, _ in gitlab.requests if m == "GET" and p.endswith("/notes")]
+    assert len(pages) == 2  # the second page followed from the Link header
+
+
 async def test_draft_merge_request_and_an_explicit_base(gitlab: FakeGitLab) -> None:
     forge = GitLabForge(PROJECT, TOKEN, gitlab.url, policy=FAST)
     try:

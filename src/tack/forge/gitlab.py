@@ -1,5 +1,5 @@
 """Merge requests on GitLab over REST v4: open or update the MR for a branch, and read its
-notes, award emoji (thumbs up/down) and merge/close outcome.
+notes, award emoji (thumbs up/down) on the MR and on each note, and merge/close outcome.
 """
 
 from __future__ import annotations
@@ -37,6 +37,23 @@ class GitLabForge:
         except TrackerError as exc:
             raise PublishError(f"GitLab could not {what} in {self.repo}: {exc.message}") from exc
 
+    async def _all(self, what: str, url: str) -> list[Any]:
+        """Every page of a list endpoint (GitLab sends RFC 8288 `Link: rel="next"`)."""
+        out: list[Any] = []
+        try:
+            async for page in self.api.pages(url, {"per_page": 100}):
+                out += page
+        except TrackerError as exc:
+            raise PublishError(f"GitLab could not {what} in {self.repo}: {exc.message}") from exc
+        return out
+
+    def _awards(self, awards: list[Any], target: str) -> list[FeedbackItem]:
+        return [FeedbackItem(
+            kind="reaction", external_id=str(award["id"]),
+            author=(award.get("user") or {}).get("username"), state=str(award.get("name")),
+            sentiment=_THUMBS.get(str(award.get("name")), 0), target_id=target,
+            created_at=award.get("created_at")) for award in awards]
+
     async def default_branch(self) -> str:
         project = await self._json("read the project", "GET", self.base)
         return str((project or {}).get("default_branch") or "main")
@@ -61,9 +78,7 @@ class GitLabForge:
         mr_path = f"{self.base}/merge_requests/{number}"
         mr = await self._json("read the merge request", "GET", mr_path)
         items: list[FeedbackItem] = []
-        notes = await self._json("read notes", "GET", f"{mr_path}/notes",
-                                 params={"per_page": 100, "sort": "asc"})
-        for note in notes or []:
+        for note in await self._all("read notes", f"{mr_path}/notes?sort=asc"):
             if note.get("system"):
                 continue
             position = note.get("position") or {}
@@ -72,13 +87,11 @@ class GitLabForge:
                 external_id=str(note["id"]), author=(note.get("author") or {}).get("username"),
                 body=note.get("body"), path=position.get("new_path"),
                 line=position.get("new_line"), created_at=note.get("created_at")))
-        for award in await self._json("read award emoji", "GET", f"{mr_path}/award_emoji") or []:
-            name = str(award.get("name"))
-            items.append(FeedbackItem(
-                kind="reaction", external_id=str(award["id"]),
-                author=(award.get("user") or {}).get("username"), state=name,
-                sentiment=_THUMBS.get(name, 0), target_id=f"merge_request:{number}",
-                created_at=award.get("created_at")))
+            items += self._awards(await self._all(
+                f"read award emoji on note {note['id']}",
+                f"{mr_path}/notes/{note['id']}/award_emoji"), f"note:{note['id']}")
+        items += self._awards(await self._all("read award emoji", f"{mr_path}/award_emoji"),
+                              f"merge_request:{number}")
         state = {"opened": "open", "merged": "merged", "closed": "closed"}.get(
             str(mr.get("state")), "open")
         if state != "open":
