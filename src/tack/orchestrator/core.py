@@ -160,6 +160,7 @@ class Orchestrator:
             await self.tick()
             self._next_tick = time.monotonic() + self.workflow.config.polling.interval_ms / 1000
         await self._fire_due_retries()
+        handoff.fire_due_publishes(self)
 
     async def _shutdown(self) -> None:
         for entry in self.running.values():

@@ -1,19 +1,25 @@
 """After a hand-off: push the run's branch and open or update its pull request (tack.forge),
 then, with `review.on_handoff`, let the reviewer agent review the change, all in the
-background. Every failure is recorded on the issue's timeline, never fatal to the orchestrator.
+background. A failed publish is queued in the store and retried from the orchestrator's loop;
+every failure is recorded on the issue's timeline, never fatal to the orchestrator.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
+from tack.agents.base import TokenUsage
 from tack.errors import TackError
 from tack.orchestrator.state import RunningEntry
+from tack.store import PublishRow
+from tack.tracker.base import Issue
 from tack.workflow.config import ServiceConfig, normalize_state
 
 if TYPE_CHECKING:
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
     from tack.review import ReviewFinding
 
 log = structlog.get_logger(__name__)
+
+MAX_RETRY_DELAY_MS = 600_000
 
 
 def handed_off(cfg: ServiceConfig, entry: RunningEntry) -> bool:
@@ -33,12 +41,116 @@ def handed_off(cfg: ServiceConfig, entry: RunningEntry) -> bool:
 
 async def publish(orch: Orchestrator, entry: RunningEntry) -> None:
     cfg = orch.workflow.config
-    result = await _publish(orch, entry) if cfg.pull_requests.publish == "tack" else None
+    if cfg.pull_requests.publish == "tack":
+        for queued in orch.store.load_publishes():
+            if queued.issue_id == entry.issue.id:  # this newer hand-off supersedes it
+                orch.store.delete_publish(queued.run_id)
+        await _attempt(orch, entry, 1)
+    elif cfg.review.on_handoff:
+        await review(orch, entry, None)
+
+
+async def _attempt(orch: Orchestrator, entry: RunningEntry, attempt: int) -> None:
+    """Publish attempt `attempt` (1 is the first), then either queue the next one in the store
+    or finish: the reviewer runs once, after the first successful publish or on giving up."""
+    cfg = orch.workflow.config
+    prc = cfg.pull_requests
+    try:
+        result = await _publish(orch, entry)
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
+        message = exc.message if isinstance(exc, TackError) else f"{type(exc).__name__}: {exc}"
+        error = orch.redactor.text(message)
+        log.warning("publish failed", issue_identifier=entry.identifier, attempt=attempt,
+                    error=error)
+        if attempt < prc.retry_attempts:
+            delay_ms = retry_delay_ms(prc.retry_backoff_ms, attempt)
+            orch._record(entry, "orchestrator", f"publish failed (attempt {attempt} of "
+                         f"{prc.retry_attempts}): {error}; retrying in {delay_ms / 1000:g} s")
+            # The retry rebuilds the PR body from the run row: keep the run's last message.
+            orch.store.update_run(entry.run_id, last_message=entry.last_message)
+            orch.store.save_publish(PublishRow(entry.run_id, entry.issue.id, entry.identifier,
+                                               attempt + 1, time.time() + delay_ms / 1000,
+                                               error))
+            orch._notify()
+            return
+        orch._record(entry, "orchestrator", f"publish failed (attempt {attempt} of "
+                     f"{prc.retry_attempts}), giving up: {error}")
+        result = None
+    orch.store.delete_publish(entry.run_id)
+    orch._notify()
     if cfg.review.on_handoff:
         await review(orch, entry, result)
 
 
+def retry_delay_ms(backoff_ms: int, failed_attempt: int) -> int:
+    """The wait after failed attempt `failed_attempt`: doubling from `backoff_ms`, capped."""
+    return min(int(backoff_ms * 2 ** min(failed_attempt - 1, 30)), MAX_RETRY_DELAY_MS)
+
+
+def fire_due_publishes(orch: Orchestrator) -> None:
+    """Start, in the background, every queued publish retry that is due (from the orchestrator's
+    loop): the queue is in the store, so nothing sleeps and a restart picks them up."""
+    if orch._stopping.is_set():
+        return
+    now = time.time()
+    busy = {t.get_name() for t in orch._background}
+    for row in orch.store.load_publishes():
+        name = f"publish-retry:{row.run_id}"
+        if row.due_at <= now and name not in busy:
+            orch._spawn(asyncio.create_task(_retry(orch, row), name=name))
+
+
+async def _retry(orch: Orchestrator, row: PublishRow) -> None:
+    """Rebuild the run and its issue, then make attempt `row.attempt`."""
+    cfg = orch.workflow.config
+    run = orch.store.run(row.run_id)
+    if run is None or cfg.pull_requests.publish != "tack":
+        _drop(orch, row, "its run is gone from the state db" if run is None
+              else f"pull_requests.publish is now {cfg.pull_requests.publish!r}")
+        return
+    try:
+        found = await orch.tracker.fetch_issues_by_ids([row.issue_id])
+    except TackError as exc:
+        # The tracker is down too: try the same attempt later, without counting it.
+        delay_ms = retry_delay_ms(cfg.pull_requests.retry_backoff_ms, max(row.attempt - 1, 1))
+        orch.store.save_publish(dataclasses.replace(
+            row, due_at=time.time() + delay_ms / 1000,
+            error=orch.redactor.text(f"tracker: {exc.message}")))
+        return
+    issue = next((i for i in found if i.id == row.issue_id), None)
+    if issue is None:
+        _drop(orch, row, "the issue is no longer in the tracker")
+    elif not _in_handoff(cfg, issue):
+        # Moved on (rework, done): publishing the old hand-off now would be wrong.
+        _drop(orch, row, f"the issue is now {issue.state!r}")
+    else:
+        await _attempt(orch, _entry_from_run(run, issue), row.attempt)
+
+
+def _drop(orch: Orchestrator, row: PublishRow, why: str) -> None:
+    orch.store.delete_publish(row.run_id)
+    orch.store.add_event(run_id=row.run_id, issue_id=row.issue_id, identifier=row.identifier,
+                         kind="orchestrator", message=f"publish retry dropped: {why}")
+    orch._notify()
+
+
+def _in_handoff(cfg: ServiceConfig, issue: Issue) -> bool:
+    return normalize_state(issue.state) == normalize_state(cfg.tracker.handoff_state)
+
+
+def _entry_from_run(run: sqlite3.Row, issue: Issue) -> RunningEntry:
+    """What `_publish` reads of a finished run, from its row in the store."""
+    return RunningEntry(
+        issue=issue, run_id=int(run["id"]), attempt=run["attempt"], workspace=run["workspace"],
+        turn_count=int(run["turn_count"] or 0), last_message=run["last_message"] or "",
+        tokens=TokenUsage(input_tokens=int(run["input_tokens"] or 0),
+                          output_tokens=int(run["output_tokens"] or 0),
+                          total_tokens=int(run["total_tokens"] or 0)))
+
+
 async def _publish(orch: Orchestrator, entry: RunningEntry) -> Handoff | None:
+    """Push and open or update the PR; None when there is no remote to publish to. Raises
+    TackError when the push or the forge's API fails."""
     from tack.forge import publish_handoff
     from tack.forge.git import git as run_git
 
@@ -60,13 +172,8 @@ async def _publish(orch: Orchestrator, entry: RunningEntry) -> Handoff | None:
                "tokens": {"input": entry.tokens.input_tokens,
                           "output": entry.tokens.output_tokens,
                           "total": entry.tokens.total_tokens}}
-    try:
-        result = await publish_handoff(cfg, workspace, branch, entry.issue, summary,
-                                       db=orch.store.db)
-    except TackError as exc:
-        log.warning("publish failed", issue_identifier=entry.identifier, error=exc.message)
-        orch._record(entry, "orchestrator", f"publish failed: {orch.redactor.text(exc.message)}")
-        return None
+    result = await publish_handoff(cfg, workspace, branch, entry.issue, summary,
+                                   db=orch.store.db)
     where = result.url or f"{result.remote}/{result.branch}"
     orch._record(entry, "orchestrator", f"published {where}")
     return result

@@ -44,6 +44,10 @@ def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
         # Beyond SPEC §13.7.2, for the dashboard and `tack status`.
         "recent_handoffs": recent_handoffs_rows(orch),
         "recent_runs": recent_run_rows(orch),
+        # Hand-offs whose publish failed and is tried again (pull_requests.retry_*).
+        "pending_publishes": [{"identifier": p.identifier, "attempt": p.attempt,
+                               "due_at": iso(p.due_at), "error": p.error}
+                              for p in orch.store.load_publishes()],
         # Canceled by an operator: not dispatched again until moved or retried.
         "held": [{"issue_id": issue_id, "issue_identifier": ident, "state": state}
                  for issue_id, (ident, state) in orch.held.items()],

@@ -1,4 +1,5 @@
-"""Durable orchestrator state in SQLite (WAL): runs, events, retry queue, agent processes.
+"""Durable orchestrator state in SQLite (WAL): runs, events, retry and publish queues, agent
+processes.
 
 Every write commits before it returns, so a `kill -9` loses nothing already recorded. One
 orchestrator owns a store at a time (an exclusive lock file beside the database).
@@ -65,6 +66,14 @@ CREATE TABLE IF NOT EXISTS retry_queue (
   error TEXT,
   kind TEXT NOT NULL DEFAULT 'failure'
 );
+CREATE TABLE IF NOT EXISTS publish_queue (
+  run_id INTEGER PRIMARY KEY,
+  issue_id TEXT NOT NULL,
+  identifier TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  due_at REAL NOT NULL,
+  error TEXT
+);
 CREATE TABLE IF NOT EXISTS processes (
   pgid INTEGER PRIMARY KEY,
   run_id INTEGER,
@@ -90,6 +99,18 @@ class RetryRow:
     due_at: float  # wall clock (epoch seconds): survives restarts
     error: str | None
     kind: str  # "continuation" | "failure" | "recovery"
+
+
+@dataclass(frozen=True)
+class PublishRow:
+    """A hand-off whose publish failed and is tried again at `due_at` (pull_requests.retry_*)."""
+
+    run_id: int
+    issue_id: str
+    identifier: str
+    attempt: int  # the attempt made at due_at; 1 was the first publish
+    due_at: float  # wall clock (epoch seconds): survives restarts
+    error: str | None  # the last attempt's error, redacted
 
 
 class Store:
@@ -276,6 +297,26 @@ class Store:
         rows = self.db.execute("SELECT * FROM retry_queue ORDER BY due_at").fetchall()
         return [
             RetryRow(r["issue_id"], r["identifier"], r["attempt"], r["due_at"], r["error"], r["kind"])
+            for r in rows
+        ]
+
+    # -- publish queue ---------------------------------------------------------------------
+
+    def save_publish(self, row: PublishRow) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO publish_queue(run_id, issue_id, identifier, attempt, due_at,"
+            " error) VALUES (?, ?, ?, ?, ?, ?)",
+            (row.run_id, row.issue_id, row.identifier, row.attempt, row.due_at, row.error),
+        )
+
+    def delete_publish(self, run_id: int) -> None:
+        self.db.execute("DELETE FROM publish_queue WHERE run_id = ?", (run_id,))
+
+    def load_publishes(self) -> list[PublishRow]:
+        rows = self.db.execute("SELECT * FROM publish_queue ORDER BY due_at").fetchall()
+        return [
+            PublishRow(r["run_id"], r["issue_id"], r["identifier"], r["attempt"], r["due_at"],
+                       r["error"])
             for r in rows
         ]
 

@@ -191,6 +191,10 @@ class PullRequestsConfig(Section):
     endpoint: str | None = None
     # GitHub App installation {app_id, private_key | private_key_path, installation_id}.
     app: dict[str, Any] | None = None
+    # A failed publish is retried from the state db (it survives restarts): attempts in all,
+    # the first wait doubling after each failure, capped at 10 minutes.
+    retry_attempts: int = Field(default=6, ge=1)
+    retry_backoff_ms: int = Field(default=30_000, gt=0)
 
 
 class ExecutorConfig(Section):
