@@ -40,6 +40,7 @@ demo: $(STAMP)
 test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM)
 	$(BIN)/tack principles lint
 	$(BIN)/tack scan
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)

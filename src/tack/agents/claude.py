@@ -221,7 +221,8 @@ class ClaudeSession:
         """
         assert proc.stdout is not None
         reading = asyncio.ensure_future(proc.stdout.readline())
-        done, _ = await asyncio.wait({reading, exited}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {reading, exited}
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if reading in done:
             return reading.result()
         try:

@@ -4,20 +4,25 @@ Regenerate with `.venv/bin/python tools/agents/generate_codex_protocol.py` after
 refreshing `tools/agents/codex-schema/` for a new pinned codex version.
 """
 # tack: allow-file P006 because the module is generated from the protocol schema, one class per type
+# A RootModel-typed field keeps its schema default as a plain value, which pydantic validates
+# (`validate_default=True`) but mypy reads as a wrong assignment.
+# mypy: disable-error-code="assignment"
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, conint, constr
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 
 class AbsolutePathBuf(RootModel[str]):
-    root: str = Field(
-        ...,
-        description='A path that is guaranteed to be absolute and normalized (though it is not guaranteed to be canonicalized or exist on the filesystem).\n\nIMPORTANT: When deserializing an `AbsolutePathBuf`, a base path must be set using [AbsolutePathBufGuard::new]. If no base path is set, the deserialization will fail unless the path being deserialized is already absolute.',
-    )
+    root: Annotated[
+        str,
+        Field(
+            description='A path that is guaranteed to be absolute and normalized (though it is not guaranteed to be canonicalized or exist on the filesystem).\n\nIMPORTANT: When deserializing an `AbsolutePathBuf`, a base path must be set using [AbsolutePathBufGuard::new]. If no base path is set, the deserialization will fail unless the path being deserialized is already absolute.'
+        ),
+    ]
 
 
 class AdditionalContextKind(StrEnum):
@@ -34,10 +39,12 @@ class AgentMessageDisplay(BaseModel):
     A presentation instruction for Chat to apply to this answer when recovering history.
     """
 
-    action: str = Field(
-        ...,
-        description='Unknown actions must be left for the producing client to handle.',
-    )
+    action: Annotated[
+        str,
+        Field(
+            description='Unknown actions must be left for the producing client to handle.'
+        ),
+    ]
     blockType: str | None = None
     checkTrustedContacts: bool | None = None
     cyberTrustedAccess: bool | None = None
@@ -92,8 +99,8 @@ class AsyncUserInputQuestion(BaseModel):
 
 
 class ByteRange(BaseModel):
-    end: conint(ge=0)
-    start: conint(ge=0)
+    end: Annotated[int, Field(ge=0)]
+    start: Annotated[int, Field(ge=0)]
 
 
 class EnvironmentCapabilityRootLocationType(StrEnum):
@@ -106,18 +113,21 @@ class EnvironmentCapabilityRootLocation(BaseModel):
     """
 
     environmentId: str
-    path: str = Field(
-        ..., description='Absolute path for the root in the selected environment.'
-    )
-    type: EnvironmentCapabilityRootLocationType = Field(
-        ..., title='EnvironmentCapabilityRootLocationType'
-    )
+    path: Annotated[
+        str,
+        Field(description='Absolute path for the root in the selected environment.'),
+    ]
+    type: Annotated[
+        EnvironmentCapabilityRootLocationType,
+        Field(title='EnvironmentCapabilityRootLocationType'),
+    ]
 
 
 class CapabilityRootLocation(RootModel[EnvironmentCapabilityRootLocation]):
-    root: EnvironmentCapabilityRootLocation = Field(
-        ..., description='Location used to resolve a selected capability root.'
-    )
+    root: Annotated[
+        EnvironmentCapabilityRootLocation,
+        Field(description='Location used to resolve a selected capability root.'),
+    ]
 
 
 class ClientInfo(BaseModel):
@@ -161,7 +171,7 @@ class CodexErrorInfo2(StrEnum):
 
 
 class HttpConnectionFailed(BaseModel):
-    httpStatusCode: conint(ge=0) | None = None
+    httpStatusCode: Annotated[int | None, Field(ge=0)] = None
 
 
 class HttpConnectionFailedCodexErrorInfo(BaseModel):
@@ -178,7 +188,7 @@ class HttpConnectionFailedCodexErrorInfo(BaseModel):
 
 
 class ResponseStreamConnectionFailed(BaseModel):
-    httpStatusCode: conint(ge=0) | None = None
+    httpStatusCode: Annotated[int | None, Field(ge=0)] = None
 
 
 class ResponseStreamConnectionFailedCodexErrorInfo(BaseModel):
@@ -193,7 +203,7 @@ class ResponseStreamConnectionFailedCodexErrorInfo(BaseModel):
 
 
 class ResponseStreamDisconnected(BaseModel):
-    httpStatusCode: conint(ge=0) | None = None
+    httpStatusCode: Annotated[int | None, Field(ge=0)] = None
 
 
 class ResponseStreamDisconnectedCodexErrorInfo(BaseModel):
@@ -208,7 +218,7 @@ class ResponseStreamDisconnectedCodexErrorInfo(BaseModel):
 
 
 class ResponseTooManyFailedAttempts(BaseModel):
-    httpStatusCode: conint(ge=0) | None = None
+    httpStatusCode: Annotated[int | None, Field(ge=0)] = None
 
 
 class ResponseTooManyFailedAttemptsCodexErrorInfo(BaseModel):
@@ -262,7 +272,9 @@ class ListFilesCommandActionType(StrEnum):
 class ListFilesCommandAction(BaseModel):
     command: str
     path: str | None = None
-    type: ListFilesCommandActionType = Field(..., title='ListFilesCommandActionType')
+    type: Annotated[
+        ListFilesCommandActionType, Field(title='ListFilesCommandActionType')
+    ]
 
 
 class SearchCommandActionType(StrEnum):
@@ -273,7 +285,7 @@ class SearchCommandAction(BaseModel):
     command: str
     path: str | None = None
     query: str | None = None
-    type: SearchCommandActionType = Field(..., title='SearchCommandActionType')
+    type: Annotated[SearchCommandActionType, Field(title='SearchCommandActionType')]
 
 
 class UnknownCommandActionType(StrEnum):
@@ -282,7 +294,7 @@ class UnknownCommandActionType(StrEnum):
 
 class UnknownCommandAction(BaseModel):
     command: str
-    type: UnknownCommandActionType = Field(..., title='UnknownCommandActionType')
+    type: Annotated[UnknownCommandActionType, Field(title='UnknownCommandActionType')]
 
 
 class CommandExecutionApprovalDecision1(StrEnum):
@@ -368,9 +380,10 @@ class InputTextDynamicToolCallOutputContentItemType(StrEnum):
 
 class InputTextDynamicToolCallOutputContentItem(BaseModel):
     text: str
-    type: InputTextDynamicToolCallOutputContentItemType = Field(
-        ..., title='InputTextDynamicToolCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputTextDynamicToolCallOutputContentItemType,
+        Field(title='InputTextDynamicToolCallOutputContentItemType'),
+    ]
 
 
 class InputImageDynamicToolCallOutputContentItemType(StrEnum):
@@ -379,9 +392,10 @@ class InputImageDynamicToolCallOutputContentItemType(StrEnum):
 
 class InputImageDynamicToolCallOutputContentItem(BaseModel):
     imageUrl: str
-    type: InputImageDynamicToolCallOutputContentItemType = Field(
-        ..., title='InputImageDynamicToolCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputImageDynamicToolCallOutputContentItemType,
+        Field(title='InputImageDynamicToolCallOutputContentItemType'),
+    ]
 
 
 class InputAudioDynamicToolCallOutputContentItemType(StrEnum):
@@ -390,9 +404,10 @@ class InputAudioDynamicToolCallOutputContentItemType(StrEnum):
 
 class InputAudioDynamicToolCallOutputContentItem(BaseModel):
     audioUrl: str
-    type: InputAudioDynamicToolCallOutputContentItemType = Field(
-        ..., title='InputAudioDynamicToolCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputAudioDynamicToolCallOutputContentItemType,
+        Field(title='InputAudioDynamicToolCallOutputContentItemType'),
+    ]
 
 
 class DynamicToolCallOutputContentItem(
@@ -438,9 +453,10 @@ class FunctionDynamicToolNamespaceTool(BaseModel):
     description: str
     inputSchema: Any
     name: str
-    type: FunctionDynamicToolNamespaceToolType = Field(
-        ..., title='FunctionDynamicToolNamespaceToolType'
-    )
+    type: Annotated[
+        FunctionDynamicToolNamespaceToolType,
+        Field(title='FunctionDynamicToolNamespaceToolType'),
+    ]
 
 
 class DynamicToolNamespaceTool(RootModel[FunctionDynamicToolNamespaceTool]):
@@ -456,7 +472,9 @@ class FunctionDynamicToolSpec(BaseModel):
     description: str
     inputSchema: Any
     name: str
-    type: FunctionDynamicToolSpecType = Field(..., title='FunctionDynamicToolSpecType')
+    type: Annotated[
+        FunctionDynamicToolSpecType, Field(title='FunctionDynamicToolSpecType')
+    ]
 
 
 class NamespaceDynamicToolSpecType(StrEnum):
@@ -467,9 +485,9 @@ class NamespaceDynamicToolSpec(BaseModel):
     description: str
     name: str
     tools: list[DynamicToolNamespaceTool]
-    type: NamespaceDynamicToolSpecType = Field(
-        ..., title='NamespaceDynamicToolSpecType'
-    )
+    type: Annotated[
+        NamespaceDynamicToolSpecType, Field(title='NamespaceDynamicToolSpecType')
+    ]
 
 
 class DynamicToolSpec(RootModel[FunctionDynamicToolSpec | NamespaceDynamicToolSpec]):
@@ -538,9 +556,10 @@ class InputTextFunctionCallOutputContentItem(BaseModel):
     """
 
     text: str
-    type: InputTextFunctionCallOutputContentItemType = Field(
-        ..., title='InputTextFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputTextFunctionCallOutputContentItemType,
+        Field(title='InputTextFunctionCallOutputContentItemType'),
+    ]
 
 
 class InputImageFunctionCallOutputContentItemType(StrEnum):
@@ -556,9 +575,10 @@ class AudioUrlFunctionCallOutputContentItem(BaseModel):
     Inline audio data or an uploaded file loaded by the Responses API.
     """
 
-    type: InputAudioFunctionCallOutputContentItemType = Field(
-        ..., title='InputAudioFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputAudioFunctionCallOutputContentItemType,
+        Field(title='InputAudioFunctionCallOutputContentItemType'),
+    ]
     audio_url: str
 
 
@@ -567,9 +587,10 @@ class FileIdFunctionCallOutputContentItem1(BaseModel):
     Inline audio data or an uploaded file loaded by the Responses API.
     """
 
-    type: InputAudioFunctionCallOutputContentItemType = Field(
-        ..., title='InputAudioFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputAudioFunctionCallOutputContentItemType,
+        Field(title='InputAudioFunctionCallOutputContentItemType'),
+    ]
     file_id: str
 
 
@@ -578,13 +599,13 @@ class InputAudioFunctionCallOutputContentItem(
         AudioUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem1
     ]
 ):
-    root: (
-        AudioUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem1
-    ) = Field(
-        ...,
-        description='Inline audio data or an uploaded file loaded by the Responses API.',
-        title='InputAudioFunctionCallOutputContentItem',
-    )
+    root: Annotated[
+        AudioUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem1,
+        Field(
+            description='Inline audio data or an uploaded file loaded by the Responses API.',
+            title='InputAudioFunctionCallOutputContentItem',
+        ),
+    ]
 
 
 class EncryptedContentFunctionCallOutputContentItemType(StrEnum):
@@ -597,9 +618,10 @@ class EncryptedContentFunctionCallOutputContentItem(BaseModel):
     """
 
     encrypted_content: str
-    type: EncryptedContentFunctionCallOutputContentItemType = Field(
-        ..., title='EncryptedContentFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        EncryptedContentFunctionCallOutputContentItemType,
+        Field(title='EncryptedContentFunctionCallOutputContentItemType'),
+    ]
 
 
 class HookPromptFragment(BaseModel):
@@ -621,9 +643,10 @@ class UsageLimitExceededImageGenerationFailureType(StrEnum):
 class UsageLimitExceededImageGenerationFailure(BaseModel):
     limitId: str
     resetsAt: int | None = None
-    type: UsageLimitExceededImageGenerationFailureType = Field(
-        ..., title='UsageLimitExceededImageGenerationFailureType'
-    )
+    type: Annotated[
+        UsageLimitExceededImageGenerationFailureType,
+        Field(title='UsageLimitExceededImageGenerationFailureType'),
+    ]
 
 
 class ImageGenerationFailure(RootModel[UsageLimitExceededImageGenerationFailure]):
@@ -636,10 +659,12 @@ class ImageGenerationInputImage(BaseModel):
     """
 
     path: AbsolutePathBuf
-    sha256: str = Field(
-        ...,
-        description='Lowercase SHA-256 of the file bytes read before image normalization.',
-    )
+    sha256: Annotated[
+        str,
+        Field(
+            description='Lowercase SHA-256 of the file bytes read before image normalization.'
+        ),
+    ]
 
 
 class InitializeCapabilities(BaseModel):
@@ -647,32 +672,44 @@ class InitializeCapabilities(BaseModel):
     Client-declared capabilities negotiated during initialize.
     """
 
-    experimentalApi: bool | None = Field(
-        False, description='Opt into receiving experimental API methods and fields.'
-    )
-    explicitGatewayOauth: bool | None = Field(
-        None,
-        description="Use explicit gateway OAuth login instead of automatic browser authorization. Applies to this app-server's gateway runtime; later connections cannot undo it.",
-    )
-    extensions: dict[str, Any] | None = Field(
-        None, description='MCP extension settings declared by the app-server client.'
-    )
-    mcpServerOpenaiFormElicitation: bool | None = Field(
-        None,
-        description='Legacy opt-in for the `openai/form` MCP extension.\n\nNew clients should declare `openai/form` in [`Self::extensions`].',
-    )
-    optOutNotificationMethods: list[str] | None = Field(
-        None,
-        description='Exact notification method names that should be suppressed for this connection (for example `thread/started`).',
-    )
-    requestAttestation: bool | None = Field(
-        False,
-        description='Opt into `attestation/generate` requests for upstream `x-oai-attestation`.',
-    )
-    requiredHumanApproval: bool | None = Field(
-        None,
-        description='Present `humanCommand` approvals to a person and return only a one-time decision. Requires `experimentalApi`. Pending requests can be replayed to compatible clients.',
-    )
+    experimentalApi: Annotated[
+        bool | None,
+        Field(description='Opt into receiving experimental API methods and fields.'),
+    ] = False
+    explicitGatewayOauth: Annotated[
+        bool | None,
+        Field(
+            description="Use explicit gateway OAuth login instead of automatic browser authorization. Applies to this app-server's gateway runtime; later connections cannot undo it."
+        ),
+    ] = None
+    extensions: Annotated[
+        dict[str, Any] | None,
+        Field(description='MCP extension settings declared by the app-server client.'),
+    ] = None
+    mcpServerOpenaiFormElicitation: Annotated[
+        bool | None,
+        Field(
+            description='Legacy opt-in for the `openai/form` MCP extension.\n\nNew clients should declare `openai/form` in [`Self::extensions`].'
+        ),
+    ] = None
+    optOutNotificationMethods: Annotated[
+        list[str] | None,
+        Field(
+            description='Exact notification method names that should be suppressed for this connection (for example `thread/started`).'
+        ),
+    ] = None
+    requestAttestation: Annotated[
+        bool | None,
+        Field(
+            description='Opt into `attestation/generate` requests for upstream `x-oai-attestation`.'
+        ),
+    ] = False
+    requiredHumanApproval: Annotated[
+        bool | None,
+        Field(
+            description='Present `humanCommand` approvals to a person and return only a one-time decision. Requires `experimentalApi`. Pending requests can be replayed to compatible clients.'
+        ),
+    ] = None
 
 
 class InitializeParams(BaseModel):
@@ -711,7 +748,7 @@ class McpToolCallError(BaseModel):
 
 
 class McpToolCallResult(BaseModel):
-    field_meta: Any | None = Field(None, alias='_meta')
+    field_meta: Annotated[Any | None, Field(alias='_meta')] = None
     content: list[Any]
     structuredContent: Any | None = None
 
@@ -723,8 +760,8 @@ class McpToolCallStatus(StrEnum):
 
 
 class MemoryCitationEntry(BaseModel):
-    lineEnd: conint(ge=0)
-    lineStart: conint(ge=0)
+    lineEnd: Annotated[int, Field(ge=0)]
+    lineStart: Annotated[int, Field(ge=0)]
     note: str
     path: str
 
@@ -756,10 +793,12 @@ class MessagePhase3(StrEnum):
 
 
 class MessagePhase(RootModel[MessagePhase1 | MessagePhase2 | MessagePhase3]):
-    root: MessagePhase1 | MessagePhase2 | MessagePhase3 = Field(
-        ...,
-        description='Classifies assistant text as commentary, a partial answer, or a terminal answer.\n\nProviders do not emit this consistently, so callers must treat `None` as "phase unknown" and keep compatibility behavior for legacy models.',
-    )
+    root: Annotated[
+        MessagePhase1 | MessagePhase2 | MessagePhase3,
+        Field(
+            description='Classifies assistant text as commentary, a partial answer, or a terminal answer.\n\nProviders do not emit this consistently, so callers must treat `None` as "phase unknown" and keep compatibility behavior for legacy models.'
+        ),
+    ]
 
 
 class MisalignmentSteer(BaseModel):
@@ -796,10 +835,12 @@ class CustomMultiAgentMode(BaseModel):
 
 
 class MultiAgentMode(RootModel[MultiAgentMode1 | CustomMultiAgentMode]):
-    root: MultiAgentMode1 | CustomMultiAgentMode = Field(
-        ...,
-        description='Controls the effective multi-agent delegation instructions for a turn. `custom` means the configured mode hint defines the policy instead of a built-in policy.',
-    )
+    root: Annotated[
+        MultiAgentMode1 | CustomMultiAgentMode,
+        Field(
+            description='Controls the effective multi-agent delegation instructions for a turn. `custom` means the configured mode hint defines the policy instead of a built-in policy.'
+        ),
+    ]
 
 
 class NetworkAccess(StrEnum):
@@ -829,7 +870,7 @@ class AddPatchChangeKindType(StrEnum):
 
 
 class AddPatchChangeKind(BaseModel):
-    type: AddPatchChangeKindType = Field(..., title='AddPatchChangeKindType')
+    type: Annotated[AddPatchChangeKindType, Field(title='AddPatchChangeKindType')]
 
 
 class DeletePatchChangeKindType(StrEnum):
@@ -837,7 +878,7 @@ class DeletePatchChangeKindType(StrEnum):
 
 
 class DeletePatchChangeKind(BaseModel):
-    type: DeletePatchChangeKindType = Field(..., title='DeletePatchChangeKindType')
+    type: Annotated[DeletePatchChangeKindType, Field(title='DeletePatchChangeKindType')]
 
 
 class UpdatePatchChangeKindType(StrEnum):
@@ -846,7 +887,7 @@ class UpdatePatchChangeKindType(StrEnum):
 
 class UpdatePatchChangeKind(BaseModel):
     move_path: str | None = None
-    type: UpdatePatchChangeKindType = Field(..., title='UpdatePatchChangeKindType')
+    type: Annotated[UpdatePatchChangeKindType, Field(title='UpdatePatchChangeKindType')]
 
 
 class PatchChangeKind(
@@ -902,10 +943,14 @@ class RateLimitWindow(BaseModel):
     windowDurationMins: int | None = None
 
 
-class ReasoningEffort(RootModel[constr(min_length=1)]):
-    root: constr(min_length=1) = Field(
-        ..., description='A non-empty reasoning effort value advertised by the model.'
-    )
+class ReasoningEffort(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description='A non-empty reasoning effort value advertised by the model.',
+            min_length=1,
+        ),
+    ]
 
 
 class ReasoningSummary1(StrEnum):
@@ -927,10 +972,12 @@ class ReasoningSummary2(StrEnum):
 
 
 class ReasoningSummary(RootModel[ReasoningSummary1 | ReasoningSummary2]):
-    root: ReasoningSummary1 | ReasoningSummary2 = Field(
-        ...,
-        description="A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries",
-    )
+    root: Annotated[
+        ReasoningSummary1 | ReasoningSummary2,
+        Field(
+            description="A summary of the reasoning performed by the model. This can be useful for debugging and understanding the model's reasoning process. See https://platform.openai.com/docs/guides/reasoning?api-mode=responses#reasoning-summaries"
+        ),
+    ]
 
 
 class ReviewDecision1(StrEnum):
@@ -1014,9 +1061,10 @@ class DangerFullAccessSandboxPolicyType(StrEnum):
 
 
 class DangerFullAccessSandboxPolicy(BaseModel):
-    type: DangerFullAccessSandboxPolicyType = Field(
-        ..., title='DangerFullAccessSandboxPolicyType'
-    )
+    type: Annotated[
+        DangerFullAccessSandboxPolicyType,
+        Field(title='DangerFullAccessSandboxPolicyType'),
+    ]
 
 
 class ReadOnlySandboxPolicyType(StrEnum):
@@ -1025,7 +1073,7 @@ class ReadOnlySandboxPolicyType(StrEnum):
 
 class ReadOnlySandboxPolicy(BaseModel):
     networkAccess: bool | None = False
-    type: ReadOnlySandboxPolicyType = Field(..., title='ReadOnlySandboxPolicyType')
+    type: Annotated[ReadOnlySandboxPolicyType, Field(title='ReadOnlySandboxPolicyType')]
 
 
 class ExternalSandboxSandboxPolicyType(StrEnum):
@@ -1033,10 +1081,11 @@ class ExternalSandboxSandboxPolicyType(StrEnum):
 
 
 class ExternalSandboxSandboxPolicy(BaseModel):
-    networkAccess: NetworkAccess | None = 'restricted'
-    type: ExternalSandboxSandboxPolicyType = Field(
-        ..., title='ExternalSandboxSandboxPolicyType'
-    )
+    networkAccess: NetworkAccess | None = NetworkAccess.restricted
+    type: Annotated[
+        ExternalSandboxSandboxPolicyType,
+        Field(title='ExternalSandboxSandboxPolicyType'),
+    ]
 
 
 class WorkspaceWriteSandboxPolicyType(StrEnum):
@@ -1047,10 +1096,12 @@ class WorkspaceWriteSandboxPolicy(BaseModel):
     excludeSlashTmp: bool | None = False
     excludeTmpdirEnvVar: bool | None = False
     networkAccess: bool | None = False
-    type: WorkspaceWriteSandboxPolicyType = Field(
-        ..., title='WorkspaceWriteSandboxPolicyType'
-    )
-    writableRoots: list[AbsolutePathBuf] | None = Field([], validate_default=True)
+    type: Annotated[
+        WorkspaceWriteSandboxPolicyType, Field(title='WorkspaceWriteSandboxPolicyType')
+    ]
+    writableRoots: Annotated[
+        list[AbsolutePathBuf] | None, Field(validate_default=True)
+    ] = []
 
 
 class SandboxPolicy(
@@ -1074,13 +1125,16 @@ class SelectedCapabilityRoot(BaseModel):
     A user-selected root that can expose one or more runtime capabilities.
     """
 
-    id: str = Field(
-        ...,
-        description='Stable identifier supplied by the capability selection platform.',
-    )
-    location: CapabilityRootLocation = Field(
-        ..., description='Where the selected root can be resolved.'
-    )
+    id: Annotated[
+        str,
+        Field(
+            description='Stable identifier supplied by the capability selection platform.'
+        ),
+    ]
+    location: Annotated[
+        CapabilityRootLocation,
+        Field(description='Where the selected root can be resolved.'),
+    ]
 
 
 class Settings(BaseModel):
@@ -1108,14 +1162,18 @@ class SubAgentActivityKind(StrEnum):
 
 
 class TextElement(BaseModel):
-    byteRange: ByteRange = Field(
-        ...,
-        description='Byte range in the parent `text` buffer that this element occupies.',
-    )
-    placeholder: str | None = Field(
-        None,
-        description='Optional human-readable placeholder for the element, displayed in the UI.',
-    )
+    byteRange: Annotated[
+        ByteRange,
+        Field(
+            description='Byte range in the parent `text` buffer that this element occupies.'
+        ),
+    ]
+    placeholder: Annotated[
+        str | None,
+        Field(
+            description='Optional human-readable placeholder for the element, displayed in the UI.'
+        ),
+    ] = None
 
 
 class ThreadHistoryMode(StrEnum):
@@ -1136,17 +1194,21 @@ class HookPromptThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     fragments: list[HookPromptFragment]
     id: str
-    type: HookPromptThreadItemType = Field(..., title='HookPromptThreadItemType')
+    type: Annotated[HookPromptThreadItemType, Field(title='HookPromptThreadItemType')]
 
 
 class AgentMessageThreadItemType(StrEnum):
@@ -1166,17 +1228,21 @@ class PlanThreadItem(BaseModel):
     EXPERIMENTAL - proposed plan item content. The completed plan item is authoritative and may not match the concatenation of `PlanDelta` text.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
     text: str
-    type: PlanThreadItemType = Field(..., title='PlanThreadItemType')
+    type: Annotated[PlanThreadItemType, Field(title='PlanThreadItemType')]
 
 
 class ReasoningThreadItemType(StrEnum):
@@ -1188,18 +1254,22 @@ class ReasoningThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     content: list[str] | None = []
     id: str
     summary: list[str] | None = []
-    type: ReasoningThreadItemType = Field(..., title='ReasoningThreadItemType')
+    type: Annotated[ReasoningThreadItemType, Field(title='ReasoningThreadItemType')]
 
 
 class CommandExecutionThreadItemType(StrEnum):
@@ -1219,36 +1289,45 @@ class McpToolCallThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     appContext: McpToolCallAppContext | None = None
     arguments: Any
-    durationMs: int | None = Field(
-        None, description='The duration of the MCP tool call in milliseconds.'
-    )
+    durationMs: Annotated[
+        int | None,
+        Field(description='The duration of the MCP tool call in milliseconds.'),
+    ] = None
     error: McpToolCallError | None = None
     id: str
-    mcpAppResourceUri: str | None = Field(
-        None,
-        description='Legacy compatibility field; prefer `mcpAppUi.resourceUri` when available.',
-    )
-    mcpAppUi: McpAppUi | None = Field(
-        None,
-        description='Presentation captured from the invoked descriptor; absent in older history.',
-    )
+    mcpAppResourceUri: Annotated[
+        str | None,
+        Field(
+            description='Legacy compatibility field; prefer `mcpAppUi.resourceUri` when available.'
+        ),
+    ] = None
+    mcpAppUi: Annotated[
+        McpAppUi | None,
+        Field(
+            description='Presentation captured from the invoked descriptor; absent in older history.'
+        ),
+    ] = None
     pluginId: str | None = None
     readOnlyHint: bool | None = None
     result: McpToolCallResult | None = None
     server: str
     status: McpToolCallStatus
     tool: str
-    type: McpToolCallThreadItemType = Field(..., title='McpToolCallThreadItemType')
+    type: Annotated[McpToolCallThreadItemType, Field(title='McpToolCallThreadItemType')]
 
 
 class DynamicToolCallThreadItemType(StrEnum):
@@ -1260,27 +1339,32 @@ class DynamicToolCallThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     arguments: Any
     contentItems: list[DynamicToolCallOutputContentItem] | None = None
-    durationMs: int | None = Field(
-        None, description='The duration of the dynamic tool call in milliseconds.'
-    )
+    durationMs: Annotated[
+        int | None,
+        Field(description='The duration of the dynamic tool call in milliseconds.'),
+    ] = None
     id: str
     namespace: str | None = None
     status: DynamicToolCallStatus
     success: bool | None = None
     tool: str
-    type: DynamicToolCallThreadItemType = Field(
-        ..., title='DynamicToolCallThreadItemType'
-    )
+    type: Annotated[
+        DynamicToolCallThreadItemType, Field(title='DynamicToolCallThreadItemType')
+    ]
 
 
 class CollabAgentToolCallThreadItemType(StrEnum):
@@ -1296,28 +1380,37 @@ class SubAgentActivityThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     agentPath: str
     agentThreadId: str
     id: str
     kind: SubAgentActivityKind
-    model: str | None = Field(
-        None,
-        description='Resolved model at sub-agent creation; absent from older records and other activities.',
-    )
-    reasoningEffort: ReasoningEffort | None = Field(
-        None, description='Resolved reasoning effort at sub-agent creation, when known.'
-    )
-    type: SubAgentActivityThreadItemType = Field(
-        ..., title='SubAgentActivityThreadItemType'
-    )
+    model: Annotated[
+        str | None,
+        Field(
+            description='Resolved model at sub-agent creation; absent from older records and other activities.'
+        ),
+    ] = None
+    reasoningEffort: Annotated[
+        ReasoningEffort | None,
+        Field(
+            description='Resolved reasoning effort at sub-agent creation, when known.'
+        ),
+    ] = None
+    type: Annotated[
+        SubAgentActivityThreadItemType, Field(title='SubAgentActivityThreadItemType')
+    ]
 
 
 class WebSearchThreadItemType(StrEnum):
@@ -1333,17 +1426,21 @@ class ImageViewThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
     path: LegacyAppPathString
-    type: ImageViewThreadItemType = Field(..., title='ImageViewThreadItemType')
+    type: Annotated[ImageViewThreadItemType, Field(title='ImageViewThreadItemType')]
 
 
 class SleepThreadItemType(StrEnum):
@@ -1355,17 +1452,21 @@ class SleepThreadItem(BaseModel):
     Display item emitted by the interruptible `clock.sleep` tool.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
-    durationMs: conint(ge=0)
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
+    durationMs: Annotated[int, Field(ge=0)]
     id: str
-    type: SleepThreadItemType = Field(..., title='SleepThreadItemType')
+    type: Annotated[SleepThreadItemType, Field(title='SleepThreadItemType')]
 
 
 class ImageGenerationThreadItemType(StrEnum):
@@ -1379,31 +1480,39 @@ class FileIdThreadItem(BaseModel):
     `File` must remain first so rollouts written during the migration, which contain both an empty `result` and a `fileId`, retain the file reference when deserialized.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     failure: ImageGenerationFailure | None = None
-    generationId: str | None = Field(
-        None,
-        description='Image generation identifier for the generated image, when provided by the image backend.',
-    )
+    generationId: Annotated[
+        str | None,
+        Field(
+            description='Image generation identifier for the generated image, when provided by the image backend.'
+        ),
+    ] = None
     id: str
-    inputImages: list[ImageGenerationInputImage] | None = Field(
-        None,
-        description='Observed local inputs for a completed generation, absent on older items.',
-    )
+    inputImages: Annotated[
+        list[ImageGenerationInputImage] | None,
+        Field(
+            description='Observed local inputs for a completed generation, absent on older items.'
+        ),
+    ] = None
     revisedPrompt: str | None = None
     savedPath: AbsolutePathBuf | None = None
     status: str
     transparentBackground: bool | None = None
-    type: ImageGenerationThreadItemType = Field(
-        ..., title='ImageGenerationThreadItemType'
-    )
+    type: Annotated[
+        ImageGenerationThreadItemType, Field(title='ImageGenerationThreadItemType')
+    ]
     fileId: str
 
 
@@ -1414,40 +1523,50 @@ class ResultThreadItem(BaseModel):
     `File` must remain first so rollouts written during the migration, which contain both an empty `result` and a `fileId`, retain the file reference when deserialized.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     failure: ImageGenerationFailure | None = None
-    generationId: str | None = Field(
-        None,
-        description='Image generation identifier for the generated image, when provided by the image backend.',
-    )
+    generationId: Annotated[
+        str | None,
+        Field(
+            description='Image generation identifier for the generated image, when provided by the image backend.'
+        ),
+    ] = None
     id: str
-    inputImages: list[ImageGenerationInputImage] | None = Field(
-        None,
-        description='Observed local inputs for a completed generation, absent on older items.',
-    )
+    inputImages: Annotated[
+        list[ImageGenerationInputImage] | None,
+        Field(
+            description='Observed local inputs for a completed generation, absent on older items.'
+        ),
+    ] = None
     revisedPrompt: str | None = None
     savedPath: AbsolutePathBuf | None = None
     status: str
     transparentBackground: bool | None = None
-    type: ImageGenerationThreadItemType = Field(
-        ..., title='ImageGenerationThreadItemType'
-    )
+    type: Annotated[
+        ImageGenerationThreadItemType, Field(title='ImageGenerationThreadItemType')
+    ]
     result: str
 
 
 class ImageGenerationThreadItem(RootModel[FileIdThreadItem | ResultThreadItem]):
-    root: FileIdThreadItem | ResultThreadItem = Field(
-        ...,
-        description='Either inline generated-image data or its durable attachment-store identity.\n\n`File` must remain first so rollouts written during the migration, which contain both an empty `result` and a `fileId`, retain the file reference when deserialized.',
-        title='ImageGenerationThreadItem',
-    )
+    root: Annotated[
+        FileIdThreadItem | ResultThreadItem,
+        Field(
+            description='Either inline generated-image data or its durable attachment-store identity.\n\n`File` must remain first so rollouts written during the migration, which contain both an empty `result` and a `fileId`, retain the file reference when deserialized.',
+            title='ImageGenerationThreadItem',
+        ),
+    ]
 
 
 class EnteredReviewModeThreadItemType(StrEnum):
@@ -1459,19 +1578,23 @@ class EnteredReviewModeThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
     review: str
-    type: EnteredReviewModeThreadItemType = Field(
-        ..., title='EnteredReviewModeThreadItemType'
-    )
+    type: Annotated[
+        EnteredReviewModeThreadItemType, Field(title='EnteredReviewModeThreadItemType')
+    ]
 
 
 class ExitedReviewModeThreadItemType(StrEnum):
@@ -1483,19 +1606,23 @@ class ExitedReviewModeThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
     review: str
-    type: ExitedReviewModeThreadItemType = Field(
-        ..., title='ExitedReviewModeThreadItemType'
-    )
+    type: Annotated[
+        ExitedReviewModeThreadItemType, Field(title='ExitedReviewModeThreadItemType')
+    ]
 
 
 class ContextCompactionThreadItemType(StrEnum):
@@ -1507,18 +1634,22 @@ class ContextCompactionThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
-    type: ContextCompactionThreadItemType = Field(
-        ..., title='ContextCompactionThreadItemType'
-    )
+    type: Annotated[
+        ContextCompactionThreadItemType, Field(title='ContextCompactionThreadItemType')
+    ]
 
 
 class ThreadSource(RootModel[str]):
@@ -1564,10 +1695,12 @@ class ToolRequestUserInputQuestion(BaseModel):
 class TurnEnvironmentParams(BaseModel):
     cwd: LegacyAppPathString
     environmentId: str
-    runtimeWorkspaceRoots: list[LegacyAppPathString] | None = Field(
-        None,
-        description='Environment-native runtime workspace roots. Omitted defaults to `cwd`.',
-    )
+    runtimeWorkspaceRoots: Annotated[
+        list[LegacyAppPathString] | None,
+        Field(
+            description='Environment-native runtime workspace roots. Omitted defaults to `cwd`.'
+        ),
+    ] = None
 
 
 class TurnItemsView1(StrEnum):
@@ -1611,12 +1744,14 @@ class TextUserInputType(StrEnum):
 
 class TextUserInput(BaseModel):
     text: str
-    text_elements: list[TextElement] | None = Field(
-        [],
-        description='UI-defined spans within `text` used to render or persist special elements.',
-        validate_default=True,
-    )
-    type: TextUserInputType = Field(..., title='TextUserInputType')
+    text_elements: Annotated[
+        list[TextElement] | None,
+        Field(
+            description='UI-defined spans within `text` used to render or persist special elements.',
+            validate_default=True,
+        ),
+    ] = []
+    type: Annotated[TextUserInputType, Field(title='TextUserInputType')]
 
 
 class ImageUserInputType(StrEnum):
@@ -1625,18 +1760,18 @@ class ImageUserInputType(StrEnum):
 
 class UrlUserInput(BaseModel):
     detail: ImageDetail | None = None
-    type: ImageUserInputType = Field(..., title='ImageUserInputType')
+    type: Annotated[ImageUserInputType, Field(title='ImageUserInputType')]
     url: str
 
 
 class FileIdUserInput(BaseModel):
     detail: ImageDetail | None = None
-    type: ImageUserInputType = Field(..., title='ImageUserInputType')
+    type: Annotated[ImageUserInputType, Field(title='ImageUserInputType')]
     fileId: str
 
 
 class ImageUserInput(RootModel[UrlUserInput | FileIdUserInput]):
-    root: UrlUserInput | FileIdUserInput = Field(..., title='ImageUserInput')
+    root: Annotated[UrlUserInput | FileIdUserInput, Field(title='ImageUserInput')]
 
 
 class LocalImageUserInputType(StrEnum):
@@ -1646,7 +1781,7 @@ class LocalImageUserInputType(StrEnum):
 class LocalImageUserInput(BaseModel):
     detail: ImageDetail | None = None
     path: str
-    type: LocalImageUserInputType = Field(..., title='LocalImageUserInputType')
+    type: Annotated[LocalImageUserInputType, Field(title='LocalImageUserInputType')]
 
 
 class AudioUserInputType(StrEnum):
@@ -1654,17 +1789,17 @@ class AudioUserInputType(StrEnum):
 
 
 class UrlUserInput1(BaseModel):
-    type: AudioUserInputType = Field(..., title='AudioUserInputType')
+    type: Annotated[AudioUserInputType, Field(title='AudioUserInputType')]
     url: str
 
 
 class FileIdUserInput1(BaseModel):
-    type: AudioUserInputType = Field(..., title='AudioUserInputType')
+    type: Annotated[AudioUserInputType, Field(title='AudioUserInputType')]
     fileId: str
 
 
 class AudioUserInput(RootModel[UrlUserInput1 | FileIdUserInput1]):
-    root: UrlUserInput1 | FileIdUserInput1 = Field(..., title='AudioUserInput')
+    root: Annotated[UrlUserInput1 | FileIdUserInput1, Field(title='AudioUserInput')]
 
 
 class LocalAudioUserInputType(StrEnum):
@@ -1673,7 +1808,7 @@ class LocalAudioUserInputType(StrEnum):
 
 class LocalAudioUserInput(BaseModel):
     path: str
-    type: LocalAudioUserInputType = Field(..., title='LocalAudioUserInputType')
+    type: Annotated[LocalAudioUserInputType, Field(title='LocalAudioUserInputType')]
 
 
 class SkillUserInputType(StrEnum):
@@ -1683,7 +1818,7 @@ class SkillUserInputType(StrEnum):
 class SkillUserInput(BaseModel):
     name: str
     path: str
-    type: SkillUserInputType = Field(..., title='SkillUserInputType')
+    type: Annotated[SkillUserInputType, Field(title='SkillUserInputType')]
 
 
 class MentionUserInputType(StrEnum):
@@ -1693,7 +1828,7 @@ class MentionUserInputType(StrEnum):
 class MentionUserInput(BaseModel):
     name: str
     path: str
-    type: MentionUserInputType = Field(..., title='MentionUserInputType')
+    type: Annotated[MentionUserInputType, Field(title='MentionUserInputType')]
 
 
 class UserInput(
@@ -1725,7 +1860,7 @@ class SearchWebSearchActionType(StrEnum):
 class SearchWebSearchAction(BaseModel):
     queries: list[str] | None = None
     query: str | None = None
-    type: SearchWebSearchActionType = Field(..., title='SearchWebSearchActionType')
+    type: Annotated[SearchWebSearchActionType, Field(title='SearchWebSearchActionType')]
 
 
 class OpenPageWebSearchActionType(StrEnum):
@@ -1733,7 +1868,9 @@ class OpenPageWebSearchActionType(StrEnum):
 
 
 class OpenPageWebSearchAction(BaseModel):
-    type: OpenPageWebSearchActionType = Field(..., title='OpenPageWebSearchActionType')
+    type: Annotated[
+        OpenPageWebSearchActionType, Field(title='OpenPageWebSearchActionType')
+    ]
     url: str | None = None
 
 
@@ -1743,9 +1880,9 @@ class FindInPageWebSearchActionType(StrEnum):
 
 class FindInPageWebSearchAction(BaseModel):
     pattern: str | None = None
-    type: FindInPageWebSearchActionType = Field(
-        ..., title='FindInPageWebSearchActionType'
-    )
+    type: Annotated[
+        FindInPageWebSearchActionType, Field(title='FindInPageWebSearchActionType')
+    ]
     url: str | None = None
 
 
@@ -1754,7 +1891,7 @@ class OtherWebSearchActionType(StrEnum):
 
 
 class OtherWebSearchAction(BaseModel):
-    type: OtherWebSearchActionType = Field(..., title='OtherWebSearchActionType')
+    type: Annotated[OtherWebSearchActionType, Field(title='OtherWebSearchActionType')]
 
 
 class WebSearchAction(
@@ -1775,10 +1912,12 @@ class WebSearchAction(
 
 class AdditionalContextEntry(BaseModel):
     kind: AdditionalContextKind
-    name: str | None = Field(
-        None,
-        description='Optional name for untrusted context, used to label its tool output.',
-    )
+    name: Annotated[
+        str | None,
+        Field(
+            description='Optional name for untrusted context, used to label its tool output.'
+        ),
+    ] = None
     value: str
 
 
@@ -1810,7 +1949,7 @@ class CodexErrorInfo(
         | dict[str, Any]
     ]
 ):
-    root: (
+    root: Annotated[
         CodexErrorInfo1
         | CodexErrorInfo2
         | HttpConnectionFailedCodexErrorInfo
@@ -1819,11 +1958,11 @@ class CodexErrorInfo(
         | ResponseTooManyFailedAttemptsCodexErrorInfo
         | ActiveTurnNotSteerableCodexErrorInfo
         | str
-        | dict[str, Any]
-    ) = Field(
-        ...,
-        description='This translation layer make sure that we expose codex error code in camel case.\n\nWhen an upstream HTTP status is available (for example, from the Responses API or a provider), it is forwarded in `httpStatusCode` on the relevant `codexErrorInfo` variant.',
-    )
+        | dict[str, Any],
+        Field(
+            description='This translation layer make sure that we expose codex error code in camel case.\n\nWhen an upstream HTTP status is available (for example, from the Responses API or a provider), it is forwarded in `httpStatusCode` on the relevant `codexErrorInfo` variant.'
+        ),
+    ]
 
 
 class CollabAgentState(BaseModel):
@@ -1844,7 +1983,7 @@ class ReadCommandAction(BaseModel):
     command: str
     name: str
     path: LegacyAppPathString
-    type: ReadCommandActionType = Field(..., title='ReadCommandActionType')
+    type: Annotated[ReadCommandActionType, Field(title='ReadCommandActionType')]
 
 
 class CommandAction(
@@ -1875,9 +2014,10 @@ class ImageUrlFunctionCallOutputContentItem(BaseModel):
     """
 
     detail: ImageDetail | None = None
-    type: InputImageFunctionCallOutputContentItemType = Field(
-        ..., title='InputImageFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputImageFunctionCallOutputContentItemType,
+        Field(title='InputImageFunctionCallOutputContentItemType'),
+    ]
     image_url: str
 
 
@@ -1887,9 +2027,10 @@ class FileIdFunctionCallOutputContentItem(BaseModel):
     """
 
     detail: ImageDetail | None = None
-    type: InputImageFunctionCallOutputContentItemType = Field(
-        ..., title='InputImageFunctionCallOutputContentItemType'
-    )
+    type: Annotated[
+        InputImageFunctionCallOutputContentItemType,
+        Field(title='InputImageFunctionCallOutputContentItemType'),
+    ]
     file_id: str
 
 
@@ -1898,13 +2039,13 @@ class InputImageFunctionCallOutputContentItem(
         ImageUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem
     ]
 ):
-    root: (
-        ImageUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem
-    ) = Field(
-        ...,
-        description='Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.',
-        title='InputImageFunctionCallOutputContentItem',
-    )
+    root: Annotated[
+        ImageUrlFunctionCallOutputContentItem | FileIdFunctionCallOutputContentItem,
+        Field(
+            description='Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.',
+            title='InputImageFunctionCallOutputContentItem',
+        ),
+    ]
 
 
 class FunctionCallOutputContentItem(
@@ -1915,15 +2056,15 @@ class FunctionCallOutputContentItem(
         | EncryptedContentFunctionCallOutputContentItem
     ]
 ):
-    root: (
+    root: Annotated[
         InputTextFunctionCallOutputContentItem
         | InputImageFunctionCallOutputContentItem
         | InputAudioFunctionCallOutputContentItem
-        | EncryptedContentFunctionCallOutputContentItem
-    ) = Field(
-        ...,
-        description='Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.',
-    )
+        | EncryptedContentFunctionCallOutputContentItem,
+        Field(
+            description='Responses API compatible content items that can be returned by a tool call. This is a subset of ContentItem with the types we support as function call outputs.'
+        ),
+    ]
 
 
 class MemoryCitation(BaseModel):
@@ -1932,22 +2073,30 @@ class MemoryCitation(BaseModel):
 
 
 class MisalignmentErrorDetails(BaseModel):
-    detailedExplanation: str | None = Field(
-        None,
-        description='A substantive localized explanation is required before offering continuation.',
-    )
-    errorType: str | None = Field(
-        None,
-        description='Open-ended classification; clients must accept categories added by Responses.',
-    )
-    reviewTarget: str | None = Field(
-        None,
-        description='Opaque server-issued block target. Presence alone does not enable target-based continuation.',
-    )
-    steer: MisalignmentSteer | None = Field(
-        None,
-        description="Instruction to submit as the next turn's user input if continuation is confirmed.",
-    )
+    detailedExplanation: Annotated[
+        str | None,
+        Field(
+            description='A substantive localized explanation is required before offering continuation.'
+        ),
+    ] = None
+    errorType: Annotated[
+        str | None,
+        Field(
+            description='Open-ended classification; clients must accept categories added by Responses.'
+        ),
+    ] = None
+    reviewTarget: Annotated[
+        str | None,
+        Field(
+            description='Opaque server-issued block target. Presence alone does not enable target-based continuation.'
+        ),
+    ] = None
+    steer: Annotated[
+        MisalignmentSteer | None,
+        Field(
+            description="Instruction to submit as the next turn's user input if continuation is confirmed."
+        ),
+    ] = None
 
 
 class NetworkPolicyAmendment(BaseModel):
@@ -1960,18 +2109,22 @@ class RateLimitSnapshot(BaseModel):
     individualLimit: SpendControlLimitSnapshot | None = None
     limitId: str | None = None
     limitName: str | None = None
-    normalModelSlug: str | None = Field(
-        None,
-        description='Normal model whose display name and reasoning options describe this quota alias.',
-    )
+    normalModelSlug: Annotated[
+        str | None,
+        Field(
+            description='Normal model whose display name and reasoning options describe this quota alias.'
+        ),
+    ] = None
     planType: PlanType | None = None
     primary: RateLimitWindow | None = None
     rateLimitReachedType: RateLimitReachedType | None = None
     secondary: RateLimitWindow | None = None
-    spendControlReached: bool | None = Field(
-        None,
-        description='Backend-reported spend-control state. `None` is unavailable, not a sparse-update recovery.',
-    )
+    spendControlReached: Annotated[
+        bool | None,
+        Field(
+            description='Backend-reported spend-control state. `None` is unavailable, not a sparse-update recovery.'
+        ),
+    ] = None
 
 
 class NetworkPolicyAmendment1(BaseModel):
@@ -2001,7 +2154,7 @@ class ReviewDecision(
         | ReviewDecision5
     ]
 ):
-    root: (
+    root: Annotated[
         ReviewDecision1
         | ApprovedExecpolicyAmendmentReviewDecision
         | ReviewDecision2
@@ -2009,8 +2162,9 @@ class ReviewDecision(
         | NetworkPolicyAmendmentReviewDecision
         | DeniedReviewDecision
         | ReviewDecision4
-        | ReviewDecision5
-    ) = Field(..., description="User's decision in response to an ExecApprovalRequest.")
+        | ReviewDecision5,
+        Field(description="User's decision in response to an ExecApprovalRequest."),
+    ]
 
 
 class UserMessageThreadItem(BaseModel):
@@ -2018,18 +2172,22 @@ class UserMessageThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     clientId: str | None = None
     content: list[UserInput]
     id: str
-    type: UserMessageThreadItemType = Field(..., title='UserMessageThreadItemType')
+    type: Annotated[UserMessageThreadItemType, Field(title='UserMessageThreadItemType')]
 
 
 class AgentMessageThreadItem(BaseModel):
@@ -2037,14 +2195,18 @@ class AgentMessageThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     delivery: AgentMessageDelivery | None = None
     id: str
     memoryCitation: MemoryCitation | None = None
@@ -2052,7 +2214,9 @@ class AgentMessageThreadItem(BaseModel):
     phase: MessagePhase | None = None
     questions: list[AsyncUserInputQuestion] | None = None
     text: str
-    type: AgentMessageThreadItemType = Field(..., title='AgentMessageThreadItemType')
+    type: Annotated[
+        AgentMessageThreadItemType, Field(title='AgentMessageThreadItemType')
+    ]
 
 
 class CommandExecutionThreadItem(BaseModel):
@@ -2060,46 +2224,63 @@ class CommandExecutionThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
+    aggregatedOutput: Annotated[
+        str | None,
+        Field(description="The command's output, aggregated from stdout and stderr."),
+    ] = None
+    command: Annotated[str, Field(description='The command to be executed.')]
+    commandActions: Annotated[
+        list[CommandAction],
+        Field(
+            description='A best-effort parsing of the command to understand the action(s) it will perform. This returns a list of CommandAction objects because a single shell command may be composed of many commands piped together.'
+        ),
+    ]
+    cwd: Annotated[
+        LegacyAppPathString, Field(description="The command's working directory.")
+    ]
+    durationMs: Annotated[
+        int | None,
+        Field(description='The duration of the command execution in milliseconds.'),
+    ] = None
+    exitCode: Annotated[int | None, Field(description="The command's exit code.")] = (
+        None
     )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
-    aggregatedOutput: str | None = Field(
-        None, description="The command's output, aggregated from stdout and stderr."
-    )
-    command: str = Field(..., description='The command to be executed.')
-    commandActions: list[CommandAction] = Field(
-        ...,
-        description='A best-effort parsing of the command to understand the action(s) it will perform. This returns a list of CommandAction objects because a single shell command may be composed of many commands piped together.',
-    )
-    cwd: LegacyAppPathString = Field(
-        ..., description="The command's working directory."
-    )
-    durationMs: int | None = Field(
-        None, description='The duration of the command execution in milliseconds.'
-    )
-    exitCode: int | None = Field(None, description="The command's exit code.")
     id: str
-    pluginId: str | None = Field(
-        None,
-        description='Trusted first-party plugin id when this command resolves to one plugin script.',
-    )
-    processId: str | None = Field(
-        None, description='Identifier for the underlying PTY process (when available).'
-    )
-    scriptPath: str | None = Field(
-        None,
-        description='Safe plugin-relative path when this command resolves to one plugin script.',
-    )
-    source: CommandExecutionSource | None = 'agent'
+    pluginId: Annotated[
+        str | None,
+        Field(
+            description='Trusted first-party plugin id when this command resolves to one plugin script.'
+        ),
+    ] = None
+    processId: Annotated[
+        str | None,
+        Field(
+            description='Identifier for the underlying PTY process (when available).'
+        ),
+    ] = None
+    scriptPath: Annotated[
+        str | None,
+        Field(
+            description='Safe plugin-relative path when this command resolves to one plugin script.'
+        ),
+    ] = None
+    source: CommandExecutionSource | None = CommandExecutionSource.agent
     status: CommandExecutionStatus
-    type: CommandExecutionThreadItemType = Field(
-        ..., title='CommandExecutionThreadItemType'
-    )
+    type: Annotated[
+        CommandExecutionThreadItemType, Field(title='CommandExecutionThreadItemType')
+    ]
 
 
 class FileChangeThreadItem(BaseModel):
@@ -2107,18 +2288,22 @@ class FileChangeThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     changes: list[FileUpdateChange]
     id: str
     status: PatchApplyStatus
-    type: FileChangeThreadItemType = Field(..., title='FileChangeThreadItemType')
+    type: Annotated[FileChangeThreadItemType, Field(title='FileChangeThreadItemType')]
 
 
 class CollabAgentToolCallThreadItem(BaseModel):
@@ -2126,45 +2311,61 @@ class CollabAgentToolCallThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
-    agentsStates: dict[str, CollabAgentState] = Field(
-        ..., description='Last known status of the target agents, when available.'
-    )
-    id: str = Field(..., description='Unique identifier for this collab tool call.')
-    model: str | None = Field(
-        None, description='Model requested for the spawned agent, when applicable.'
-    )
-    prompt: str | None = Field(
-        None,
-        description='Prompt text sent as part of the collab tool call, when available.',
-    )
-    reasoningEffort: ReasoningEffort | None = Field(
-        None,
-        description='Reasoning effort requested for the spawned agent, when applicable.',
-    )
-    receiverThreadIds: list[str] = Field(
-        ...,
-        description='Thread ID of the receiving agent, when applicable. In case of spawn operation, this corresponds to the newly spawned agent.',
-    )
-    senderThreadId: str = Field(
-        ..., description='Thread ID of the agent issuing the collab request.'
-    )
-    status: CollabAgentToolCallStatus = Field(
-        ..., description='Current status of the collab tool call.'
-    )
-    tool: CollabAgentTool = Field(
-        ..., description='Name of the collab tool that was invoked.'
-    )
-    type: CollabAgentToolCallThreadItemType = Field(
-        ..., title='CollabAgentToolCallThreadItemType'
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
+    agentsStates: Annotated[
+        dict[str, CollabAgentState],
+        Field(description='Last known status of the target agents, when available.'),
+    ]
+    id: Annotated[
+        str, Field(description='Unique identifier for this collab tool call.')
+    ]
+    model: Annotated[
+        str | None,
+        Field(description='Model requested for the spawned agent, when applicable.'),
+    ] = None
+    prompt: Annotated[
+        str | None,
+        Field(
+            description='Prompt text sent as part of the collab tool call, when available.'
+        ),
+    ] = None
+    reasoningEffort: Annotated[
+        ReasoningEffort | None,
+        Field(
+            description='Reasoning effort requested for the spawned agent, when applicable.'
+        ),
+    ] = None
+    receiverThreadIds: Annotated[
+        list[str],
+        Field(
+            description='Thread ID of the receiving agent, when applicable. In case of spawn operation, this corresponds to the newly spawned agent.'
+        ),
+    ]
+    senderThreadId: Annotated[
+        str, Field(description='Thread ID of the agent issuing the collab request.')
+    ]
+    status: Annotated[
+        CollabAgentToolCallStatus,
+        Field(description='Current status of the collab tool call.'),
+    ]
+    tool: Annotated[
+        CollabAgentTool, Field(description='Name of the collab tool that was invoked.')
+    ]
+    type: Annotated[
+        CollabAgentToolCallThreadItemType,
+        Field(title='CollabAgentToolCallThreadItemType'),
+    ]
 
 
 class WebSearchThreadItem(BaseModel):
@@ -2172,94 +2373,128 @@ class WebSearchThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     action: WebSearchAction | None = None
     id: str
     query: str
-    results: list[Any] | None = Field(
-        None,
-        description='Structured search results returned out-of-band by standalone web search.\n\nThese stay as opaque JSON at the extension/app-server boundary so new result fields and result types can pass through without a Codex release.',
-    )
-    type: WebSearchThreadItemType = Field(..., title='WebSearchThreadItemType')
+    results: Annotated[
+        list[Any] | None,
+        Field(
+            description='Structured search results returned out-of-band by standalone web search.\n\nThese stay as opaque JSON at the extension/app-server boundary so new result fields and result types can pass through without a Codex release.'
+        ),
+    ] = None
+    type: Annotated[WebSearchThreadItemType, Field(title='WebSearchThreadItemType')]
 
 
 class ThreadStartParams(BaseModel):
-    allowProviderModelFallback: bool | None = Field(
-        None,
-        description='Allow a provider with an authoritative static model catalog to replace an unavailable requested model with its default.',
-    )
+    allowProviderModelFallback: Annotated[
+        bool | None,
+        Field(
+            description='Allow a provider with an authoritative static model catalog to replace an unavailable requested model with its default.'
+        ),
+    ] = None
     approvalPolicy: AskForApproval | None = None
-    approvalsReviewer: ApprovalsReviewer | None = Field(
-        None,
-        description='Override where approval requests are routed for review on this thread and subsequent turns.',
-    )
+    approvalsReviewer: Annotated[
+        ApprovalsReviewer | None,
+        Field(
+            description='Override where approval requests are routed for review on this thread and subsequent turns.'
+        ),
+    ] = None
     baseInstructions: str | None = None
     config: dict[str, Any] | None = None
     cwd: str | None = None
-    daybreakEnabled: bool | None = Field(
-        None,
-        description="Initial Daybreak choice for this persistent thread. Omitted or null leaves it unset. This does not select a turn's `cyberAccessProgram` or grant access. Not supported for ephemeral threads.",
-    )
+    daybreakEnabled: Annotated[
+        bool | None,
+        Field(
+            description="Initial Daybreak choice for this persistent thread. Omitted or null leaves it unset. This does not select a turn's `cyberAccessProgram` or grant access. Not supported for ephemeral threads."
+        ),
+    ] = None
     developerInstructions: str | None = None
     dynamicTools: list[DynamicToolSpec] | None = None
-    environments: list[TurnEnvironmentParams] | None = Field(
-        None,
-        description='Optional sticky environments for this thread.\n\nOmitted selects the default environment when environment access is enabled. Empty disables environment access for turns that do not provide a turn override. Non-empty selects the first environment as the current turn environment.',
-    )
+    environments: Annotated[
+        list[TurnEnvironmentParams] | None,
+        Field(
+            description='Optional sticky environments for this thread.\n\nOmitted selects the default environment when environment access is enabled. Empty disables environment access for turns that do not provide a turn override. Non-empty selects the first environment as the current turn environment.'
+        ),
+    ] = None
     ephemeral: bool | None = None
-    experimentalRawEvents: bool | None = Field(
-        None,
-        description='If true, opt into emitting raw Responses API items on the event stream. This is for internal use only (e.g. Codex Cloud).',
-    )
-    historyMode: ThreadHistoryMode | None = Field(
-        None,
-        description='Persisted thread history contract to use for this new thread.',
-    )
-    mockExperimentalField: str | None = Field(
-        None,
-        description='Test-only experimental field used to validate experimental gating and schema filtering behavior in a stable way.',
-    )
+    experimentalRawEvents: Annotated[
+        bool | None,
+        Field(
+            description='If true, opt into emitting raw Responses API items on the event stream. This is for internal use only (e.g. Codex Cloud).'
+        ),
+    ] = None
+    historyMode: Annotated[
+        ThreadHistoryMode | None,
+        Field(
+            description='Persisted thread history contract to use for this new thread.'
+        ),
+    ] = None
+    mockExperimentalField: Annotated[
+        str | None,
+        Field(
+            description='Test-only experimental field used to validate experimental gating and schema filtering behavior in a stable way.'
+        ),
+    ] = None
     model: str | None = None
     modelProvider: str | None = None
-    multiAgentMode: MultiAgentMode | None = Field(
-        None,
-        description='@deprecated Ignored. Use Ultra reasoning effort for proactive multi-agent behavior.',
-    )
-    permissions: str | None = Field(
-        None,
-        description='Named profile id for this thread. Cannot be combined with `sandbox`.',
-    )
-    personality: Personality | None = Field(
-        None,
-        description='@deprecated `friendly` and `pragmatic` no longer select a style.',
-    )
-    projectId: str | None = Field(
-        None,
-        description='Optional project identity for this new thread. Durable threads persist the assignment; ephemeral threads expose it only in live responses.',
-    )
-    runtimeWorkspaceRoots: list[AbsolutePathBuf] | None = Field(
-        None,
-        description="Replace the thread's runtime workspace roots. Paths must be absolute.",
-    )
+    multiAgentMode: Annotated[
+        MultiAgentMode | None,
+        Field(
+            description='@deprecated Ignored. Use Ultra reasoning effort for proactive multi-agent behavior.'
+        ),
+    ] = None
+    permissions: Annotated[
+        str | None,
+        Field(
+            description='Named profile id for this thread. Cannot be combined with `sandbox`.'
+        ),
+    ] = None
+    personality: Annotated[
+        Personality | None,
+        Field(
+            description='@deprecated `friendly` and `pragmatic` no longer select a style.'
+        ),
+    ] = None
+    projectId: Annotated[
+        str | None,
+        Field(
+            description='Optional project identity for this new thread. Durable threads persist the assignment; ephemeral threads expose it only in live responses.'
+        ),
+    ] = None
+    runtimeWorkspaceRoots: Annotated[
+        list[AbsolutePathBuf] | None,
+        Field(
+            description="Replace the thread's runtime workspace roots. Paths must be absolute."
+        ),
+    ] = None
     sandbox: SandboxMode | None = None
-    selectedCapabilityRoots: list[SelectedCapabilityRoot] | None = Field(
-        None,
-        description='Capability roots selected for this thread by the hosting platform.',
-    )
+    selectedCapabilityRoots: Annotated[
+        list[SelectedCapabilityRoot] | None,
+        Field(
+            description='Capability roots selected for this thread by the hosting platform.'
+        ),
+    ] = None
     serviceName: str | None = None
     serviceTier: str | None = None
     sessionStartSource: ThreadStartSource | None = None
-    threadSource: ThreadSource | None = Field(
-        None,
-        description='Optional client-supplied analytics source classification for this thread.',
-    )
+    threadSource: Annotated[
+        ThreadSource | None,
+        Field(
+            description='Optional client-supplied analytics source classification for this thread.'
+        ),
+    ] = None
 
 
 class ThreadTokenUsage(BaseModel):
@@ -2279,10 +2514,13 @@ class ToolRequestUserInputParams(BaseModel):
     EXPERIMENTAL. Params sent with a request_user_input event.
     """
 
-    autoResolutionMs: conint(ge=0) | None = Field(
-        None,
-        description='@deprecated Use `isBlocking` to decide whether the request should block.',
-    )
+    autoResolutionMs: Annotated[
+        int | None,
+        Field(
+            description='@deprecated Use `isBlocking` to decide whether the request should block.',
+            ge=0,
+        ),
+    ] = None
     isBlocking: bool
     itemId: str
     questions: list[ToolRequestUserInputQuestion]
@@ -2294,10 +2532,12 @@ class TurnError(BaseModel):
     additionalDetails: str | None = None
     codexErrorInfo: CodexErrorInfo | None = None
     message: str
-    misalignment: MisalignmentErrorDetails | None = Field(
-        None,
-        description='Optional public explanation and continuation instruction for a misalignment block.',
-    )
+    misalignment: Annotated[
+        MisalignmentErrorDetails | None,
+        Field(
+            description='Optional public explanation and continuation instruction for a misalignment block.'
+        ),
+    ] = None
 
 
 class AccountRateLimitsUpdatedNotification(BaseModel):
@@ -2366,21 +2606,26 @@ class FunctionCallOutputThreadItem(BaseModel):
     A thread item and its recorded lifecycle times. The payload stays flat on the wire.
     """
 
-    completedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item completed, if recorded.',
-    )
-    startedAtMs: int | None = Field(
-        None,
-        description='Unix timestamp in milliseconds when the item started, if recorded.',
-    )
+    completedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item completed, if recorded.'
+        ),
+    ] = None
+    startedAtMs: Annotated[
+        int | None,
+        Field(
+            description='Unix timestamp in milliseconds when the item started, if recorded.'
+        ),
+    ] = None
     id: str
     name: str
     namespace: str | None = None
     output: FunctionCallOutputBody
-    type: FunctionCallOutputThreadItemType = Field(
-        ..., title='FunctionCallOutputThreadItemType'
-    )
+    type: Annotated[
+        FunctionCallOutputThreadItemType,
+        Field(title='FunctionCallOutputThreadItemType'),
+    ]
 
 
 class ThreadItem(
@@ -2406,7 +2651,7 @@ class ThreadItem(
         | ContextCompactionThreadItem
     ]
 ):
-    root: (
+    root: Annotated[
         UserMessageThreadItem
         | HookPromptThreadItem
         | AgentMessageThreadItem
@@ -2425,43 +2670,55 @@ class ThreadItem(
         | ImageGenerationThreadItem
         | EnteredReviewModeThreadItem
         | ExitedReviewModeThreadItem
-        | ContextCompactionThreadItem
-    ) = Field(
-        ...,
-        description='A thread item and its recorded lifecycle times. The payload stays flat on the wire.',
-    )
+        | ContextCompactionThreadItem,
+        Field(
+            description='A thread item and its recorded lifecycle times. The payload stays flat on the wire.'
+        ),
+    ]
 
 
 class Turn(BaseModel):
-    completedAt: int | None = Field(
-        None, description='Unix timestamp (in seconds) when the turn completed.'
-    )
-    durationMs: int | None = Field(
-        None,
-        description='Duration between turn start and completion in milliseconds, if known.',
-    )
-    error: TurnError | None = Field(
-        None, description='Error associated with a failed or interrupted turn.'
-    )
-    id: str = Field(
-        ...,
-        description='Identifier for this turn. Codex-generated turn IDs are UUIDv7.',
-    )
-    items: list[ThreadItem] = Field(
-        ..., description='Thread items currently included in this turn payload.'
-    )
-    itemsView: TurnItemsView | None = Field(
-        'full',
-        description='Describes how much of `items` has been loaded for this turn.',
-        validate_default=True,
-    )
-    rootTurnId: str | None = Field(
-        None,
-        description='ID of the first turn in the chain of work that led to this turn. Pass this as `rootTurnId` when starting work on behalf of this turn. May be null in older history or a `review/start` response.',
-    )
-    startedAt: int | None = Field(
-        None, description='Unix timestamp (in seconds) when the turn started.'
-    )
+    completedAt: Annotated[
+        int | None,
+        Field(description='Unix timestamp (in seconds) when the turn completed.'),
+    ] = None
+    durationMs: Annotated[
+        int | None,
+        Field(
+            description='Duration between turn start and completion in milliseconds, if known.'
+        ),
+    ] = None
+    error: Annotated[
+        TurnError | None,
+        Field(description='Error associated with a failed or interrupted turn.'),
+    ] = None
+    id: Annotated[
+        str,
+        Field(
+            description='Identifier for this turn. Codex-generated turn IDs are UUIDv7.'
+        ),
+    ]
+    items: Annotated[
+        list[ThreadItem],
+        Field(description='Thread items currently included in this turn payload.'),
+    ]
+    itemsView: Annotated[
+        TurnItemsView | None,
+        Field(
+            description='Describes how much of `items` has been loaded for this turn.',
+            validate_default=True,
+        ),
+    ] = 'full'
+    rootTurnId: Annotated[
+        str | None,
+        Field(
+            description='ID of the first turn in the chain of work that led to this turn. Pass this as `rootTurnId` when starting work on behalf of this turn. May be null in older history or a `review/start` response.'
+        ),
+    ] = None
+    startedAt: Annotated[
+        int | None,
+        Field(description='Unix timestamp (in seconds) when the turn started.'),
+    ] = None
     status: TurnStatus
 
 
@@ -2474,147 +2731,204 @@ class TurnToolOutput(BaseModel):
     name: str
     namespace: str | None = None
     output: FunctionCallOutputBody
-    retain: bool | None = Field(
-        None,
-        description="Requests retention of this output in the thread's model history.",
-    )
+    retain: Annotated[
+        bool | None,
+        Field(
+            description="Requests retention of this output in the thread's model history."
+        ),
+    ] = None
 
 
 class TurnStartParams(BaseModel):
-    additionalContext: dict[str, Any] | None = Field(
-        None,
-        description='Optional client-provided context fragments keyed by an opaque source identifier.',
-    )
-    approvalPolicy: AskForApproval | None = Field(
-        None,
-        description='Override the approval policy for this turn and subsequent turns.',
-    )
-    approvalsReviewer: ApprovalsReviewer | None = Field(
-        None,
-        description='Override where approval requests are routed for review on this turn and subsequent turns.',
-    )
+    additionalContext: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='Optional client-provided context fragments keyed by an opaque source identifier.'
+        ),
+    ] = None
+    approvalPolicy: Annotated[
+        AskForApproval | None,
+        Field(
+            description='Override the approval policy for this turn and subsequent turns.'
+        ),
+    ] = None
+    approvalsReviewer: Annotated[
+        ApprovalsReviewer | None,
+        Field(
+            description='Override where approval requests are routed for review on this turn and subsequent turns.'
+        ),
+    ] = None
     clientUserMessageId: str | None = None
-    collaborationMode: CollaborationMode | None = Field(
-        None,
-        description='EXPERIMENTAL - Set a pre-set collaboration mode. Takes precedence over model, reasoning_effort, and developer instructions if set.\n\nFor `collaboration_mode.settings.developer_instructions`, `null` means "use the built-in instructions for the selected mode".',
-    )
-    cwd: str | None = Field(
-        None,
-        description='Override the working directory for this turn and subsequent turns.',
-    )
-    cyberAccessProgram: CyberAccessProgram | None = Field(
-        None,
-        description='EXPERIMENTAL - Request an authorized cyber program for this turn. Omission preserves automatic behavior. This does not grant access.',
-    )
-    disabledPluginIds: list[str] | None = Field(
-        None,
-        description="Replace this thread's disabled plugin IDs. Omitted/null preserves the list; [] clears it.",
-    )
-    effort: ReasoningEffort | None = Field(
-        None,
-        description='Override the reasoning effort for this turn and subsequent turns.',
-    )
-    environments: list[TurnEnvironmentParams] | None = Field(
-        None,
-        description='Optional environments for this turn and subsequent turns.\n\nOmitted uses the thread sticky environments. Empty disables environment access for this turn. Non-empty selects the first environment as the current turn environment for this turn.',
-    )
+    collaborationMode: Annotated[
+        CollaborationMode | None,
+        Field(
+            description='EXPERIMENTAL - Set a pre-set collaboration mode. Takes precedence over model, reasoning_effort, and developer instructions if set.\n\nFor `collaboration_mode.settings.developer_instructions`, `null` means "use the built-in instructions for the selected mode".'
+        ),
+    ] = None
+    cwd: Annotated[
+        str | None,
+        Field(
+            description='Override the working directory for this turn and subsequent turns.'
+        ),
+    ] = None
+    cyberAccessProgram: Annotated[
+        CyberAccessProgram | None,
+        Field(
+            description='EXPERIMENTAL - Request an authorized cyber program for this turn. Omission preserves automatic behavior. This does not grant access.'
+        ),
+    ] = None
+    disabledPluginIds: Annotated[
+        list[str] | None,
+        Field(
+            description="Replace this thread's disabled plugin IDs. Omitted/null preserves the list; [] clears it."
+        ),
+    ] = None
+    effort: Annotated[
+        ReasoningEffort | None,
+        Field(
+            description='Override the reasoning effort for this turn and subsequent turns.'
+        ),
+    ] = None
+    environments: Annotated[
+        list[TurnEnvironmentParams] | None,
+        Field(
+            description='Optional environments for this turn and subsequent turns.\n\nOmitted uses the thread sticky environments. Empty disables environment access for this turn. Non-empty selects the first environment as the current turn environment for this turn.'
+        ),
+    ] = None
     input: list[UserInput]
-    model: str | None = Field(
-        None, description='Override the model for this turn and subsequent turns.'
-    )
-    multiAgentMode: MultiAgentMode | None = Field(
-        None,
-        description='@deprecated Ignored. Use `effort: "ultra"` for proactive multi-agent behavior.',
-    )
-    outputSchema: Any | None = Field(
-        None,
-        description='Optional JSON Schema used to constrain the final assistant message for this turn.',
-    )
-    parentTurnId: str | None = Field(
-        None,
-        description='ID of the turn that caused this new turn to start.\n\nSet this when starting work on behalf of another turn, such as delegated work in a different thread. Leave unset for work started directly by the user. Ignored when this request adds input to an active turn.',
-    )
-    permissions: str | None = Field(
-        None,
-        description='Select a named permissions profile id for this turn and subsequent turns. Cannot be combined with `sandboxPolicy`.',
-    )
-    personality: Personality | None = Field(
-        None,
-        description="@deprecated `friendly` and `pragmatic` no longer select a style. Changing this does not rewrite the thread's existing instructions.",
-    )
-    responsesapiClientMetadata: dict[str, Any] | None = Field(
-        None,
-        description='Optional metadata to enrich Codex\'s ResponsesAPI turn metadata. Replaces unprotected client-provided entries when supplied; an empty map clears them.\n\nEntries are flattened into the JSON string sent as `client_metadata["x-codex-turn-metadata"]` on ResponsesAPI HTTP and websocket requests.\n\nThey are not sent as top-level ResponsesAPI `client_metadata` keys, and reserved keys such as `session_id`, `thread_id`, `turn_id`, and `window_id` cannot be overridden.',
-    )
-    responsesapiClientMetadataPatch: dict[str, Any] | None = Field(
-        None,
-        description='Merge entries into the ResponsesAPI turn metadata without removing existing entries. Applied after `responsesapiClientMetadata` if both are provided; reserved keys remain protected.',
-    )
-    rootTurnId: str | None = Field(
-        None,
-        description="ID of the first turn in the chain of work that led to this new turn.\n\nWhen setting `parentTurnId`, set this to the parent turn's `rootTurnId` when known. This keeps descendant work attributed to the original turn. If omitted, the new turn becomes its own root. Ignored when this request adds input to an active turn.",
-    )
-    runtimeWorkspaceRoots: list[AbsolutePathBuf] | None = Field(
-        None,
-        description="Replace the thread's runtime workspace roots for this turn and subsequent turns. Paths must be absolute.",
-    )
-    sandboxPolicy: SandboxPolicy | None = Field(
-        None,
-        description='Override the sandbox policy for this turn and subsequent turns.',
-    )
-    serviceTier: str | None = Field(
-        None,
-        description='Override the service tier for this turn and subsequent turns.',
-    )
-    serviceTierForTurn: str | None = Field(
-        None,
-        description='Override the service tier only when this request starts a new turn. Use "default" for standard speed. Omitted or null inherits the thread\'s tier. Does not change the thread\'s tier or a turn being steered.',
-    )
-    summary: ReasoningSummary | None = Field(
-        None,
-        description='Override the reasoning summary for this turn and subsequent turns.',
-    )
+    model: Annotated[
+        str | None,
+        Field(description='Override the model for this turn and subsequent turns.'),
+    ] = None
+    multiAgentMode: Annotated[
+        MultiAgentMode | None,
+        Field(
+            description='@deprecated Ignored. Use `effort: "ultra"` for proactive multi-agent behavior.'
+        ),
+    ] = None
+    outputSchema: Annotated[
+        Any | None,
+        Field(
+            description='Optional JSON Schema used to constrain the final assistant message for this turn.'
+        ),
+    ] = None
+    parentTurnId: Annotated[
+        str | None,
+        Field(
+            description='ID of the turn that caused this new turn to start.\n\nSet this when starting work on behalf of another turn, such as delegated work in a different thread. Leave unset for work started directly by the user. Ignored when this request adds input to an active turn.'
+        ),
+    ] = None
+    permissions: Annotated[
+        str | None,
+        Field(
+            description='Select a named permissions profile id for this turn and subsequent turns. Cannot be combined with `sandboxPolicy`.'
+        ),
+    ] = None
+    personality: Annotated[
+        Personality | None,
+        Field(
+            description="@deprecated `friendly` and `pragmatic` no longer select a style. Changing this does not rewrite the thread's existing instructions."
+        ),
+    ] = None
+    responsesapiClientMetadata: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='Optional metadata to enrich Codex\'s ResponsesAPI turn metadata. Replaces unprotected client-provided entries when supplied; an empty map clears them.\n\nEntries are flattened into the JSON string sent as `client_metadata["x-codex-turn-metadata"]` on ResponsesAPI HTTP and websocket requests.\n\nThey are not sent as top-level ResponsesAPI `client_metadata` keys, and reserved keys such as `session_id`, `thread_id`, `turn_id`, and `window_id` cannot be overridden.'
+        ),
+    ] = None
+    responsesapiClientMetadataPatch: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description='Merge entries into the ResponsesAPI turn metadata without removing existing entries. Applied after `responsesapiClientMetadata` if both are provided; reserved keys remain protected.'
+        ),
+    ] = None
+    rootTurnId: Annotated[
+        str | None,
+        Field(
+            description="ID of the first turn in the chain of work that led to this new turn.\n\nWhen setting `parentTurnId`, set this to the parent turn's `rootTurnId` when known. This keeps descendant work attributed to the original turn. If omitted, the new turn becomes its own root. Ignored when this request adds input to an active turn."
+        ),
+    ] = None
+    runtimeWorkspaceRoots: Annotated[
+        list[AbsolutePathBuf] | None,
+        Field(
+            description="Replace the thread's runtime workspace roots for this turn and subsequent turns. Paths must be absolute."
+        ),
+    ] = None
+    sandboxPolicy: Annotated[
+        SandboxPolicy | None,
+        Field(
+            description='Override the sandbox policy for this turn and subsequent turns.'
+        ),
+    ] = None
+    serviceTier: Annotated[
+        str | None,
+        Field(
+            description='Override the service tier for this turn and subsequent turns.'
+        ),
+    ] = None
+    serviceTierForTurn: Annotated[
+        str | None,
+        Field(
+            description='Override the service tier only when this request starts a new turn. Use "default" for standard speed. Omitted or null inherits the thread\'s tier. Does not change the thread\'s tier or a turn being steered.'
+        ),
+    ] = None
+    summary: Annotated[
+        ReasoningSummary | None,
+        Field(
+            description='Override the reasoning summary for this turn and subsequent turns.'
+        ),
+    ] = None
     threadId: str
     toolOutput: TurnToolOutput | None = None
-    turnTrigger: str | None = Field(
-        None,
-        description='Optional source classification for the caller that starts this turn. Ignored when this request steers an already-active turn.',
-    )
+    turnTrigger: Annotated[
+        str | None,
+        Field(
+            description='Optional source classification for the caller that starts this turn. Ignored when this request steers an already-active turn.'
+        ),
+    ] = None
 
 
 class CodexProtocol(BaseModel):
-    AccountRateLimitsUpdatedNotification_1: (
-        AccountRateLimitsUpdatedNotification | None
-    ) = Field(None, alias='AccountRateLimitsUpdatedNotification')
-    ApplyPatchApprovalResponse_1: ApplyPatchApprovalResponse | None = Field(
-        None, alias='ApplyPatchApprovalResponse'
-    )
-    CommandExecutionRequestApprovalResponse_1: (
-        CommandExecutionRequestApprovalResponse | None
-    ) = Field(None, alias='CommandExecutionRequestApprovalResponse')
-    DynamicToolCallParams_1: DynamicToolCallParams | None = Field(
-        None, alias='DynamicToolCallParams'
-    )
-    DynamicToolCallResponse_1: DynamicToolCallResponse | None = Field(
-        None, alias='DynamicToolCallResponse'
-    )
-    ExecCommandApprovalResponse_1: ExecCommandApprovalResponse | None = Field(
-        None, alias='ExecCommandApprovalResponse'
-    )
-    FileChangeRequestApprovalResponse_1: FileChangeRequestApprovalResponse | None = (
-        Field(None, alias='FileChangeRequestApprovalResponse')
-    )
-    InitializeParams_1: InitializeParams | None = Field(None, alias='InitializeParams')
-    ThreadStartParams_1: ThreadStartParams | None = Field(
-        None, alias='ThreadStartParams'
-    )
-    ThreadTokenUsageUpdatedNotification_1: (
-        ThreadTokenUsageUpdatedNotification | None
-    ) = Field(None, alias='ThreadTokenUsageUpdatedNotification')
-    ToolRequestUserInputParams_1: ToolRequestUserInputParams | None = Field(
-        None, alias='ToolRequestUserInputParams'
-    )
-    TurnCompletedNotification_1: TurnCompletedNotification | None = Field(
-        None, alias='TurnCompletedNotification'
-    )
-    TurnStartParams_1: TurnStartParams | None = Field(None, alias='TurnStartParams')
+    AccountRateLimitsUpdatedNotification_1: Annotated[
+        AccountRateLimitsUpdatedNotification | None,
+        Field(alias='AccountRateLimitsUpdatedNotification'),
+    ] = None
+    ApplyPatchApprovalResponse_1: Annotated[
+        ApplyPatchApprovalResponse | None, Field(alias='ApplyPatchApprovalResponse')
+    ] = None
+    CommandExecutionRequestApprovalResponse_1: Annotated[
+        CommandExecutionRequestApprovalResponse | None,
+        Field(alias='CommandExecutionRequestApprovalResponse'),
+    ] = None
+    DynamicToolCallParams_1: Annotated[
+        DynamicToolCallParams | None, Field(alias='DynamicToolCallParams')
+    ] = None
+    DynamicToolCallResponse_1: Annotated[
+        DynamicToolCallResponse | None, Field(alias='DynamicToolCallResponse')
+    ] = None
+    ExecCommandApprovalResponse_1: Annotated[
+        ExecCommandApprovalResponse | None, Field(alias='ExecCommandApprovalResponse')
+    ] = None
+    FileChangeRequestApprovalResponse_1: Annotated[
+        FileChangeRequestApprovalResponse | None,
+        Field(alias='FileChangeRequestApprovalResponse'),
+    ] = None
+    InitializeParams_1: Annotated[
+        InitializeParams | None, Field(alias='InitializeParams')
+    ] = None
+    ThreadStartParams_1: Annotated[
+        ThreadStartParams | None, Field(alias='ThreadStartParams')
+    ] = None
+    ThreadTokenUsageUpdatedNotification_1: Annotated[
+        ThreadTokenUsageUpdatedNotification | None,
+        Field(alias='ThreadTokenUsageUpdatedNotification'),
+    ] = None
+    ToolRequestUserInputParams_1: Annotated[
+        ToolRequestUserInputParams | None, Field(alias='ToolRequestUserInputParams')
+    ] = None
+    TurnCompletedNotification_1: Annotated[
+        TurnCompletedNotification | None, Field(alias='TurnCompletedNotification')
+    ] = None
+    TurnStartParams_1: Annotated[
+        TurnStartParams | None, Field(alias='TurnStartParams')
+    ] = None

@@ -78,7 +78,7 @@ def render_state(state: dict[str, Any], url: str) -> Group:
     for name, kw in (("Issue", {"no_wrap": True}), ("State", {}), ("Turn", {"justify": "right"}),
                      ("Last event", {"ratio": 3}), ("Tokens", {"justify": "right"}),
                      ("Elapsed", {"justify": "right"})):
-        running.add_column(name, **kw)  # type: ignore[arg-type]
+        running.add_column(name, **kw)
     for r in state["running"]:
         last = Text(r.get("last_event") or "—", style="magenta")
         if r.get("last_message"):

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -232,7 +233,7 @@ async def _run(wf_path: Path, port: int, console: Console) -> bool:
     return done
 
 
-def _table(states: dict, orch: object | None) -> Table:
+def _table(states: dict[str, Any], orch: object | None) -> Table:
     table = Table(title="Issues", expand=False)
     for col in ("issue", "state", "agent", "last event", "tokens"):
         table.add_column(col)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub
@@ -124,8 +124,9 @@ class GitHubForge:
                              draft: bool) -> OpenedPullRequest:
         existing = await self._call("list pull requests", lambda: self.gh.rest.pulls.async_list(
             self.owner, self.name, state="open", head=f"{self.owner}:{branch}", per_page=10))
-        if existing.parsed_data:
-            pr = existing.parsed_data[0]
+        found: list[Any] = cast("list[Any]", existing.parsed_data)
+        if found:
+            pr = found[0]
             number = pr.number
             updated = await self._call("update the pull request",
                                        lambda: self.gh.rest.pulls.async_update(
@@ -142,7 +143,7 @@ class GitHubForge:
         out: list[Any] = []
         page = 1
         while True:
-            response = await self._call(what, lambda page=page: fetch(page))
+            response = await self._call(what, lambda: fetch(page))
             out.extend(response.parsed_data)
             if "next" not in response.raw_response.links:
                 return out
@@ -175,8 +176,9 @@ class GitHubForge:
                 created_at=_iso(c.created_at)))
             items += await self._reactions(
                 f"review_comment:{c.id}",
-                lambda p, cid=c.id: rest.reactions.async_list_for_pull_request_review_comment(
-                    o, r, cid, per_page=100, page=p))
+                # Called before the loop moves on, so `c` is still this comment.
+                lambda p: rest.reactions.async_list_for_pull_request_review_comment(
+                    o, r, c.id, per_page=100, page=p))
         comments = await self._all("read comments", lambda p: rest.issues.async_list_comments(
             o, r, number, per_page=100, page=p))
         for c in comments:
@@ -184,8 +186,8 @@ class GitHubForge:
                                       body=_v(c, "body"), created_at=_iso(c.created_at)))
             items += await self._reactions(
                 f"comment:{c.id}",
-                lambda p, cid=c.id: rest.reactions.async_list_for_issue_comment(
-                    o, r, cid, per_page=100, page=p))
+                lambda p: rest.reactions.async_list_for_issue_comment(
+                    o, r, c.id, per_page=100, page=p))
         items += await self._reactions(
             f"pull_request:{number}",
             lambda p: rest.reactions.async_list_for_issue(o, r, number, per_page=100, page=p))
@@ -219,7 +221,7 @@ class GitHubForge:
         """
         async def create(data: dict[str, Any]) -> Any:
             response = await self.gh.rest.pulls.async_create_review(
-                self.owner, self.name, number, data=data)  # type: ignore[arg-type]
+                self.owner, self.name, number, data=data)  # type: ignore[call-overload]
             return response.raw_response.json()
 
         data: dict[str, Any] = {"event": "COMMENT", "body": body}

@@ -8,6 +8,7 @@ agent process groups) go to the store as they happen, so a restart resumes where
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import time
 from dataclasses import dataclass
@@ -329,7 +330,7 @@ class Orchestrator:
         entry.task = asyncio.create_task(
             self.executor.run(self, entry), name=f"run:{issue.identifier}"
         )
-        entry.task.add_done_callback(lambda t, i=issue.id: self._collect(i, t))
+        entry.task.add_done_callback(functools.partial(self._collect, issue.id))
         log.info("dispatched", issue_id=issue.id, issue_identifier=issue.identifier, attempt=attempt)
         self._record(entry, "orchestrator", f"dispatched (attempt {attempt or 'first'})")
 

@@ -7,7 +7,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import structlog
 
@@ -35,8 +35,8 @@ async def run_service(
     store = Store(wf.store_path())
     try:
         store.acquire()
-        kwargs = {"backend_factory": backend_factory} if backend_factory else {}
-        orch = Orchestrator(watcher, store, **kwargs)
+        orch = (Orchestrator(watcher, store, backend_factory=backend_factory)
+                if backend_factory else Orchestrator(watcher, store))
         problem = orch._preflight()
         if problem:
             raise TackError(f"Cannot start: {problem}")
@@ -54,7 +54,8 @@ async def run_service(
             server_task = asyncio.create_task(
                 serve(orch, host=host, port=bind_port, token=wf.config.server.token, started=started)
             )
-            await asyncio.wait([started, server_task], return_when=asyncio.FIRST_COMPLETED)
+            first: list[asyncio.Future[Any]] = [started, server_task]
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
             if server_task.done():
                 server_task.result()  # raises the bind error
             url = f"http://{host}:{started.result()}/"

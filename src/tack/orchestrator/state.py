@@ -18,7 +18,7 @@ class RunningEntry:
     issue: Issue
     run_id: int
     attempt: int | None
-    task: asyncio.Task[None] | None = None
+    task: asyncio.Task[Any] | None = None  # resolves to the worker's AttemptOutcome
     started_at: float = field(default_factory=time.time)
     started_mono: float = field(default_factory=time.monotonic)
     last_activity_mono: float | None = None

@@ -95,7 +95,9 @@ def comments_from_github_export(path: Path) -> list[CommentText]:
         if not isinstance(item, dict) or not isinstance(item.get("body"), (str, type(None))):
             raise PrinciplesError(f"{path}: item [{n}] is not a comment object with a `body` "
                                   "string. Pass the raw API response.")
-        user = item.get("user") if isinstance(item.get("user"), dict) else {}
+        user = item.get("user")
+        if not isinstance(user, dict):
+            user = {}
         where = item.get("html_url") or f"{path.name}[{n}]"
         out.append(CommentText(item.get("body") or "",
                                f"a comment by {user.get('login', 'someone')} ({where})"))

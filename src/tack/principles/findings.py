@@ -102,7 +102,8 @@ def apply_suppressions(
 ) -> tuple[list[Finding], list[Finding]]:
     """Split into (kept, suppressed); a suppression without a reason suppresses nothing and
     is itself a finding."""
-    kept, suppressed = [], []
+    kept: list[Finding] = []
+    suppressed: list[Finding] = []
     valid = [s for s in suppressions if s.reason]
     for f in findings:
         rule = f.rule.upper()

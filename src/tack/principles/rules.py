@@ -15,9 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tack.principles.document import Check, PrinciplesError
+
+if TYPE_CHECKING:
+    from ast_grep_py import Config
 
 ENTRY_POINT_GROUP = "tack.principles"
 
@@ -177,7 +180,7 @@ def ast_grep_problem(check: Check, samples: Iterable[str] = ("",)) -> str | None
                 f"(known: {', '.join(sorted(LANGUAGES))})")
     for sample in samples:
         try:
-            SgRoot(sample, language).root().find_all(check.config)
+            SgRoot(sample, language).root().find_all(cast("Config", check.config))
         except Exception as exc:  # invalid rule
             return clean_ast_grep_error(exc)
     return None
@@ -211,7 +214,8 @@ def _lazy(ep: Any) -> PythonCheck:
                 f"Python check {ep.name!r} (entry point {ep.value} in group "
                 f"{ENTRY_POINT_GROUP}) cannot be imported: {exc}. Fix or uninstall the plug-in."
             ) from None
-        return func(file, args)
+        checked: Iterable[Violation] = func(file, args)
+        return checked
 
     dist = getattr(ep, "dist", None)
     run.tack_version = f"{ep.value}@{getattr(dist, 'version', '')}"  # type: ignore[attr-defined]

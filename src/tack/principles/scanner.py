@@ -209,8 +209,8 @@ def scan(
     for rel, digest in digests.items():
         for p in applicable[rel]:
             assert p.check is not None
-            found = cache.results.get(digest, {}).get(result_key(p.check))
-            for item in found or []:
+            cached = cache.results.get(digest, {}).get(result_key(p.check))
+            for item in cached or []:
                 raw.append(_finding(p, rel, Violation(**item)))
         stored = cache.results.get(digest, {}).get(SUPPRESSIONS_KEY) or []
         sups_by_file[rel] = [Suppression(**{**s, "ids": tuple(s["ids"])}) for s in stored]

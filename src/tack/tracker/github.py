@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import structlog
@@ -217,9 +217,10 @@ class GitHubTracker:
                 kwargs["labels"] = labels
             response = await self._call(
                 f"list {state} issues of {self.repo}",
-                lambda kw=kwargs: self.gh.rest.issues.async_list_for_repo(self.owner, self.name, **kw),
+                lambda: self.gh.rest.issues.async_list_for_repo(self.owner, self.name, **kwargs),
             )
-            out.extend(x for x in response.parsed_data if _field(x, "pull_request") is None)
+            listed: list[Any] = cast("list[Any]", response.parsed_data)
+            out.extend(x for x in listed if _field(x, "pull_request") is None)
             if "next" not in response.raw_response.links:
                 return out
             page += 1
@@ -264,10 +265,10 @@ class GitHubTracker:
             await self._read_board()
             numbers = sorted(n for n, status in self._board_status.items()
                              if status is not None and normalize_state(status) in wanted)
-            raw = await self._get_many(numbers)
-            known = {x.number: self._state(x) for x in raw}
-            await self._resolve_blockers(raw, known)
-            return [i for i in (self._normalize(x, known) for x in raw)
+            on_board = await self._get_many(numbers)
+            known = {x.number: self._state(x) for x in on_board}
+            await self._resolve_blockers(on_board, known)
+            return [i for i in (self._normalize(x, known) for x in on_board)
                     if normalize_state(i.state) in wanted]
         raw: list[Any] = []
         if want_open:
@@ -321,7 +322,7 @@ class GitHubTracker:
         return tuple(
             Comment(author=_field(c.user, "login", "") if c.user else "",
                     body=_field(c, "body") or "", created_at=c.created_at)
-            for c in response.parsed_data
+            for c in cast("list[Any]", response.parsed_data)
         )
 
     def _number(self, ref: str) -> int:
@@ -398,7 +399,7 @@ class GitHubTracker:
         else:
             data["state"] = "open"
         await self._call(f"move #{number}", lambda: self.gh.rest.issues.async_update(
-            self.owner, self.name, number, data=data))  # type: ignore[arg-type]
+            self.owner, self.name, number, data=data))  # type: ignore[call-overload]
         moved = await self.fetch_issues_by_ids([str(number)])
         return moved[0]
 
@@ -412,7 +413,7 @@ class GitHubTracker:
                                         ("cancelled", "canceled") else "completed")
             await self._call(f"{'close' if closing else 'reopen'} #{number}",
                              lambda: self.gh.rest.issues.async_update(
-                                 self.owner, self.name, number, data=data))  # type: ignore[arg-type]
+                                 self.owner, self.name, number, data=data))  # type: ignore[call-overload]
         return (await self.fetch_issues_by_ids([str(number)]))[0]
 
     async def comment(self, issue_id: str, body: str, *, author: str = "agent") -> None:

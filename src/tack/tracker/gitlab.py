@@ -111,9 +111,9 @@ class GitLabTracker:
                                         params={"sort": "asc", "per_page": 100})
             comments = tuple(
                 Comment(author=(n.get("author") or {}).get("username") or "gitlab",
-                        body=n.get("body") or "", created_at=parse_time(n.get("created_at")))
+                        body=n.get("body") or "", created_at=at)
                 for n in notes or [] if isinstance(n, dict) and not n.get("system")
-                and parse_time(n.get("created_at"))
+                and (at := parse_time(n.get("created_at"))) is not None
             )
             out.append(self._normalize(item, known, comments))
         return out

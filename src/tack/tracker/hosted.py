@@ -193,7 +193,7 @@ class LabelStates:
         for label in labels:
             state = self.state_of.get(normalize_state(label))
             if state is not None:
-                return state
+                return str(state)
         return self.open_state
 
     def is_closed_state(self, state: str) -> bool:

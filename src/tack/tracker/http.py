@@ -39,7 +39,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Equal jitter: half the exponential step fixed, half random (attempt counts from 1)."""
-        step = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
+        step = min(self.cap_s, self.base_s * 2.0 ** (attempt - 1))
         return step / 2 + step / 2 * self.jitter()
 
 

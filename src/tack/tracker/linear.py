@@ -189,9 +189,9 @@ class LinearTracker:
                 ))
         comments = tuple(
             Comment(author=((c.get("user") or {}).get("name") or "linear"),
-                    body=c.get("body") or "", created_at=parse_time(c.get("createdAt")))
+                    body=c.get("body") or "", created_at=at)
             for c in _nodes(node.get("comments"))
-            if isinstance(c, dict) and parse_time(c.get("createdAt"))
+            if isinstance(c, dict) and (at := parse_time(c.get("createdAt"))) is not None
         )
         assignee = node.get("assignee") or {}
         return Issue(

@@ -137,7 +137,7 @@ def issue_context(issue: Issue | dict[str, Any]) -> dict[str, Any]:
         data = issue.to_dict()
     else:
         blank = Issue(id="", identifier="", title="", state="").to_dict()
-        defaults = {k: ([] if isinstance(v, list) else None) for k, v in blank.items()}
+        defaults: dict[str, Any] = {k: ([] if isinstance(v, list) else None) for k, v in blank.items()}
         data = {**defaults, **issue}
     result: dict[str, Any] = _stringify_keys(data)
     return result

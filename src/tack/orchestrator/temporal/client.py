@@ -73,11 +73,12 @@ async def connect(cfg: ExecutorConfig, *, base: Path, identity: str | None = Non
     tls = tls_settings(cfg, base)
     if api_key and tls is False:
         tls = True  # an API key never travels in clear text (Temporal Cloud requires TLS)
-    kwargs = {"identity": identity} if identity else {}
     try:
-        return await Client.connect(
-            cfg.address, namespace=cfg.namespace, api_key=api_key, tls=tls, **kwargs
-        )
+        if identity:
+            return await Client.connect(cfg.address, namespace=cfg.namespace,
+                                        api_key=api_key, tls=tls, identity=identity)
+        return await Client.connect(cfg.address, namespace=cfg.namespace, api_key=api_key,
+                                    tls=tls)
     except Exception as exc:  # the SDK raises RuntimeError for every connection failure
         raise TackError(
             f"Cannot reach Temporal at {cfg.address} (namespace {cfg.namespace!r}): {exc}. "
