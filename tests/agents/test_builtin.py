@@ -255,7 +255,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
-async def _wait_until(predicate: Any, seconds: float = 5.0) -> None:
+async def _wait_until(predicate: Any, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         assert time.monotonic() < deadline, "condition not met before the deadline"
@@ -272,7 +272,7 @@ async def test_shell_timeout_kills_the_process_group(workspace: Path, issue: Iss
     outcome = await run_tool(
         "shell", {"command": "sleep 30 & echo $! > bg.pid; echo before; sleep 30",
                   "timeout_ms": 300}, ctx)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # killed at its timeout, not after `sleep 30`
     assert not outcome.ok and "timed out" in outcome.output and "before" in outcome.output
     background = int((workspace / "bg.pid").read_text())
     await _wait_until(lambda: _gone(background))
@@ -293,8 +293,8 @@ async def test_cancel_during_hang_returns_promptly(workspace: Path, issue: Issue
         started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 5)
-        assert time.monotonic() - started < 5
+            await asyncio.wait_for(task, 20)  # the hang itself never ends
+        assert time.monotonic() - started < 20
         await session.stop()
 
 
@@ -312,7 +312,7 @@ async def test_cancel_kills_a_running_shell(workspace: Path, issue: Issue,
         await _wait_until(lambda: bool(pgids))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 2)
+            await asyncio.wait_for(task, 20)  # not after `sleep 30`
         await session.stop()
     await _wait_until(lambda: _gone(pgids[0][0]))
     assert pgids[-1] == (pgids[0][0], False)

@@ -268,8 +268,12 @@ async def test_a_turn_cancelled_before_its_result_still_counts_its_tokens(
         events = Recorder()
         task = asyncio.create_task(session.run_turn("Fix VALUE", events))
         deadline = asyncio.get_running_loop().time() + 30
-        while not any(r.step == 1 for r in stub.requests):
-            assert asyncio.get_running_loop().time() < deadline, session.stderr_tail
+        # The second request has reached the model (claude is now waiting on it), and the
+        # session has read the first response's line: claude prints it before running the
+        # tool, but this loop may see the request before the session task reads the line.
+        while not (any(r.step == 1 for r in stub.requests) and events.of("token_usage")):
+            assert asyncio.get_running_loop().time() < deadline, (
+                session.stderr_tail, events.kinds())
             await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

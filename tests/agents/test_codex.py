@@ -221,7 +221,7 @@ async def test_cancelling_a_turn_kills_the_whole_process_tree(
         turn.cancel()
         with pytest.raises(asyncio.CancelledError):
             await turn
-        await poll(lambda: all(gone(pid) for pid in pids), 5, "the process tree to be gone")
+        await poll(lambda: all(gone(pid) for pid in pids), 30, "the process tree to be gone")
         await session.stop()
     assert all(gone(pid) for pid in pids)
 

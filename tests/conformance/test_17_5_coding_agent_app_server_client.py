@@ -108,11 +108,9 @@ async def run_session(run: Run, steps: list[dict[str, Any]], prompt: str = "go",
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     root = tmp_path_factory.mktemp("conformance-17-5")
     workspace, tracker, issue = make_workspace(root)
-    os.environ["GITHUB_TOKEN"] = SECRET
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # restores a GITHUB_TOKEN the machine has
+        mp.setenv("GITHUB_TOKEN", SECRET)
         env = _agent_env(workspace, issue)
-    finally:
-        del os.environ["GITHUB_TOKEN"]
     yield asyncio.run(run_session(Run(root, workspace, issue, tracker), STEPS,
                                   prompt=f"Work on {issue.identifier}", env=env))
 

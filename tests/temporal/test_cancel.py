@@ -48,7 +48,12 @@ def test_closing_the_issue_cancels_the_workflow_and_kills_the_agent_process_grou
     pid = wait_for(lambda: pid_file.exists() and int(pid_file.read_text() or 0), 40,
                    "the agent's command to start")
     registry = worker.root / ".tack-worker" / "processes"
-    assert (registry / str(pid)).read_text().strip() == str(worker.proc.pid)
+    # The worker records the group once its spawn returns, which can be after the shell
+    # has already written its pid.
+    record = registry / str(pid)
+    owner = wait_for(lambda: record.exists() and record.read_text().strip(), 20,
+                     "the agent's process group in the worker's registry")
+    assert owner == str(worker.proc.pid)
     assert not gone(pid)
 
     project.move(ident, "Done")

@@ -94,12 +94,15 @@ def test_a_worker_killed_mid_turn_hands_over_to_another_with_nothing_run_twice(
     wait_for(lambda: running() == [(ident, "worker-a", 2)], 20,
              "/api/v1/state to show turn 2 running on worker-a")
 
+    # Kill worker a before starting worker b: a hung model step is a stall after
+    # `codex.stall_timeout_ms` (4 s here), and a worker b that is slow to start on a loaded
+    # machine must not give worker a the time to fail the turn and retry it itself.
+    worker_a.kill9()
     worker_b = TackWorker(project, "worker-b")
     cleanup.append(worker_b)
     worker_b.wait_ready()
-    worker_a.kill9()
 
-    wait_for(lambda: project.issue(ident)["state"] == "Human Review", 45, "hand-off by worker b")
+    wait_for(lambda: project.issue(ident)["state"] == "Human Review", 60, "hand-off by worker b")
     wait_for(lambda: not up.state()["running"], 20, "the run to end")
 
     # Every scripted model step answered exactly once: no turn ran twice.

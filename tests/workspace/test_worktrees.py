@@ -137,9 +137,9 @@ async def test_hook_timeout_kills_the_whole_process_group(tmp_path: Path,
     with pytest.raises(HookError) as err:
         await mgr.before_run(ws)
     assert err.value.timed_out and err.value.code == "hook_timeout"
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 60  # killed at its timeout, not after `sleep 100`
     pgid = int(marker.read_text().strip())
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 20
     while _group_has_live_process(pgid) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert not _group_has_live_process(pgid)

@@ -67,7 +67,10 @@ def _builtin(config: ServiceConfig) -> Check:
     key = config.builtin.api_key
     parsed = urlparse(url)
     try:
-        with httpx.Client(timeout=CONNECT_TIMEOUT_S) as client:
+        # A dead address fails within the connect timeout; a server that accepted the
+        # connection gets the probe timeout to answer (one second is short on a busy machine).
+        timeout = httpx.Timeout(PROBE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        with httpx.Client(timeout=timeout) as client:
             client.get(url.rstrip("/") + "/models",
                        headers={"Authorization": f"Bearer {key}"} if key else {})
     except httpx.HTTPError as exc:

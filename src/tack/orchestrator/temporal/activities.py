@@ -83,6 +83,12 @@ class _Beat:
             await asyncio.sleep(self.period)
             if self.stall_s is not None and time.monotonic() - self.last > self.stall_s:
                 return
+
+    async def keep_alive(self) -> None:
+        """Heartbeat for as long as the activity runs, git steps included: the heartbeat
+        timeout tells Temporal the worker died, and a slow fetch or push is not that."""
+        while True:
+            await asyncio.sleep(self.period)
             activity.heartbeat(self.progress)
 
 
@@ -142,9 +148,17 @@ class IssueActivities:
 
     @activity.defn(name=TURN_ACTIVITY)
     async def run_turn(self, inp: TurnInput) -> TurnOutcome:
-        run, wf = inp.run, self.workflow
-        beat = _Beat(self.worker, inp.turn, run.stall_timeout_ms, self.redactor)
+        beat = _Beat(self.worker, inp.turn, inp.run.stall_timeout_ms, self.redactor)
         activity.heartbeat(beat.progress)
+        alive = asyncio.ensure_future(beat.keep_alive())
+        try:
+            return await self._run_turn(inp, beat)
+        finally:
+            alive.cancel()
+            await asyncio.gather(alive, return_exceptions=True)
+
+    async def _run_turn(self, inp: TurnInput, beat: _Beat) -> TurnOutcome:
+        run, wf = inp.run, self.workflow
         issue = await self._issue(run)
         if issue is None or not self._active(issue):
             return TurnOutcome(self.worker, "", False, issue.state if issue else None)
