@@ -16,6 +16,7 @@ from tack.store import Store
 from tack.store.feedback import FeedbackStore
 from tack.tracker.base import Issue
 from tack.tracker.http import RetryPolicy
+from tack.workflow.config import ServiceConfig
 from tests.conftest import git
 from tests.tracker_remote.conftest import TOKEN, branch_with_remote, write_workflow
 from tests.tracker_remote.fake_apis import ServerThread
@@ -44,19 +45,24 @@ def workspace(git_repo: Path, tmp_path: Path) -> tuple[Path, Path]:
     return git_repo, remote
 
 
-async def test_handoff_pushes_opens_then_updates_the_merge_request_and_reads_feedback(
-    tmp_path: Path, gitlab: FakeGitLab, workspace: tuple[Path, Path],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    repo, remote = workspace
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    cfg = write_workflow(tmp_path, f"""
+def _gitlab_workflow(tmp_path: Path, gitlab: FakeGitLab) -> ServiceConfig:
+    """GitLab as tracker and forge, its token read from $GITLAB_TOKEN."""
+    return write_workflow(tmp_path, f"""
 tracker:
   kind: gitlab
   api_key: $GITLAB_TOKEN
   endpoint: {gitlab.url}
   provider: {{project: {PROJECT}}}
 """)
+
+
+async def test_handoff_pushes_opens_then_updates_the_merge_request_and_reads_feedback(
+    tmp_path: Path, gitlab: FakeGitLab, workspace: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo, remote = workspace
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    cfg = _gitlab_workflow(tmp_path, gitlab)
     store = Store(tmp_path / "state.db")
     summary = {"run_id": 3, "message": "Redirect to /home.", "turns": 2,
                "tokens": {"input": 900, "output": 100, "total": 1000}}
@@ -113,13 +119,7 @@ async def test_feedback_pages_through_long_threads_and_reads_awards_on_notes(
 ) -> None:
     repo, _ = workspace
     monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
-    cfg = write_workflow(tmp_path, f"""
-tracker:
-  kind: gitlab
-  api_key: $GITLAB_TOKEN
-  endpoint: {gitlab.url}
-  provider: {{project: {PROJECT}}}
-""")
+    cfg = _gitlab_workflow(tmp_path, gitlab)
     store = Store(tmp_path / "state.db")
     await publish_handoff(cfg, repo, BRANCH, ISSUE, {"run_id": 4}, db=store.db)
     # 130 notes and 120 award emoji: two pages each at GitLab's largest page size.
