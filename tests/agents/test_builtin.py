@@ -19,6 +19,7 @@ from tack.tracker.base import Comment, Issue
 from tack.workflow.config import BuiltinConfig
 
 from tests.conftest import git
+from tests.e2e.harness import await_until
 
 CALC = "def add(a, b):\n    return a - b\n"
 
@@ -255,13 +256,6 @@ def _gone(pid: int) -> bool:
         return True
 
 
-async def _wait_until(predicate: Any, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.02)
-
-
 async def test_shell_timeout_kills_the_process_group(workspace: Path, issue: Issue,
                                                      tracker: FakeTracker) -> None:
     seen: list[tuple[int, bool]] = []
@@ -275,7 +269,7 @@ async def test_shell_timeout_kills_the_process_group(workspace: Path, issue: Iss
     assert time.monotonic() - started < 20  # killed at its timeout, not after `sleep 30`
     assert not outcome.ok and "timed out" in outcome.output and "before" in outcome.output
     background = int((workspace / "bg.pid").read_text())
-    await _wait_until(lambda: _gone(background))
+    await await_until(lambda: _gone(background))
     assert [alive for _, alive in seen] == [True, False] and seen[0][0] == seen[1][0]
     ident = await run_tool("shell", {"command": "echo $GIT_AUTHOR_NAME; exit 3"}, ctx)
     assert not ident.ok and ident.output == "exit code: 3\nTack Agent\n"
@@ -289,12 +283,10 @@ async def test_cancel_during_hang_returns_promptly(workspace: Path, issue: Issue
     async with StubModelServer(script) as server:
         session = await open_session(server, "responses", workspace, stalled, tracker)
         task = asyncio.create_task(session.run_turn("please stall", Recorder()))
-        await _wait_until(lambda: len(server.requests) == 1)
-        started = time.monotonic()
+        await await_until(lambda: len(server.requests) == 1)
         task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, 20)  # the hang itself never ends
-        assert time.monotonic() - started < 20
+        with pytest.raises(asyncio.CancelledError):  # not TimeoutError: the hang never ends
+            await asyncio.wait_for(task, 20)
         await session.stop()
 
 
@@ -309,12 +301,12 @@ async def test_cancel_kills_a_running_shell(workspace: Path, issue: Issue,
             workspace=workspace, issue=issue, tracker=tracker,
             on_process=lambda pgid, alive: pgids.append((pgid, alive))))
         task = asyncio.create_task(session.run_turn("TACK-1", Recorder()))
-        await _wait_until(lambda: bool(pgids))
+        await await_until(lambda: bool(pgids))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 20)  # not after `sleep 30`
         await session.stop()
-    await _wait_until(lambda: _gone(pgids[0][0]))
+    await await_until(lambda: _gone(pgids[0][0]))
     assert pgids[-1] == (pgids[0][0], False)
 
 

@@ -22,6 +22,7 @@ from tack.tracker.base import Issue
 from tack.workflow import WorkflowWatcher
 from tack.workflow.config import TrackerConfig
 from tests.conftest import git
+from tests.e2e.harness import await_until as until
 
 HANG = [{"hang": True}]
 HANDOFF = [
@@ -29,16 +30,6 @@ HANDOFF = [
     {"text": "done"},
 ]
 FAIL = [{"error": {"status": 400, "message": "scripted failure"}}]
-
-
-async def until(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Rig:

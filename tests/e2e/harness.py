@@ -3,6 +3,7 @@ subprocess, and its HTTP API. Every wait polls with a deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -33,6 +34,18 @@ def wait_for(predicate: Callable[[], T], timeout: float = 20.0, what: str = "con
                 return last
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+async def await_until(predicate: Callable[[], T], timeout: float = 30.0,
+                      what: str = "condition") -> T:
+    """`wait_for` for async tests: polls without blocking the event loop under test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 BASE_CONFIG: dict[str, Any] = {

@@ -16,6 +16,7 @@ from tack.errors import TackError
 from tack.testing import StubModelServer, load_script
 
 from tests.conftest import TACK
+from tests.e2e.harness import await_until
 
 SCRIPT: dict[str, Any] = {
     "conversations": [
@@ -221,6 +222,7 @@ async def test_hang_times_out_client_while_others_are_served(server: StubModelSe
     stall = chat([{"role": "user", "content": "stall here"}], stream=True)
     async with httpx.AsyncClient(timeout=60) as client:
         hung = asyncio.create_task(client.post(f"{server.url}/chat/completions", json=stall))
+        await await_until(lambda: server.requests, what="the stub to hold the stalled request")
         r = await client.post(f"{server.url}/chat/completions",
                               json=chat([{"role": "user", "content": "chunky"}], stream=True))
         pieces = [json.loads(d)["choices"][0]["delta"].get("content")

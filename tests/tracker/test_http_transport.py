@@ -1,5 +1,6 @@
 """ResilientTransport against a raw HTTP/1.1 server on loopback: a reply cut off mid-body is
-retried, and a gzip-encoded reply replayed from the ETag cache still decodes."""
+retried when sending the request again is harmless (never a POST that may have created
+something), and a gzip-encoded reply replayed from the ETag cache still decodes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from tack.tracker.http import ResilientTransport, RetryPolicy
+from tack.errors import TrackerError
+from tack.tracker.http import ApiClient, ResilientTransport, RetryPolicy
 
 Reply = Callable[[int, bytes], bytes]
 
@@ -96,3 +98,37 @@ async def test_a_gzip_reply_replayed_from_the_etag_cache_decodes(raw_server) -> 
     assert first.json() == second.json() == json.loads(payload)
     assert transport.stats.not_modified == 1
     assert len(seen) == 2
+
+
+async def test_a_post_cut_off_mid_body_is_not_sent_twice(raw_server) -> None:
+    seen, start = raw_server
+    created = json.dumps({"id": 7, "body": "Working on it"}).encode()
+    url = await start(lambda n, _r: _http("201 Created", created[:5], length=len(created)))
+    transport = ResilientTransport(RetryPolicy(base_s=0.01, jitter=lambda: 0.0))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.post(url + "/repos/o/r/issues/1/comments", json={"body": "x"})
+    assert len(seen) == 1  # the server may have created the comment: never post it again
+
+
+async def test_a_graphql_query_is_retried_and_a_mutation_is_not(raw_server) -> None:
+    seen, start = raw_server
+    answer = json.dumps({"data": {"issues": {"nodes": []}}}).encode()
+
+    def reply(n: int, request: bytes) -> bytes:
+        cut = n in (0, 2)  # the first query and the mutation are cut off mid-body
+        return _http("200 OK", answer[:4] if cut else answer, "Content-Type: application/json",
+                     length=len(answer))
+
+    url = await start(reply)
+    api = ApiClient(provider="Linear", base_url=url, headers={}, auth_hint="",
+                    policy=RetryPolicy(base_s=0.01, jitter=lambda: 0.0))
+    try:
+        data = await api.graphql(url + "/graphql", "query { issues { nodes { id } } }")
+        assert data == {"issues": {"nodes": []}} and len(seen) == 2
+        with pytest.raises(TrackerError, match="unreachable"):
+            await api.graphql(url + "/graphql",
+                              "# move it\nmutation { issueUpdate(id: \"1\") { success } }")
+        assert len(seen) == 3
+    finally:
+        await api.aclose()

@@ -99,6 +99,7 @@ class FakeGitLab:
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.awards: dict[int, list[dict[str, Any]]] = {}
         self.note_awards: dict[int, list[dict[str, Any]]] = {}  # by note id
+        self.deleted_notes: set[int] = set()  # listed, but gone by the time they are read
         self.requests: list[tuple[str, str, Any]] = []
         self.rate_limited = 0  # answer this many next requests with 429 + Retry-After
 
@@ -174,6 +175,9 @@ class FakeGitLab:
             request, self.awards.get(request.path_params["iid"], []))
 
     async def note_awards_route(self, request: Request) -> Response:
+        if request.path_params["nid"] in self.deleted_notes:
+            return await self._check(request) or JSONResponse(
+                {"message": "404 Not found"}, status_code=404)
         return await self._check(request) or _page(
             request, self.note_awards.get(request.path_params["nid"], []))
 

@@ -127,6 +127,7 @@ async def test_feedback_pages_through_long_threads_and_reads_awards_on_notes(
     gitlab.note_awards[1129] = [gl_award(71, "ana", "thumbsdown", note=1129),
                                 gl_award(72, "ben", "thumbsup", note=1129)]
     gitlab.awards[1] = [gl_award(100 + n, f"fan{n}", "thumbsup") for n in range(120)]
+    gitlab.deleted_notes = {1005}  # deleted between the list and its award emoji: no error
     report = await sync_feedback(cfg, store.db)
     assert report.new_items == 130 + 2 + 120
     rows = [r.item for r in FeedbackStore(store.db).feedback(run_id=4)]

@@ -56,8 +56,9 @@ def register(app: typer.Typer) -> None:
             result = asyncio.run(distill(loaded, source, settings, resume=run_id or resume,
                                          on_progress=lambda line: console.print(line)))
         except KeyboardInterrupt:
+            pick = f" --run {run_id}" if run_id else ""
             raise DistillError("interrupted; every completed step is saved. Continue with "
-                               f"`tack distill {source} --resume`.") from None
+                               f"`tack distill {source} --resume{pick}`.") from None
         if as_json:
             typer.echo(json.dumps(result.report, indent=2, ensure_ascii=False))
             return

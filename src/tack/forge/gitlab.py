@@ -37,11 +37,11 @@ class GitLabForge:
         except TrackerError as exc:
             raise PublishError(f"GitLab could not {what} in {self.repo}: {exc.message}") from exc
 
-    async def _all(self, what: str, url: str) -> list[Any]:
+    async def _all(self, what: str, url: str, *, missing_ok: bool = False) -> list[Any]:
         """Every page of a list endpoint (GitLab sends RFC 8288 `Link: rel="next"`)."""
         out: list[Any] = []
         try:
-            async for page in self.api.pages(url, {"per_page": 100}):
+            async for page in self.api.pages(url, {"per_page": 100}, missing_ok=missing_ok):
                 out += page
         except TrackerError as exc:
             raise PublishError(f"GitLab could not {what} in {self.repo}: {exc.message}") from exc
@@ -89,7 +89,9 @@ class GitLabForge:
                 line=position.get("new_line"), created_at=note.get("created_at")))
             items += self._awards(await self._all(
                 f"read award emoji on note {note['id']}",
-                f"{mr_path}/notes/{note['id']}/award_emoji"), f"note:{note['id']}")
+                # A note deleted since the list was read has no award emoji, not an error.
+                f"{mr_path}/notes/{note['id']}/award_emoji", missing_ok=True),
+                f"note:{note['id']}")
         items += self._awards(await self._all("read award emoji", f"{mr_path}/award_emoji"),
                               f"merge_request:{number}")
         state = {"opened": "open", "merged": "merged", "closed": "closed"}.get(

@@ -24,6 +24,12 @@ from tack.errors import TrackerError
 log = structlog.get_logger(__name__)
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+# A request that may have reached the server is sent again only when repeating it is harmless.
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Set on a request (httpx `extensions=`) to mark a POST as safe to repeat: a GraphQL query.
+IDEMPOTENT_EXTENSION = "tack_idempotent"
+_MUTATION = re.compile(r"^\s*(?:#[^\n]*\n\s*)*mutation\b")
 _EXACT_VAR = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
 
 
@@ -132,7 +138,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 streamed = await self.inner.handle_async_request(request)
                 raw = await _read_raw(streamed)
             except httpx.TransportError as exc:
-                if attempt >= self.policy.max_attempts:
+                if attempt >= self.policy.max_attempts or not _may_resend(request, exc):
                     raise
                 delay = self.policy.backoff(attempt)
                 log.warning("http.retry", url=_safe_url(request), error=type(exc).__name__,
@@ -179,6 +185,14 @@ async def _read_raw(response: httpx.Response) -> bytes:
         return b"".join([chunk async for chunk in response.aiter_raw()])
     finally:
         await response.aclose()
+
+
+def _may_resend(request: httpx.Request, exc: httpx.TransportError) -> bool:
+    """Whether a failed exchange can be tried again without doing its work twice: it never
+    left this machine, or repeating it is harmless (a reply cut mid-body after a POST that
+    created a comment must not create a second one)."""
+    return (isinstance(exc, _NEVER_SENT) or request.method in _IDEMPOTENT
+            or bool(request.extensions.get(IDEMPOTENT_EXTENSION)))
 
 
 def _safe_url(request: httpx.Request) -> str:
@@ -284,15 +298,21 @@ class ApiClient:
             ) from exc
 
     async def pages(
-        self, url: str, params: dict[str, Any] | None = None, *, max_pages: int = 1000
+        self, url: str, params: dict[str, Any] | None = None, *, max_pages: int = 1000,
+        missing_ok: bool = False,
     ) -> AsyncIterator[list[Any]]:
-        """Follow RFC 8288 `Link: rel="next"` (GitHub, GitLab) one page at a time."""
+        """Follow RFC 8288 `Link: rel="next"` (GitHub, GitLab) one page at a time; with
+        `missing_ok`, a list whose parent is gone (404/410) has no pages instead of failing."""
         next_url: str | None = url
         query: dict[str, Any] | None = params
         for _ in range(max_pages):
             if next_url is None:
                 return
-            response = await self.request("GET", next_url, params=query)
+            response = await self._send("GET", next_url, params=query)
+            if missing_ok and response.status_code in (404, 410):
+                return
+            if response.status_code >= 400:
+                raise status_error(self.provider, response, auth_hint=self.auth_hint)
             body = response.json()
             if not isinstance(body, list):
                 raise TrackerError(
@@ -310,7 +330,9 @@ class ApiClient:
     async def graphql(self, url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
         """POST a GraphQL document; GraphQL rate-limit errors are retried like a 429."""
         for attempt in range(1, self.transport.policy.max_attempts + 1):
-            response = await self._send("POST", url, json={"query": query, "variables": variables or {}})
+            response = await self._send(
+                "POST", url, json={"query": query, "variables": variables or {}},
+                extensions={IDEMPOTENT_EXTENSION: not _MUTATION.match(query)})
             try:
                 payload = response.json() if response.content else {}
             except ValueError:

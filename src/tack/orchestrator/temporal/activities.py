@@ -49,6 +49,9 @@ log = structlog.get_logger("tack.temporal.activities")
 BackendFactory = Callable[[Workflow], AgentBackend]
 # Heartbeats at least this often while an agent is quiet (cancellation rides on them).
 MAX_BEAT_PERIOD_S = 2.0
+# Outside the agent's turn (git fetch and push, hooks, session start), a step silent for this
+# long is hung: heartbeats stop so Temporal's heartbeat timeout ends and retries the turn.
+QUIET_STEP_LIMIT_S = 300.0
 
 
 def config_error(message: str) -> ApplicationError:
@@ -64,6 +67,11 @@ class _Beat:
         self.last = time.monotonic()
         self.stall_s = stall_ms / 1000 if stall_ms > 0 else None
         self.period = min(MAX_BEAT_PERIOD_S, (stall_ms or DEFAULT_HEARTBEAT_MS) / 3000)
+        self.in_turn = False  # the agent's turn: `watch` judges stalls from its events
+        self.step_at = time.monotonic()
+
+    def turn(self, running: bool) -> None:
+        self.in_turn, self.step_at = running, time.monotonic()
 
     async def on_event(self, event: AgentEvent) -> None:
         p = self.progress
@@ -85,11 +93,13 @@ class _Beat:
                 return
 
     async def keep_alive(self) -> None:
-        """Heartbeat for as long as the activity runs, git steps included: the heartbeat
-        timeout tells Temporal the worker died, and a slow fetch or push is not that."""
+        """Heartbeat while the activity runs, git steps included: the heartbeat timeout tells
+        Temporal the worker died, and a slow fetch or push is not that. A step outside the
+        turn that stays quiet past QUIET_STEP_LIMIT_S gets no more heartbeats."""
         while True:
             await asyncio.sleep(self.period)
-            activity.heartbeat(self.progress)
+            if self.in_turn or time.monotonic() - self.step_at <= QUIET_STEP_LIMIT_S:
+                activity.heartbeat(self.progress)
 
 
 class IssueActivities:
@@ -183,8 +193,10 @@ class IssueActivities:
                     session = await self.backend_factory(wf).start_session(ctx)
                 except TackError as exc:
                     raise ApplicationError(f"agent session startup error: {exc.message}") from None
+                beat.turn(running=True)
                 result = await self._turn(session, prompt, beat, inp)
             finally:
+                beat.turn(running=False)
                 # Kill first, synchronously: a cancelled activity must leave no agent behind.
                 self.registry.kill(set(started))
                 await self._stop(session, ws)
