@@ -8,32 +8,80 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 
 from tack.errors import TackError
-from tack.orchestrator import Orchestrator
+from tack.orchestrator import Orchestrator, handoff
 from tack.orchestrator.handoff import retry_delay_ms
+from tack.orchestrator.state import RunningEntry
 from tack.store import Store
 from tack.testing import StubModelServer
 from tack.workflow import WorkflowWatcher
 from tests.conftest import git
 from tests.e2e.harness import wait_for
 from tests.tracker_remote.conftest import TOKEN, write_workflow
-from tests.tracker_remote.fake_apis import FakeApis, gh_issue
+from tests.tracker_remote.fake_apis import FakeApis, ServerThread, gh_issue
 from tests.tracker_remote.test_up_hosted import COMMIT, DONE, FAST_RETRIES, HANDOFF
 
 IDENT = "r#1"
+T = TypeVar("T")
 
 
 def outage(fake: FakeApis) -> None:
     """503 on the pull-request endpoint for longer than the transport's own retries; with
     `Retry-After: 0` those retries do not wait, so each publish attempt fails at once."""
     fake.fail("/repos/o/r/pulls", 503, 1_000_000, headers={"Retry-After": "0"})
+
+
+class GatedApis(FakeApis):
+    """The fake GitHub with a gate: while `hold(prefix)` is on, requests under that path wait
+    (at most 60 s) until `release()`, like an API that hangs."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.held: str | None = None
+        self.opened = threading.Event()
+        self.waiting = 0  # requests that reached the gate
+
+    def hold(self, path_prefix: str) -> None:
+        with self.lock:
+            self.opened.clear()
+            self.held = path_prefix
+
+    def release(self) -> None:
+        with self.lock:
+            self.held = None
+        self.opened.set()
+
+    def app(self) -> Any:
+        inner = super().app()
+
+        async def gated(scope: Any, receive: Any, send: Any) -> None:
+            held = self.held
+            if scope["type"] == "http" and held and scope["path"].startswith(held):
+                with self.lock:
+                    self.waiting += 1
+                await asyncio.to_thread(self.opened.wait, 60)
+            await inner(scope, receive, send)
+
+        return gated
+
+
+@pytest.fixture
+def gated() -> Iterator[GatedApis]:
+    apis = GatedApis(TOKEN)
+    with ServerThread(apis.app()) as server:
+        apis.url = server.url
+        try:
+            yield apis
+        finally:
+            apis.release()
 
 
 class Rig:
@@ -82,6 +130,17 @@ class Rig:
     def said(self, text: str) -> list[str]:
         return [m for m in self.timeline() if text in m]
 
+    def run_events(self, run_id: int) -> list[str]:
+        with sqlite3.connect(self.db_path) as db:
+            return [r[0] for r in db.execute(
+                "SELECT message FROM events WHERE run_id = ? ORDER BY id", (run_id,))]
+
+    def due_at(self, run_id: int) -> float:
+        with sqlite3.connect(self.db_path) as db:
+            [(due,)] = db.execute("SELECT due_at FROM publish_queue WHERE run_id = ?",
+                                  (run_id,)).fetchall()
+        return float(due)
+
 
 class Running:
     """An Orchestrator with its own Store, running on its own event loop in a thread, so the
@@ -116,7 +175,14 @@ class Running:
         async def take() -> dict[str, Any]:
             return self.orch.snapshot()
 
-        return asyncio.run_coroutine_threadsafe(take(), self.loop).result(30)
+        return self.call(take)
+
+    def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run `fn()` on the orchestrator's event loop and return its result."""
+        async def run() -> T:
+            return await fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
 
     def stop(self) -> None:
         if self.thread.is_alive():
@@ -216,3 +282,174 @@ def test_retry_settings_are_validated_and_the_wait_doubles_to_a_cap(tmp_path: Pa
     assert "retry_attempts" in bad.value.message and "WORKFLOW.md" in bad.value.message
     assert [retry_delay_ms(30000, n) for n in (1, 2, 3, 5, 6, 40)] == [
         30000, 60000, 120000, 480000, 600000, 600000]
+
+
+def tasks_named(name: str) -> Callable[[], Awaitable[list[str]]]:
+    """On the orchestrator's loop: the coroutine names of the tasks called `name`."""
+    async def names() -> list[str]:
+        return [t.get_coro().__name__ for t in asyncio.all_tasks()  # type: ignore[union-attr]
+                if t.get_name() == name]
+
+    return names
+
+
+def test_a_publish_cut_off_by_a_shutdown_is_made_by_the_next_orchestrator(
+        tmp_path: Path, rigs: list[Any], gated: GatedApis) -> None:
+    gated.hold("/repos/o/r/pulls")  # the first attempt pushes, then hangs at GitHub
+    rig = Rig(tmp_path, gated, {"retry_attempts": 5, "retry_backoff_ms": 200})
+    rigs.append(rig)
+    first = start(rigs, rig)
+    wait_for(lambda: gated.waiting, 60, "the first publish attempt to reach GitHub")
+
+    # Queued before anything failed, so a kill -9 right now would leave the row too.
+    [(run_id, ident, attempt, error)] = rig.queue()
+    assert (ident, attempt, error) == (IDENT, 1, None)
+    assert first.snapshot()["pending_publishes"] == []  # merely in flight: not pending
+    # The row comes due while the attempt still hangs: the loop must not start it again.
+    due = rig.due_at(run_id)
+    wait_for(lambda: time.time() > due, 30, "the queue row to come due")
+    ticks = first.orch.tick_count
+    wait_for(lambda: first.orch.tick_count >= ticks + 5, 30, "more steps of the loop")
+    name = f"publish-retry:{run_id}"
+    assert first.call(tasks_named(name)) == ["publish"] and gated.waiting == 1
+
+    async def cancel() -> None:
+        # What the shutdown does to a background task still running after its 30 s grace.
+        [task] = [t for t in asyncio.all_tasks() if t.get_name() == name]
+        task.cancel()
+        await asyncio.wait([task])
+
+    first.call(cancel)
+    first.stop()
+    assert rig.said("publish interrupted (attempt 1): the orchestrator stopped")
+    assert [(r[0], r[2]) for r in rig.queue()] == [(run_id, 1)] and not gated.gh_pulls
+
+    gated.release()
+    start(rigs, rig)  # a fresh Orchestrator and Store on the same state db
+    wait_for(lambda: gated.gh_pulls, 60, "the pull request from the restarted orchestrator")
+    wait_for(lambda: not rig.queue(), 30, "the queue row to go")
+    wait_for(lambda: rig.said("published "), 30, "the success on the timeline")
+    assert not rig.said("publish failed")
+    with sqlite3.connect(rig.db_path) as db:
+        [(recorded,)] = db.execute("SELECT run_id FROM pull_requests").fetchall()
+    assert recorded == run_id
+
+
+def test_an_unexpected_error_in_a_retry_is_counted_and_waits_like_a_failure(
+        tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
+    outage(fake)
+    rig = Rig(tmp_path, fake, {"retry_attempts": 4, "retry_backoff_ms": 300})
+    rigs.append(rig)
+    start(rigs, rig)
+    wait_for(lambda: rig.said("publish failed (attempt 1 of 4)"), 60, "the first failure")
+    [(run_id, *_)] = rig.queue()
+    # A damaged run row: rebuilding the hand-off from it raises ValueError, not a TackError,
+    # and the message quotes the (secret) value.
+    with sqlite3.connect(rig.db_path) as db:
+        db.execute("UPDATE runs SET turn_count = ? WHERE id = ?", (TOKEN, run_id))
+
+    wait_for(lambda: rig.said("publish failed (attempt 4 of 4), giving up: ValueError: "
+                              "invalid literal for int()"), 60, "the retries to give up")
+    assert rig.queue() == [] and not fake.gh_pulls
+    # Every unexpected failure was an attempt: waited for, on the timeline, at most 3 of them.
+    unexpected = rig.said("ValueError")
+    assert 1 <= len(unexpected) <= 3, unexpected
+    assert all("retrying in" in m for m in unexpected[:-1])
+    assert TOKEN not in "".join(rig.timeline())
+
+
+def test_a_retry_superseded_by_a_newer_handoff_does_not_come_back(
+        tmp_path: Path, rigs: list[Any], gated: GatedApis) -> None:
+    outage(gated)
+    rig = Rig(tmp_path, gated, {"retry_attempts": 10, "retry_backoff_ms": 200})
+    rigs.append(rig)
+    up = start(rigs, rig)
+    wait_for(lambda: rig.said("publish failed (attempt 1 of 10)"), 60, "the first failure")
+    [(old_run, *_)] = rig.queue()
+    gated.hold("/repos/o/r/pulls")  # the old run's next retry hangs at GitHub...
+    wait_for(lambda: gated.waiting, 30, "a retry of the old run in flight")
+    with sqlite3.connect(rig.db_path) as db:
+        [(issue_id, workspace)] = db.execute(
+            "SELECT issue_id, workspace FROM runs WHERE id = ?", (old_run,)).fetchall()
+
+    async def hand_off_again() -> int:
+        # What the orchestrator does when a newer run of the issue hands off (core.py).
+        orch = up.orch
+        [issue] = await orch.tracker.fetch_issues_by_ids([issue_id])
+        run_id = orch.store.start_run(issue_id=issue.id, identifier=issue.identifier,
+                                      attempt=1, issue_state=issue.state)
+        orch.store.update_run(run_id, workspace=workspace)
+        orch.store.finish_run(run_id, "succeeded")
+        entry = RunningEntry(issue=issue, run_id=run_id, attempt=1, workspace=workspace,
+                             last_message="Second hand-off: reworked.")
+        orch._spawn(handoff.publish(orch, entry))
+        return run_id
+
+    new_run = up.call(hand_off_again)
+    wait_for(lambda: [r[0] for r in rig.queue()] == [new_run], 30, "the newer queue row")
+    gated.release()  # ...and fails (still 503) after the newer hand-off replaced its row
+    wait_for(lambda: [m for m in rig.run_events(old_run) if m.startswith(
+        f"publish stopped: a newer hand-off of the issue (run {new_run}) replaced it")],
+        30, "the old retry to stop")
+    wait_for(lambda: [m for m in rig.run_events(new_run)
+                      if m.startswith("publish failed (attempt 1 of 10)")],
+             30, "the newer hand-off's first failure")
+    assert [r[0] for r in rig.queue()] == [new_run]
+
+    gated.recover()
+    wait_for(lambda: gated.gh_pulls, 60, "the pull request")
+    wait_for(lambda: not rig.queue(), 30, "the queue row to go")
+    [pr] = gated.gh_pulls.values()
+    assert "Second hand-off: reworked." in pr["body"]
+    with sqlite3.connect(rig.db_path) as db:
+        [(recorded,)] = db.execute("SELECT run_id FROM pull_requests").fetchall()
+    assert recorded == new_run
+    assert not [m for m in rig.run_events(old_run) if m.startswith("published")]
+
+
+def test_a_retry_is_dropped_when_the_issue_leaves_the_handoff_state(
+        tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
+    outage(fake)
+    rig = Rig(tmp_path, fake, {"retry_attempts": 10, "retry_backoff_ms": 300})
+    rigs.append(rig)
+    start(rigs, rig)
+    wait_for(lambda: rig.said("publish failed (attempt 1 of 10)"), 60, "the first failure")
+    with fake.lock:  # a person closes the issue before the retry
+        fake.gh_issues[1] = {**fake.gh_issues[1], "state": "closed",
+                             "closed_at": "2024-05-02T12:00:00Z"}
+    fake.recover()  # GitHub is back: only the state check stops the retry now
+
+    wait_for(lambda: rig.said("publish retry dropped: the issue is now"), 60, "the drop")
+    assert rig.queue() == []
+    assert not fake.gh_pulls and not rig.said("published ")
+
+
+def test_a_retry_while_the_tracker_is_down_is_not_counted(
+        tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
+    outage(fake)
+    rig = Rig(tmp_path, fake, {"retry_attempts": 10, "retry_backoff_ms": 300})
+    rigs.append(rig)
+    start(rigs, rig)
+    wait_for(lambda: rig.said("publish failed (attempt 1 of 10)"), 60, "the first failure")
+    issue_path = "/repos/o/r/issues/1"  # what a retry reads the issue from
+    fake.fail(issue_path, 503, 1_000_000, headers={"Retry-After": "0"})
+
+    def tracker_down() -> list[tuple[int, str, int, str]]:
+        return [r for r in rig.queue() if (r[3] or "").startswith("tracker: ")]
+
+    [(_, _, attempt, _)] = wait_for(tracker_down, 30, "a retry to meet the tracker outage")
+    hits = fake.hits[f"GET {issue_path}"]
+    wait_for(lambda: fake.hits[f"GET {issue_path}"] > hits, 30, "another retry")
+    assert [r[2] for r in tracker_down()] == [attempt]  # waited, but not counted
+    failures = rig.said("publish failed (attempt")
+    assert len(failures) == attempt - 1
+
+    with fake.lock:  # the tracker is back; the pull-request endpoint still fails
+        fake.faults = [f for f in fake.faults if f.path_prefix != issue_path]
+    wait_for(lambda: len(rig.said("publish failed (attempt")) > len(failures), 30,
+             "the next counted attempt")
+    assert rig.said("publish failed (attempt")[len(failures)].startswith(
+        f"publish failed (attempt {attempt} of 10)")
+    fake.recover()
+    wait_for(lambda: fake.gh_pulls, 60, "the pull request")
+    wait_for(lambda: not rig.queue(), 30, "the queue row to go")

@@ -556,7 +556,8 @@ class Orchestrator:
     def _background_done(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("background task failed", error=repr(task.exception()))
+            log.warning("background task failed",
+                        error=self.redactor.text(repr(task.exception())))
 
     def _notify(self) -> None:
         for listener in list(self.listeners):

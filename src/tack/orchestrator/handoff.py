@@ -1,12 +1,14 @@
 """After a hand-off: push the run's branch and open or update its pull request (tack.forge),
 then, with `review.on_handoff`, let the reviewer agent review the change, all in the
-background. A failed publish is queued in the store and retried from the orchestrator's loop;
-every failure is recorded on the issue's timeline, never fatal to the orchestrator.
+background. Each publish is queued in the store before its first attempt, so a failed or
+interrupted one is retried from the orchestrator's loop, even after a restart; every failure is
+recorded on the issue's timeline, never fatal to the orchestrator.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import sqlite3
 import time
@@ -45,7 +47,25 @@ async def publish(orch: Orchestrator, entry: RunningEntry) -> None:
         for queued in orch.store.load_publishes():
             if queued.issue_id == entry.issue.id:  # this newer hand-off supersedes it
                 orch.store.delete_publish(queued.run_id)
-        await _attempt(orch, entry, 1)
+        # Queued before the first attempt, not after it fails: a restart never dispatches a
+        # handed-off issue again, so a shutdown or a kill -9 mid-publish must leave the row
+        # for the next orchestrator. A retry rebuilds the PR body from the run row.
+        orch.store.update_run(entry.run_id, last_message=entry.last_message)
+        first_wait_ms = retry_delay_ms(cfg.pull_requests.retry_backoff_ms, 1)
+        orch.store.save_publish(PublishRow(entry.run_id, entry.issue.id, entry.identifier, 1,
+                                           time.time() + first_wait_ms / 1000, None))
+        orch._notify()
+        # Named like a retry, so `fire_due_publishes` does not start this attempt a second
+        # time when its row comes due while it is still running.
+        task = asyncio.current_task()
+        name = task.get_name() if task is not None else ""
+        if task is not None:
+            task.set_name(_task_name(entry.run_id))
+        try:
+            await _attempt(orch, entry, 1)
+        finally:
+            if task is not None:
+                task.set_name(name)
     elif cfg.review.on_handoff:
         await review(orch, entry, None)
 
@@ -54,27 +74,21 @@ async def _attempt(orch: Orchestrator, entry: RunningEntry, attempt: int) -> Non
     """Publish attempt `attempt` (1 is the first), then either queue the next one in the store
     or finish: the reviewer runs once, after the first successful publish or on giving up."""
     cfg = orch.workflow.config
-    prc = cfg.pull_requests
+    row = PublishRow(entry.run_id, entry.issue.id, entry.identifier, attempt, 0.0, None)
     try:
         result = await _publish(orch, entry)
+    except asyncio.CancelledError:
+        # Shutdown: the row stays queued and the next orchestrator makes this attempt again.
+        with contextlib.suppress(Exception):  # the store may be closed already
+            _note(orch, row, f"publish interrupted (attempt {attempt}): the orchestrator "
+                  "stopped; it is tried again when it next runs")
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
-        message = exc.message if isinstance(exc, TackError) else f"{type(exc).__name__}: {exc}"
-        error = orch.redactor.text(message)
+        error = _error_text(orch, exc)
         log.warning("publish failed", issue_identifier=entry.identifier, attempt=attempt,
                     error=error)
-        if attempt < prc.retry_attempts:
-            delay_ms = retry_delay_ms(prc.retry_backoff_ms, attempt)
-            orch._record(entry, "orchestrator", f"publish failed (attempt {attempt} of "
-                         f"{prc.retry_attempts}): {error}; retrying in {delay_ms / 1000:g} s")
-            # The retry rebuilds the PR body from the run row: keep the run's last message.
-            orch.store.update_run(entry.run_id, last_message=entry.last_message)
-            orch.store.save_publish(PublishRow(entry.run_id, entry.issue.id, entry.identifier,
-                                               attempt + 1, time.time() + delay_ms / 1000,
-                                               error))
-            orch._notify()
+        if _superseded(orch, row) or _failed(orch, row, error):
             return
-        orch._record(entry, "orchestrator", f"publish failed (attempt {attempt} of "
-                     f"{prc.retry_attempts}), giving up: {error}")
         result = None
     orch.store.delete_publish(entry.run_id)
     orch._notify()
@@ -82,9 +96,57 @@ async def _attempt(orch: Orchestrator, entry: RunningEntry, attempt: int) -> Non
         await review(orch, entry, result)
 
 
+def _failed(orch: Orchestrator, row: PublishRow, error: str) -> bool:
+    """After failed attempt `row.attempt`: queue the next one (True), or give up and empty the
+    queue row (False)."""
+    prc = orch.workflow.config.pull_requests
+    which = f"attempt {row.attempt} of {prc.retry_attempts}"
+    if row.attempt < prc.retry_attempts:
+        delay_ms = retry_delay_ms(prc.retry_backoff_ms, row.attempt)
+        _note(orch, row, f"publish failed ({which}): {error}; retrying in {delay_ms / 1000:g} s")
+        orch.store.save_publish(dataclasses.replace(
+            row, attempt=row.attempt + 1, due_at=time.time() + delay_ms / 1000, error=error))
+        orch._notify()
+        return True
+    _note(orch, row, f"publish failed ({which}), giving up: {error}")
+    orch.store.delete_publish(row.run_id)
+    orch._notify()
+    return False
+
+
+def _superseded(orch: Orchestrator, row: PublishRow) -> bool:
+    """A newer hand-off of the issue replaced this run's queue row (`publish` deletes older
+    runs' rows): its attempt must neither publish nor queue the old run again."""
+    queued = orch.store.load_publishes()
+    newer = [q.run_id for q in queued if q.issue_id == row.issue_id and q.run_id > row.run_id]
+    if not newer and any(q.run_id == row.run_id for q in queued):
+        return False
+    orch.store.delete_publish(row.run_id)
+    why = f"a newer hand-off of the issue (run {max(newer)}) replaced it" if newer else \
+        "its queue row is gone"
+    _note(orch, row, f"publish stopped: {why}")
+    orch._notify()
+    return True
+
+
 def retry_delay_ms(backoff_ms: int, failed_attempt: int) -> int:
     """The wait after failed attempt `failed_attempt`: doubling from `backoff_ms`, capped."""
     return min(int(backoff_ms * 2 ** min(failed_attempt - 1, 30)), MAX_RETRY_DELAY_MS)
+
+
+def _task_name(run_id: int) -> str:
+    return f"publish-retry:{run_id}"
+
+
+def _in_flight(orch: Orchestrator) -> set[str]:
+    return {t.get_name() for t in list(orch._background)}
+
+
+def pending_publishes(orch: Orchestrator) -> list[PublishRow]:
+    """The queue as the API shows it: a first attempt still running is not pending."""
+    busy = _in_flight(orch)
+    return [row for row in orch.store.load_publishes()
+            if row.error is not None or _task_name(row.run_id) not in busy]
 
 
 def fire_due_publishes(orch: Orchestrator) -> None:
@@ -93,14 +155,32 @@ def fire_due_publishes(orch: Orchestrator) -> None:
     if orch._stopping.is_set():
         return
     now = time.time()
-    busy = {t.get_name() for t in orch._background}
+    busy = _in_flight(orch)
     for row in orch.store.load_publishes():
-        name = f"publish-retry:{row.run_id}"
+        name = _task_name(row.run_id)
         if row.due_at <= now and name not in busy:
             orch._spawn(asyncio.create_task(_retry(orch, row), name=name))
 
 
 async def _retry(orch: Orchestrator, row: PublishRow) -> None:
+    """Make attempt `row.attempt`. Anything unexpected (a locked state db, a plug-in tracker's
+    bug) counts as a failed attempt and waits like one: left due, the row would be started
+    again at every step of the loop."""
+    try:
+        await _retry_attempt(orch, row)
+    except Exception as exc:  # noqa: BLE001 - CancelledError (a BaseException) goes through
+        error = _error_text(orch, exc)
+        log.warning("publish retry failed", issue_identifier=row.identifier,
+                    attempt=row.attempt, error=error)
+        try:
+            if not _superseded(orch, row):
+                _failed(orch, row, error)
+        except Exception as again:  # noqa: BLE001 - the store itself is failing
+            log.warning("publish retry not rescheduled", issue_identifier=row.identifier,
+                        error=_error_text(orch, again))
+
+
+async def _retry_attempt(orch: Orchestrator, row: PublishRow) -> None:
     """Rebuild the run and its issue, then make attempt `row.attempt`."""
     cfg = orch.workflow.config
     run = orch.store.run(row.run_id)
@@ -111,11 +191,15 @@ async def _retry(orch: Orchestrator, row: PublishRow) -> None:
     try:
         found = await orch.tracker.fetch_issues_by_ids([row.issue_id])
     except TackError as exc:
+        if _superseded(orch, row):
+            return
         # The tracker is down too: try the same attempt later, without counting it.
         delay_ms = retry_delay_ms(cfg.pull_requests.retry_backoff_ms, max(row.attempt - 1, 1))
         orch.store.save_publish(dataclasses.replace(
             row, due_at=time.time() + delay_ms / 1000,
             error=orch.redactor.text(f"tracker: {exc.message}")))
+        return
+    if _superseded(orch, row):  # a newer hand-off came while the tracker answered
         return
     issue = next((i for i in found if i.id == row.issue_id), None)
     if issue is None:
@@ -129,9 +213,18 @@ async def _retry(orch: Orchestrator, row: PublishRow) -> None:
 
 def _drop(orch: Orchestrator, row: PublishRow, why: str) -> None:
     orch.store.delete_publish(row.run_id)
-    orch.store.add_event(run_id=row.run_id, issue_id=row.issue_id, identifier=row.identifier,
-                         kind="orchestrator", message=f"publish retry dropped: {why}")
+    _note(orch, row, f"publish retry dropped: {why}")
     orch._notify()
+
+
+def _note(orch: Orchestrator, row: PublishRow, message: str) -> None:
+    orch.store.add_event(run_id=row.run_id, issue_id=row.issue_id, identifier=row.identifier,
+                         kind="orchestrator", message=message)
+
+
+def _error_text(orch: Orchestrator, exc: Exception) -> str:
+    message = exc.message if isinstance(exc, TackError) else f"{type(exc).__name__}: {exc}"
+    return orch.redactor.text(message)
 
 
 def _in_handoff(cfg: ServiceConfig, issue: Issue) -> bool:

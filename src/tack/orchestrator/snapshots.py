@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from tack.orchestrator import handoff
 from tack.orchestrator.state import RunningEntry
 from tack.orchestrator.timefmt import iso
 
@@ -47,7 +48,7 @@ def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
         # Hand-offs whose publish failed and is tried again (pull_requests.retry_*).
         "pending_publishes": [{"identifier": p.identifier, "attempt": p.attempt,
                                "due_at": iso(p.due_at), "error": p.error}
-                              for p in orch.store.load_publishes()],
+                              for p in handoff.pending_publishes(orch)],
         # Canceled by an operator: not dispatched again until moved or retried.
         "held": [{"issue_id": issue_id, "issue_identifier": ident, "state": state}
                  for issue_id, (ident, state) in orch.held.items()],

@@ -103,14 +103,15 @@ class RetryRow:
 
 @dataclass(frozen=True)
 class PublishRow:
-    """A hand-off whose publish failed and is tried again at `due_at` (pull_requests.retry_*)."""
+    """A hand-off being published: queued before its first attempt, so one that fails or is
+    cut off (shutdown, kill -9) is tried again at `due_at` (pull_requests.retry_*)."""
 
     run_id: int
     issue_id: str
     identifier: str
-    attempt: int  # the attempt made at due_at; 1 was the first publish
+    attempt: int  # the attempt made at due_at; 1 is the first publish
     due_at: float  # wall clock (epoch seconds): survives restarts
-    error: str | None  # the last attempt's error, redacted
+    error: str | None  # the last attempt's error, redacted; None while none has failed
 
 
 class Store:
