@@ -23,6 +23,7 @@ from tack.tracker.base import Issue
 from tack.tracker.local import LocalTracker
 from tests.agents.codex_helpers import codex_config, codex_env, codex_home, requires_codex
 from tests.conftest import git
+from tests.e2e.harness import await_until
 
 pytestmark = requires_codex
 
@@ -86,16 +87,6 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-async def poll(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def test_codex_edits_the_workspace_moves_the_issue_and_counts_tokens(
@@ -216,12 +207,12 @@ async def test_cancelling_a_turn_kills_the_whole_process_tree(
             has_sleep = any("sleep" in c for c in commands)
             return tree if has_sleep and len(server.requests) >= 2 else []
 
-        tree = await poll(sleeping, 20, "codex running `sleep 300` while the model hangs")
+        tree = await await_until(sleeping, 20, "codex running `sleep 300` while the model hangs")
         pids = [session.pid, *(p.pid for p in tree)]
         turn.cancel()
         with pytest.raises(asyncio.CancelledError):
             await turn
-        await poll(lambda: all(gone(pid) for pid in pids), 30, "the process tree to be gone")
+        await await_until(lambda: all(gone(pid) for pid in pids), 30, "the process tree to be gone")
         await session.stop()
     assert all(gone(pid) for pid in pids)
 

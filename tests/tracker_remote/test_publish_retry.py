@@ -205,6 +205,15 @@ def rigs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
             item.stub.stop_thread()
 
 
+def in_outage(tmp_path: Path, fake: FakeApis, rigs: list[Any], attempts: int,
+              backoff_ms: int) -> tuple[Rig, Running]:
+    """GitHub answers 503 to everything, and an orchestrator hands off one issue."""
+    outage(fake)
+    rig = Rig(tmp_path, fake, {"retry_attempts": attempts, "retry_backoff_ms": backoff_ms})
+    rigs.append(rig)
+    return rig, start(rigs, rig)
+
+
 def start(rigs: list[Any], rig: Rig) -> Running:
     running = Running(rig.workflow)
     rigs.append(running)
@@ -213,10 +222,7 @@ def start(rigs: list[Any], rig: Rig) -> Running:
 
 def test_a_publish_that_fails_is_retried_until_the_pr_opens(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 10, "retry_backoff_ms": 200})
-    rigs.append(rig)
-    up = start(rigs, rig)
+    rig, up = in_outage(tmp_path, fake, rigs, 10, 200)
 
     wait_for(lambda: rig.said("publish failed (attempt 1 of 10): GitHub refused to list pull "
                               "requests in o/r (503"), 60, "the first publish to fail")
@@ -239,10 +245,7 @@ def test_a_publish_that_fails_is_retried_until_the_pr_opens(
 
 def test_every_attempt_failing_gives_up_and_empties_the_queue(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 3, "retry_backoff_ms": 200})
-    rigs.append(rig)
-    start(rigs, rig)
+    rig, _ = in_outage(tmp_path, fake, rigs, 3, 200)
 
     wait_for(lambda: rig.said("publish failed (attempt 3 of 3), giving up: GitHub refused"),
              60, "the give-up message")
@@ -254,10 +257,7 @@ def test_every_attempt_failing_gives_up_and_empties_the_queue(
 
 def test_a_retry_pending_at_shutdown_fires_after_a_restart(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 8, "retry_backoff_ms": 500})
-    rigs.append(rig)
-    first = start(rigs, rig)
+    rig, first = in_outage(tmp_path, fake, rigs, 8, 500)
     wait_for(rig.queue, 60, "a queued publish retry")
     first.stop()
 
@@ -337,10 +337,7 @@ def test_a_publish_cut_off_by_a_shutdown_is_made_by_the_next_orchestrator(
 
 def test_an_unexpected_error_in_a_retry_is_counted_and_waits_like_a_failure(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 4, "retry_backoff_ms": 300})
-    rigs.append(rig)
-    start(rigs, rig)
+    rig, _ = in_outage(tmp_path, fake, rigs, 4, 300)
     wait_for(lambda: rig.said("publish failed (attempt 1 of 4)"), 60, "the first failure")
     [(run_id, *_)] = rig.queue()
     # A damaged run row: rebuilding the hand-off from it raises ValueError, not a TackError,
@@ -409,10 +406,7 @@ def test_a_retry_superseded_by_a_newer_handoff_does_not_come_back(
 
 def test_a_retry_is_dropped_when_the_issue_leaves_the_handoff_state(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 10, "retry_backoff_ms": 300})
-    rigs.append(rig)
-    start(rigs, rig)
+    rig, _ = in_outage(tmp_path, fake, rigs, 10, 300)
     wait_for(lambda: rig.said("publish failed (attempt 1 of 10)"), 60, "the first failure")
     with fake.lock:  # a person closes the issue before the retry
         fake.gh_issues[1] = {**fake.gh_issues[1], "state": "closed",
@@ -426,10 +420,7 @@ def test_a_retry_is_dropped_when_the_issue_leaves_the_handoff_state(
 
 def test_a_retry_while_the_tracker_is_down_is_not_counted(
         tmp_path: Path, fake: FakeApis, rigs: list[Any]) -> None:
-    outage(fake)
-    rig = Rig(tmp_path, fake, {"retry_attempts": 10, "retry_backoff_ms": 300})
-    rigs.append(rig)
-    start(rigs, rig)
+    rig, _ = in_outage(tmp_path, fake, rigs, 10, 300)
     wait_for(lambda: rig.said("publish failed (attempt 1 of 10)"), 60, "the first failure")
     issue_path = "/repos/o/r/issues/1"  # what a retry reads the issue from
     fake.fail(issue_path, 503, 1_000_000, headers={"Retry-After": "0"})
