@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tack.server.fragments import state_fragments
 from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -62,6 +63,9 @@ def measure(sessions: int, runs: int) -> dict[str, float | None]:
         client = httpx.Client(base_url=served.url, timeout=60)
         out = {
             "snapshot (in loop)": median_ms(lambda: served.call(served.orch.snapshot)),
+        # What one /ui/events connection does per push: redact the snapshot, render the panels.
+        "UI fragments render (in loop)": median_ms(lambda: served.call(lambda: state_fragments(
+            served.orch.redactor.data(served.orch.snapshot())))),
             "GET /api/v1/state": median_ms(lambda: client.get("/api/v1/state").raise_for_status()),
             # Bypass the 5 s cache: a new window each call would be unfair, so time a cold source.
             "GET /api/v1/metrics (cold)": median_ms(

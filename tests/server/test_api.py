@@ -157,3 +157,20 @@ def test_tack_status_asks_for_the_token(tmp_path: Path) -> None:
         allowed = run_tack("status", "--once", "--url", served.url, cwd=tmp_path,
                            env={"TACK_TOKEN": "tok-abcdefgh"})
         assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_post_from_another_sites_page_is_refused(served: ServedOrchestrator) -> None:
+    served.call(seed_running, served.orch, 1)
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        # What a browser sends when evil.example's page posts a form to the loopback server.
+        forged = client.post("/api/v1/TACK-1/cancel", headers={
+            "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert forged.status_code == 403 and forged.json()["error"]["code"] == "cross_site"
+        no_fetch_meta = client.post("/api/v1/refresh", headers={"Origin": "null"})
+        assert no_fetch_meta.status_code == 403
+        assert "TACK-1" in [r["issue_identifier"] for r in client.get("/api/v1/state").json()
+                            ["running"]]
+        # The dashboard's own requests (same origin) and scripts (no Origin) still work.
+        own = client.post("/api/v1/refresh", headers={"Origin": served.url,
+                                                      "Sec-Fetch-Site": "same-origin"})
+        assert own.is_success and client.post("/api/v1/refresh").is_success

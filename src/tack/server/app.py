@@ -29,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
-from tack.server.events import events_endpoint
+from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
 from tack.store.metrics import parse_since
@@ -51,6 +51,16 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _cross_site(request: Request) -> bool:
+    """A browser request sent by a page of another origin (scripts and curl send neither
+    header and pass)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    return origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}"
+
+
 class _BearerAuth:
     """Bearer token in `Authorization`, or the cookie set by opening `/?token=...` once.
 
@@ -63,6 +73,13 @@ class _BearerAuth:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and _cross_site(Request(scope)):
+            # Another site's page must not cancel runs or post feedback through the browser of
+            # someone who has the dashboard open (loopback has no token to stop it).
+            refused = _error(403, "cross_site", "a POST from another site's page is refused; "
+                             "use the dashboard, or send the request without an Origin header")
+            await refused(scope, receive, send)
+            return
         if scope["type"] != "http" or not self.token:
             await self.app(scope, receive, send)
             return
@@ -129,6 +146,20 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         html = resources.files("tack.server").joinpath("dashboard.html").read_text()
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
+    # The vendored htmx files (static/VENDORED.md), read once; nothing else is served from there.
+    scripts = {
+        f.name: f.read_bytes()
+        for f in resources.files("tack.server").joinpath("static").iterdir()
+        if f.name.endswith(".js")
+    }
+
+    async def static(request: Request) -> Response:
+        body = scripts.get(request.path_params["name"])
+        if body is None:
+            return _error(404, "not_found", f"no static file {request.path_params['name']!r}")
+        return Response(body, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "max-age=3600"})
+
     metrics_source = MetricsSource(orch)
 
     async def metrics_json(request: Request) -> Response:
@@ -152,6 +183,8 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/", dashboard, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
+        Route("/static/{name}", static, methods=["GET"]),
+        Route("/ui/events", ui_events_endpoint(orch, redacted), methods=["GET"]),
         Route("/api/v1/state", state, methods=["GET"]),
         Route("/api/v1/events", events_endpoint(orch, redacted), methods=["GET"]),
         Route("/api/v1/metrics", metrics_json, methods=["GET"]),

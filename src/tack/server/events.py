@@ -1,19 +1,24 @@
-"""`GET /api/v1/events`: a server-sent event stream of redacted state snapshots.
+"""`GET /api/v1/events`: a server-sent event stream of redacted state snapshots; and
+`GET /ui/events`, the dashboard's stream of the same state as named HTML fragments.
 
 A snapshot is pushed as soon as the orchestrator reports a change (bursts coalesced) and at
 least every second; with `?issue=ID` the issue's detail (timeline) follows whenever it changes.
+The UI stream sends a fragment only when its HTML differs from the last one on that connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tack.server import fragments
 from tack.server.feedback import with_feedback
 
 if TYPE_CHECKING:
@@ -21,6 +26,9 @@ if TYPE_CHECKING:
 
 HEARTBEAT_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
+# Rendering every panel costs ~20 ms at 200 running sessions, paid per open page on the
+# orchestrator's loop: the HTML stream batches changes over a quarter second instead.
+UI_COALESCE_SECONDS = 0.25
 
 
 def sse(event: str, payload: Any) -> str:
@@ -54,6 +62,43 @@ async def state_stream(
         orch.listeners.remove(changed.set)
 
 
+def sse_html(event: str, html: str) -> str:
+    """One named event; every line of the HTML goes on its own `data:` line (SSE framing)."""
+    lines = re.split(r"\r\n|\r|\n", html)
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+async def ui_stream(
+    orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
+) -> AsyncIterator[str]:
+    changed = asyncio.Event()
+    orch.listeners.append(changed.set)
+    sent: dict[str, bytes] = {}
+    try:
+        yield "retry: 1000\n\n"
+        while True:
+            changed.clear()
+            panels = fragments.state_fragments(redact(orch.snapshot()))
+            if issue:
+                detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
+                panels.update(fragments.issue_fragments(issue, detail))
+            out = []
+            for event, html in panels.items():
+                digest = hashlib.blake2b(html.encode(), digest_size=16).digest()
+                if sent.get(event) != digest:
+                    sent[event] = digest
+                    out.append(sse_html(event, html))
+            # A comment line when nothing changed keeps proxies and the browser's watchdog happy.
+            yield "".join(out) or ": idle\n\n"
+            try:
+                await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
+                await asyncio.sleep(UI_COALESCE_SECONDS)
+            except TimeoutError:
+                pass
+    finally:
+        orch.listeners.remove(changed.set)
+
+
 def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
     async def events(request: Request) -> Response:
         issue = request.query_params.get("issue") or None
@@ -64,3 +109,15 @@ def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callabl
         )
 
     return events
+
+
+def ui_events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
+    async def ui_events(request: Request) -> Response:
+        issue = request.query_params.get("issue") or None
+        return StreamingResponse(
+            ui_stream(orch, redact, issue),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return ui_events

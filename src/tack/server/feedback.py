@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,10 +59,15 @@ def with_feedback(detail: dict[str, Any] | None, db: sqlite3.Connection) -> dict
     return {**detail, "runs": [{**r, "feedback": given.get(int(r["run_id"]), [])} for r in runs]}
 
 
-def parse_feedback(raw: bytes) -> tuple[int, str | None, str | None]:
-    """(sentiment, comment, author) from the request body; ValueError with the fix."""
+def parse_feedback(raw: bytes, content_type: str = "application/json") -> tuple[int, str | None, str | None]:
+    """(sentiment, comment, author) from a JSON body, or a form-encoded one (the dashboard's
+    htmx buttons); ValueError with the fix."""
+    data: Any
     try:
-        data = json.loads(raw or b"null")
+        if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            data = dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw)))
+        else:
+            data = json.loads(raw or b"null")
     except ValueError:
         raise ValueError('the body is not JSON; send {"sentiment": "up"|"down", '
                          '"comment": "...", "author": "..."}') from None
@@ -107,7 +113,8 @@ def feedback_endpoint(orch: Orchestrator) -> Callable[[Request], Any]:
             return _error(404, "run_not_found", f"there is no run {raw_id!r}; run ids are in "
                           "`runs[].run_id` of GET /api/v1/<identifier> and in `tack status`")
         try:
-            sentiment, comment, author = parse_feedback(await request.body())
+            sentiment, comment, author = parse_feedback(
+                await request.body(), request.headers.get("content-type", "application/json"))
         except ValueError as exc:
             return _error(400, "invalid_feedback", f"POST /api/v1/runs/{raw_id}/feedback: {exc}")
         run_id = int(raw_id)
