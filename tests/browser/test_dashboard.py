@@ -107,8 +107,8 @@ def test_accessibility_labels_keyboard_and_contrast(tmp_path: Path, page: Any, s
         for _ in range(30):
             page.keyboard.press("Tab")
             reached.append(page.evaluate(
-                "() => document.activeElement.getAttribute('aria-label') || document.activeElement.id"
-                " || document.activeElement.textContent.trim()"))
+                "() => document.activeElement.getAttribute('aria-label')"
+                " || document.activeElement.textContent.trim() || document.activeElement.id"))
         for control in ("Poll the tracker and reconcile now", "filter", "TACK-1",
                         "Cancel the run of TACK-1", "Retry TACK-40 now"):
             assert control in reached, f"{control!r} is not reachable by keyboard: {reached}"

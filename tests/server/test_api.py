@@ -174,3 +174,17 @@ def test_a_post_from_another_sites_page_is_refused(served: ServedOrchestrator) -
         own = client.post("/api/v1/refresh", headers={"Origin": served.url,
                                                       "Sec-Fetch-Site": "same-origin"})
         assert own.is_success and client.post("/api/v1/refresh").is_success
+
+
+def test_a_page_that_rebinds_its_domain_to_loopback_is_refused(served: ServedOrchestrator) -> None:
+    # DNS rebinding: evil.example now resolves to 127.0.0.1, so the browser sends its Host.
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        rebound = client.get("/api/v1/state", headers={"Host": "evil.example:8080"})
+        assert rebound.status_code == 403 and rebound.json()["error"]["code"] == "foreign_host"
+        port = served.url.rsplit(":", 1)[1]
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+            assert client.get("/api/v1/state", headers={"Host": host}).is_success, host
+        # Behind a proxy that rewrites Host, the browser's Sec-Fetch-Site still decides.
+        proxied = client.post("/api/v1/refresh", headers={
+            "Origin": "https://tack.example", "Sec-Fetch-Site": "same-origin"})
+        assert proxied.is_success

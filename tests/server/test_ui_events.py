@@ -131,7 +131,7 @@ def test_vendored_htmx_is_served_as_javascript(served: ServedOrchestrator) -> No
             assert hashlib.sha256(response.content).hexdigest() in vendored, name
         assert client.get("/static/VENDORED.md").status_code == 404
         page = client.get("/").text
-        assert '<script src="/static/htmx.min.js">' in page and 'sse-connect="/ui/events"' in page
+        assert '<script src="/static/htmx.min.js?v=2.0.11">' in page and 'sse-connect="/ui/events"' in page
 
 
 def test_feedback_takes_the_buttons_form_encoded_body(served: ServedOrchestrator) -> None:

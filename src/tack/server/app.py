@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -53,12 +54,28 @@ def _same(given: str, expected: str) -> bool:
 
 def _cross_site(request: Request) -> bool:
     """A browser request sent by a page of another origin (scripts and curl send neither
-    header and pass)."""
+    header and pass). `Sec-Fetch-Site` decides when the browser sends it: it stays right
+    behind a proxy that rewrites Host; older browsers are judged by Origin against the Host
+    they asked for."""
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    return origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}"
+    if origin is None:
+        return False
+    hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+    return urlsplit(origin).netloc not in hosts
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def _foreign_host(request: Request) -> bool:
+    """On a loopback server without a token, a Host that is not a loopback name is a page that
+    re-pointed its own domain at 127.0.0.1 (DNS rebinding) to read the API."""
+    host = (request.headers.get("host") or "").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return bool(host) and name not in LOOPBACK_HOSTS
 
 
 class _BearerAuth:
@@ -78,6 +95,12 @@ class _BearerAuth:
             # someone who has the dashboard open (loopback has no token to stop it).
             refused = _error(403, "cross_site", "a POST from another site's page is refused; "
                              "use the dashboard, or send the request without an Origin header")
+            await refused(scope, receive, send)
+            return
+        if scope["type"] == "http" and not self.token and _foreign_host(Request(scope)):
+            refused = _error(403, "foreign_host", "this server answers only to localhost, "
+                             "127.0.0.1 and [::1]; to reach it by another name, set "
+                             "server.token in WORKFLOW.md")
             await refused(scope, receive, send)
             return
         if scope["type"] != "http" or not self.token:

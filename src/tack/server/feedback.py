@@ -63,14 +63,18 @@ def parse_feedback(raw: bytes, content_type: str = "application/json") -> tuple[
     """(sentiment, comment, author) from a JSON body, or a form-encoded one (the dashboard's
     htmx buttons); ValueError with the fix."""
     data: Any
-    try:
-        if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        try:
             data = dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw)))
-        else:
+        except ValueError:  # UnicodeDecodeError included
+            raise ValueError("the form-encoded body cannot be parsed; send "
+                             "sentiment=up|down&comment=...&author=...") from None
+    else:
+        try:
             data = json.loads(raw or b"null")
-    except ValueError:
-        raise ValueError('the body is not JSON; send {"sentiment": "up"|"down", '
-                         '"comment": "...", "author": "..."}') from None
+        except ValueError:
+            raise ValueError('the body is not JSON; send {"sentiment": "up"|"down", '
+                             '"comment": "...", "author": "..."}') from None
     if not isinstance(data, dict):
         raise ValueError(  # noqa: TRY004 - becomes a 400 with the other input errors
             'the body must be a JSON object like {"sentiment": "down", "comment": "..."}')

@@ -65,8 +65,22 @@ def stamp(iso: Any) -> Markup:
     return _moment(iso, "%Y-%m-%d %H:%M:%S")
 
 
-def issue_link(identifier: str) -> Markup:
+def issue_link(identifier: str, ident: str = "") -> Markup:
+    """A link that follows the issue; with `ident` (live rows) htmx keeps its focus across a
+    swap."""
+    if ident:
+        return _fill('<a id="{}" href="#issue={}">{}</a>', ident, quote(identifier, safe=""),
+                     identifier)
     return _fill('<a href="#issue={}">{}</a>', quote(identifier, safe=""), identifier)
+
+
+def ticking(iso: Any, seconds: Any, attribute: str) -> Markup:
+    """A duration the page counts itself from `iso` (`data-since` up, `data-until` down), so a
+    row's HTML changes only when something happens, not every second. Without a time, the
+    server's figure."""
+    if not iso:
+        return _fill("{}", duration(seconds))
+    return _fill('<span {}="{}"></span>', attribute, iso)
 
 
 def _action(label: str, aria: str, path: str, done: str, *, ident: str, cls: str = "") -> Markup:
@@ -74,7 +88,7 @@ def _action(label: str, aria: str, path: str, done: str, *, ident: str, cls: str
     The id lets htmx give focus back to the same button after a live swap."""
     return _fill(
         '<button type="button" id="{}" class="{}" aria-label="{}" hx-post="{}" hx-swap="none" '
-        'hx-disabled-elt="this" data-done="{}">{}</button>', ident, cls, aria, path, done, label)
+        'data-done="{}">{}</button>', ident, cls, aria, path, done, label)
 
 
 def _thumbs(run_id: Any, aria_suffix: str, id_prefix: str, include: str) -> Markup:
@@ -104,13 +118,14 @@ def running(snapshot: dict[str, Any]) -> Markup:
         return _fill(
             '<tr data-issue="{}" data-text="{}"><td>{} {}</td><td>{}</td><td class="num">{}</td>'
             '<td><code>{}</code> <span class="muted">{}</span><br>{}</td><td class="num">{}</td>'
-            '<td class="num">{}</td><td>{}</td></tr>', ident, searchable, issue_link(ident), r.get("title") or "", r.get("state") or "",
+            '<td class="num">{}</td><td>{}</td></tr>', ident, searchable,
+                 issue_link(ident, f"running-link-{ident}"), r.get("title") or "", r.get("state") or "",
                  r.get("turn_count") or 0, r.get("last_event") or "—", clock(r.get("last_event_at")),
                  str(r.get("last_message") or "")[:LAST_MESSAGE_CHARS],
                  number((r.get("tokens") or {}).get("total_tokens")),
-                 duration(r.get("elapsed_seconds")),
+                 ticking(r.get("started_at"), r.get("elapsed_seconds"), "data-since"),
                  _action("Cancel", f"Cancel the run of {ident}", f"/api/v1/{quote(ident, safe='')}/cancel",
-                         f"Cancel requested for {ident}", ident=f"cancel-{ident}", cls="danger"))
+                         f"Cancel requested for {ident}", ident=f"running-cancel-{ident}", cls="danger"))
 
     return _rows((row(r) for r in snapshot.get("running") or []), "No agents running.", 7)
 
@@ -118,13 +133,14 @@ def running(snapshot: dict[str, Any]) -> Markup:
 def retrying(snapshot: dict[str, Any]) -> Markup:
     def row(r: dict[str, Any]) -> Markup:
         ident = str(r.get("issue_identifier") or "")
-        due_in = duration((r.get("due_in_ms") or 0) / 1000)
+        due_in = ticking(r.get("due_at"), (r.get("due_in_ms") or 0) / 1000, "data-until")
         return _fill(
             '<tr data-issue="{}"><td>{}</td><td class="num">{}</td><td>{} <span class="muted">'
-            '(in {})</span></td><td><span class="pill">{}</span> {}</td><td>{}</td></tr>', ident, issue_link(ident), r.get("attempt") or "", clock(r.get("due_at")), due_in,
+            '(in {})</span></td><td><span class="pill">{}</span> {}</td><td>{}</td></tr>', ident, issue_link(ident, f"retrying-link-{ident}"),
+                 r.get("attempt") or "", clock(r.get("due_at")), due_in,
                  r.get("kind") or "", r.get("error") or "",
                  _action("Retry now", f"Retry {ident} now", f"/api/v1/{quote(ident, safe='')}/retry",
-                         f"Retry requested for {ident}", ident=f"retry-{ident}"))
+                         f"Retry requested for {ident}", ident=f"retrying-retry-{ident}"))
 
     return _rows((row(r) for r in snapshot.get("retrying") or []), "Nothing queued.", 5)
 
