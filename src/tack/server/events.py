@@ -99,11 +99,15 @@ async def ui_stream(
         orch.listeners.remove(changed.set)
 
 
-def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
+Stream = Callable[["Orchestrator", Callable[[Any], Any], "str | None"], AsyncIterator[str]]
+
+
+def _endpoint(stream: Stream, orch: Orchestrator,
+              redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
     async def events(request: Request) -> Response:
         issue = request.query_params.get("issue") or None
         return StreamingResponse(
-            state_stream(orch, redact, issue),
+            stream(orch, redact, issue),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
@@ -111,13 +115,11 @@ def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callabl
     return events
 
 
-def ui_events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
-    async def ui_events(request: Request) -> Response:
-        issue = request.query_params.get("issue") or None
-        return StreamingResponse(
-            ui_stream(orch, redact, issue),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
+    """`GET /api/v1/events`: JSON snapshots, for scripts."""
+    return _endpoint(state_stream, orch, redact)
 
-    return ui_events
+
+def ui_events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
+    """`GET /ui/events`: the dashboard's HTML fragments."""
+    return _endpoint(ui_stream, orch, redact)
