@@ -85,7 +85,7 @@ async def test_status_surface_is_driven_from_orchestrator_state(rig_factory: Any
     issue = rig.add("shown")
     await until(lambda: issue.id in rig.orch.running, what="running")
     transport = httpx.ASGITransport(app=create_app(rig.orch))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         page = await client.get("/")
         assert page.status_code == 200 and "/api/v1/state" in page.text
         state = (await client.get("/api/v1/state")).json()
