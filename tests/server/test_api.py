@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import run_tack
+from tests.e2e.harness import wait_for
 from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_retry, seed_running
 
 
@@ -188,3 +189,14 @@ def test_a_page_that_rebinds_its_domain_to_loopback_is_refused(served: ServedOrc
         proxied = client.post("/api/v1/refresh", headers={
             "Origin": "https://tack.example", "Sec-Fetch-Site": "same-origin"})
         assert proxied.is_success
+
+
+def test_a_viewer_that_leaves_stops_listening(served: ServedOrchestrator) -> None:
+    before = len(served.orch.listeners)
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        for path in ("/api/v1/events", "/ui/events"):
+            with client.stream("GET", path) as response:
+                next(response.iter_lines())
+                wait_for(lambda: len(served.orch.listeners) == before + 1, 20, "a listener")
+            wait_for(lambda: len(served.orch.listeners) == before, 20,
+                     f"the listener of {path} to go once the client left")

@@ -9,10 +9,11 @@ The UI stream sends a fragment only when its HTML differs from the last one on t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -36,16 +37,32 @@ def sse(event: str, payload: Any) -> str:
     return f"event: {event}\ndata: {data}\n\n"
 
 
-async def state_stream(
-    orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
-) -> AsyncIterator[str]:
+async def _changes(orch: Orchestrator, coalesce_s: float) -> AsyncGenerator[None, None]:
+    """Yields at once, then after each change the orchestrator reports (a burst coalesced over
+    `coalesce_s`) and at least every HEARTBEAT_SECONDS. Use with `contextlib.aclosing`, so a
+    client that disconnects unregisters the listener at once."""
     changed = asyncio.Event()
     orch.listeners.append(changed.set)
     try:
-        yield "retry: 1000\n\n"
-        last_detail: str | None = None
         while True:
             changed.clear()
+            yield
+            try:
+                await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
+                await asyncio.sleep(coalesce_s)
+            except TimeoutError:
+                pass
+    finally:
+        orch.listeners.remove(changed.set)
+
+
+async def state_stream(
+    orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
+) -> AsyncIterator[str]:
+    yield "retry: 1000\n\n"
+    last_detail: str | None = None
+    async with contextlib.aclosing(_changes(orch, COALESCE_SECONDS)) as changes:
+        async for _ in changes:
             yield sse("state", redact(orch.snapshot()))
             if issue:
                 detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
@@ -53,13 +70,6 @@ async def state_stream(
                 if encoded != last_detail:
                     last_detail = encoded
                     yield sse("issue", {"issue_identifier": issue, "detail": detail})
-            try:
-                await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
-                await asyncio.sleep(COALESCE_SECONDS)
-            except TimeoutError:
-                pass
-    finally:
-        orch.listeners.remove(changed.set)
 
 
 def sse_html(event: str, html: str) -> str:
@@ -71,13 +81,10 @@ def sse_html(event: str, html: str) -> str:
 async def ui_stream(
     orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
 ) -> AsyncIterator[str]:
-    changed = asyncio.Event()
-    orch.listeners.append(changed.set)
+    yield "retry: 1000\n\n"
     sent: dict[str, bytes] = {}
-    try:
-        yield "retry: 1000\n\n"
-        while True:
-            changed.clear()
+    async with contextlib.aclosing(_changes(orch, UI_COALESCE_SECONDS)) as changes:
+        async for _ in changes:
             panels = fragments.state_fragments(redact(orch.snapshot()))
             if issue:
                 detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
@@ -90,13 +97,6 @@ async def ui_stream(
                     out.append(sse_html(event, html))
             # A comment line when nothing changed keeps proxies and the browser's watchdog happy.
             yield "".join(out) or ": idle\n\n"
-            try:
-                await asyncio.wait_for(changed.wait(), HEARTBEAT_SECONDS)
-                await asyncio.sleep(UI_COALESCE_SECONDS)
-            except TimeoutError:
-                pass
-    finally:
-        orch.listeners.remove(changed.set)
 
 
 Stream = Callable[["Orchestrator", Callable[[Any], Any], "str | None"], AsyncIterator[str]]
