@@ -196,7 +196,9 @@ def test_a_viewer_that_leaves_stops_listening(served: ServedOrchestrator) -> Non
     with httpx.Client(base_url=served.url, timeout=20) as client:
         for path in ("/api/v1/events", "/ui/events"):
             with client.stream("GET", path) as response:
-                next(response.iter_lines())
+                # Keep the line iterator: a discarded one is closed at once, and closes the stream.
+                lines = response.iter_lines()
+                next(lines)
                 wait_for(lambda: len(served.orch.listeners) == before + 1, 20, "a listener")
             wait_for(lambda: len(served.orch.listeners) == before, 20,
                      f"the listener of {path} to go once the client left")
