@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tack.server import events
 from tack.server.fragments import state_fragments
 from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_running
 
@@ -83,6 +85,47 @@ async def _cold_metrics(served: ServedOrchestrator) -> Any:
     return await MetricsSource(served.orch).get(7 * 86400)
 
 
+def renders_per_second(viewers: int, sessions: int = 200, seconds: float = 6.0) -> float:
+    """Panel renders per second while `viewers` pages watch 200 sessions that change every
+    tenth of a second (every open page is pushed each change, at most 4 times a second)."""
+    real, count = events._panels, [0]
+
+    def counting(*args: Any) -> Any:
+        count[0] += 1
+        return real(*args)
+
+    with tempfile.TemporaryDirectory() as tmp, ServedOrchestrator(Path(tmp)) as served:
+        served.call(seed_running, served.orch, sessions)
+        stop = threading.Event()
+
+        def watch() -> None:
+            with httpx.Client(base_url=served.url, timeout=60) as client:
+                with client.stream("GET", "/ui/events") as response:
+                    for _ in response.iter_lines():
+                        if stop.is_set():
+                            return
+
+        readers = [threading.Thread(target=watch, daemon=True) for _ in range(viewers)]
+        events._panels = counting
+        try:
+            for reader in readers:
+                reader.start()
+            deadline = time.monotonic() + 30
+            while len(served.orch.listeners) < viewers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            count[0], start = 0, time.monotonic()
+            while time.monotonic() - start < seconds:
+                served.changed()
+                time.sleep(0.1)
+            rate = count[0] / (time.monotonic() - start)
+        finally:
+            events._panels = real
+            stop.set()
+        for reader in readers:
+            reader.join(5)
+        return rate
+
+
 def main() -> None:
     base = measure(1, 0)
     big = measure(200, 10_000)
@@ -93,6 +136,8 @@ def main() -> None:
             print(f"{key:32} {'n/a':>12} {'n/a':>24}")
             continue
         print(f"{key:32} {b:12.1f} {v:24.1f} {v / b:8.1f}x")
+    one, ten = renders_per_second(1), renders_per_second(10)
+    print(f"{'panel renders/s, 1 vs 10 pages':32} {one:12.1f} {ten:24.1f} {ten / one:8.1f}x")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 
 from tack.redact import Redactor
 from tack.server import fragments
-from tack.server.events import sse_html
+from tack.server.events import Shared, sse_html
 from tests.server.served import ServedOrchestrator, issue, seed_running
 
 SECRET = "ui-Fragment-Secret-31337"
@@ -151,3 +151,30 @@ def test_feedback_takes_the_buttons_form_encoded_body(served: ServedOrchestrator
         assert bad.status_code == 400 and "sentiment" in bad.json()["error"]["message"]
         as_json = client.post(f"/api/v1/runs/{run_id}/feedback", json={"sentiment": "up"})
         assert as_json.status_code == 201
+
+
+def test_open_streams_share_one_computation_per_change_and_heartbeat() -> None:
+    class Orch:
+        changes = 0
+
+    now = [100.0]
+    shared = Shared(Orch(), size=2, clock=lambda: now[0])  # type: ignore[arg-type]
+    computed: list[str] = []
+
+    def compute(key: str) -> str:
+        computed.append(key)
+        return f"{key}#{len(computed)}"
+
+    pages = [shared.get("ui", lambda: compute("ui")) for _ in range(5)]  # five open pages
+    assert pages == ["ui#1"] * 5 and computed == ["ui"]
+    Orch.changes += 1  # the orchestrator reports a change: the next page renders again
+    assert shared.get("ui", lambda: compute("ui")) == "ui#2"
+    now[0] += 0.5  # same heartbeat period, no change: still shared
+    assert shared.get("ui", lambda: compute("ui")) == "ui#2"
+    now[0] += 1.0  # the next heartbeat period catches changes nobody reported
+    assert shared.get("ui", lambda: compute("ui")) == "ui#3"
+    # Keys are separate (one per followed issue), and only `size` of them are kept.
+    assert shared.get(("ui", "TACK-1"), lambda: compute("t1")) == "t1#4"
+    assert shared.get(("ui", "TACK-2"), lambda: compute("t2")) == "t2#5"
+    assert shared.get("ui", lambda: compute("ui")) == "ui#6"  # the oldest key was dropped
+    assert shared.get(("ui", "TACK-2"), lambda: compute("t2")) == "t2#5"

@@ -98,6 +98,7 @@ class Orchestrator:
         self._background: set[asyncio.Task[Any]] = set()
         self._next_tick = 0.0
         self.listeners: list[Callable[[], None]] = []
+        self.changes = 0  # counts _notify calls: viewers share work done per change
 
     # -- public control --------------------------------------------------------------------
 
@@ -560,6 +561,7 @@ class Orchestrator:
                         error=self.redactor.text(repr(task.exception())))
 
     def _notify(self) -> None:
+        self.changes += 1
         for listener in list(self.listeners):
             try:
                 listener()

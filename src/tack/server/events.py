@@ -4,6 +4,7 @@
 A snapshot is pushed as soon as the orchestrator reports a change (bursts coalesced) and at
 least every second; with `?issue=ID` the issue's detail (timeline) follows whenever it changes.
 The UI stream sends a fragment only when its HTML differs from the last one on that connection.
+All open streams share one snapshot and one rendering per change (`Shared`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import re
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,31 @@ COALESCE_SECONDS = 0.05
 # Rendering every panel costs ~20 ms at 200 running sessions, paid per open page on the
 # orchestrator's loop: the HTML stream batches changes over a quarter second instead.
 UI_COALESCE_SECONDS = 0.25
+
+
+class Shared:
+    """What every open stream computes from the same state (the redacted snapshot, the
+    rendered panels), computed once per change the orchestrator reports and at most once per
+    heartbeat period for each key, whatever the number of viewers."""
+
+    def __init__(self, orch: Orchestrator, size: int = 32,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.orch = orch
+        self.size = size
+        self.clock = clock
+        self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        stamp = (self.orch.changes, int(self.clock() // HEARTBEAT_SECONDS))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = compute()
+        self._memo.pop(key, None)
+        self._memo[key] = (stamp, value)
+        while len(self._memo) > self.size:  # the least recently computed key goes first
+            del self._memo[next(iter(self._memo))]
+        return value
 
 
 def sse(event: str, payload: Any) -> str:
@@ -57,19 +84,24 @@ async def _changes(orch: Orchestrator, coalesce_s: float) -> AsyncGenerator[None
 
 
 async def state_stream(
-    orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
+    shared: Shared, redact: Callable[[Any], Any], issue: str | None
 ) -> AsyncIterator[str]:
+    orch = shared.orch
     yield "retry: 1000\n\n"
     last_detail: str | None = None
     async with contextlib.aclosing(_changes(orch, COALESCE_SECONDS)) as changes:
         async for _ in changes:
-            yield sse("state", redact(orch.snapshot()))
+            yield shared.get("state", lambda: sse("state", redact(orch.snapshot())))
             if issue:
-                detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
-                encoded = json.dumps(detail, default=str, sort_keys=True)
+                detail, encoded = shared.get(("issue", issue), lambda: _detail(orch, redact, issue))
                 if encoded != last_detail:
                     last_detail = encoded
                     yield sse("issue", {"issue_identifier": issue, "detail": detail})
+
+
+def _detail(orch: Orchestrator, redact: Callable[[Any], Any], issue: str) -> tuple[Any, str]:
+    detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
+    return detail, json.dumps(detail, default=str, sort_keys=True)
 
 
 def sse_html(event: str, html: str) -> str:
@@ -78,36 +110,46 @@ def sse_html(event: str, html: str) -> str:
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
+def _panels(orch: Orchestrator, redact: Callable[[Any], Any],
+            issue: str | None) -> list[tuple[str, bytes, str]]:
+    """(event, digest, framed SSE message) for every panel of the page (and of `issue`)."""
+    panels = fragments.state_fragments(redact(orch.snapshot()))
+    if issue:
+        detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
+        panels.update(fragments.issue_fragments(issue, detail))
+    return [(event, hashlib.blake2b(html.encode(), digest_size=16).digest(), sse_html(event, html))
+            for event, html in panels.items()]
+
+
 async def ui_stream(
-    orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None
+    shared: Shared, redact: Callable[[Any], Any], issue: str | None
 ) -> AsyncIterator[str]:
+    orch = shared.orch
     yield "retry: 1000\n\n"
     sent: dict[str, bytes] = {}
     async with contextlib.aclosing(_changes(orch, UI_COALESCE_SECONDS)) as changes:
         async for _ in changes:
-            panels = fragments.state_fragments(redact(orch.snapshot()))
-            if issue:
-                detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
-                panels.update(fragments.issue_fragments(issue, detail))
             out = []
-            for event, html in panels.items():
-                digest = hashlib.blake2b(html.encode(), digest_size=16).digest()
+            for event, digest, message in shared.get(("ui", issue),
+                                                     lambda: _panels(orch, redact, issue)):
                 if sent.get(event) != digest:
                     sent[event] = digest
-                    out.append(sse_html(event, html))
+                    out.append(message)
             # A comment line when nothing changed keeps proxies and the browser's watchdog happy.
             yield "".join(out) or ": idle\n\n"
 
 
-Stream = Callable[["Orchestrator", Callable[[Any], Any], "str | None"], AsyncIterator[str]]
+Stream = Callable[[Shared, Callable[[Any], Any], "str | None"], AsyncIterator[str]]
 
 
 def _endpoint(stream: Stream, orch: Orchestrator,
               redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
+    shared = Shared(orch)
+
     async def events(request: Request) -> Response:
         issue = request.query_params.get("issue") or None
         return StreamingResponse(
-            stream(orch, redact, issue),
+            stream(shared, redact, issue),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
