@@ -213,6 +213,10 @@ class ExecutorConfig(Section):
     api_key: str | None = None
     # The git remote workers push each issue branch to, so a result outlives the worker.
     push_remote: str = "origin"
+    # How long a worker lets the work before or after an agent's turn run (fetching the
+    # branch, hooks, starting and stopping the session, committing and pushing) before it
+    # stops it as hung, kills its processes and fails the attempt, which Temporal retries.
+    step_timeout_ms: int = Field(default=300_000, gt=0)
 
 
 class JudgeConfig(Section):

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from tack.errors import WorkspaceError
+from tack.workspace.hooks import kill_group
 
 
 async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
@@ -26,6 +27,7 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own group, so a cancel reaches ssh and remote helpers
         )
     except FileNotFoundError as exc:
         raise WorkspaceError(
@@ -33,7 +35,12 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
             "`workspace.strategy: directory` in WORKFLOW.md.",
             code="workspace_git_missing",
         ) from exc
-    out, _ = await proc.communicate()
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:
+        # Cancelled (the run stopped, or a step hung): git and its helpers must not linger.
+        await asyncio.shield(kill_group(proc))
+        raise
     text = out.decode("utf-8", errors="replace").strip()
     code = proc.returncode if proc.returncode is not None else -1
     if check and code != 0:

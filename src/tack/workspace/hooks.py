@@ -81,8 +81,9 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the hook's process group, then SIGKILL whatever is still there."""
+async def kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the process group led by `proc` (started with `start_new_session`), then
+    SIGKILL whatever is still there."""
     pgid = proc.pid
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -133,10 +134,10 @@ async def run_hook(
             await asyncio.wait_for(proc.wait(), timeout_ms / 1000)
         except asyncio.TimeoutError:
             timed_out = True
-            await _kill_group(proc)
+            await kill_group(proc)
         except BaseException:
             # Cancelled: the hook must not outlive the run that started it.
-            await asyncio.shield(_kill_group(proc))
+            await asyncio.shield(kill_group(proc))
             raise
         output = _tail(out)
     duration_ms = int((time.monotonic() - started) * 1000)

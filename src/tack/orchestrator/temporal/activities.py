@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import structlog
@@ -49,9 +50,9 @@ log = structlog.get_logger("tack.temporal.activities")
 BackendFactory = Callable[[Workflow], AgentBackend]
 # Heartbeats at least this often while an agent is quiet (cancellation rides on them).
 MAX_BEAT_PERIOD_S = 2.0
-# Outside the agent's turn (git fetch and push, hooks, session start), a step silent for this
-# long is hung: heartbeats stop so Temporal's heartbeat timeout ends and retries the turn.
-QUIET_STEP_LIMIT_S = 300.0
+# Time a cancelled turn gets to save the agent's work (commit, push) before it is cancelled
+# again, which kills the git process it waits on; then it is abandoned.
+STOP_GRACE_S = 30.0
 
 
 def config_error(message: str) -> ApplicationError:
@@ -61,17 +62,21 @@ def config_error(message: str) -> ApplicationError:
 class _Beat:
     """Heartbeats with the latest agent event; `watch` returns when the agent stalls."""
 
-    def __init__(self, worker: str, turn: int, stall_ms: int, redactor: Redactor) -> None:
+    def __init__(self, worker: str, turn: int, stall_ms: int, redactor: Redactor,
+                 step_limit_ms: int) -> None:
         self.progress = Progress(worker=worker, turn=turn, at=time.time())
+        self.step_limit_s = step_limit_ms / 1000
         self.redactor = redactor
         self.last = time.monotonic()
         self.stall_s = stall_ms / 1000 if stall_ms > 0 else None
         self.period = min(MAX_BEAT_PERIOD_S, (stall_ms or DEFAULT_HEARTBEAT_MS) / 3000)
         self.in_turn = False  # the agent's turn: `watch` judges stalls from its events
+        self.turn_started = False
         self.step_at = time.monotonic()
 
     def turn(self, running: bool) -> None:
         self.in_turn, self.step_at = running, time.monotonic()
+        self.turn_started = self.turn_started or running
 
     async def on_event(self, event: AgentEvent) -> None:
         p = self.progress
@@ -94,12 +99,24 @@ class _Beat:
 
     async def keep_alive(self) -> None:
         """Heartbeat while the activity runs, git steps included: the heartbeat timeout tells
-        Temporal the worker died, and a slow fetch or push is not that. A step outside the
-        turn that stays quiet past QUIET_STEP_LIMIT_S gets no more heartbeats."""
+        Temporal the worker died, and a slow fetch or push is not that. Returns when the work
+        before or after the agent's turn has taken longer than `executor.step_timeout_ms`."""
         while True:
             await asyncio.sleep(self.period)
-            if self.in_turn or time.monotonic() - self.step_at <= QUIET_STEP_LIMIT_S:
-                activity.heartbeat(self.progress)
+            if not self.in_turn and time.monotonic() - self.step_at > self.step_limit_s:
+                return
+            activity.heartbeat(self.progress)
+
+
+async def _stop_hung(work: asyncio.Future[Any]) -> None:
+    """Cancel `work`; its cancel path saves the agent's work, and if that hangs too, cancel it
+    again (each cancel kills the git or hook process it waits on)."""
+    for _ in range(2):
+        work.cancel()
+        await asyncio.wait({work}, timeout=STOP_GRACE_S)
+        if work.done():
+            return
+    log.warning("a cancelled turn did not stop; abandoned")
 
 
 class IssueActivities:
@@ -158,13 +175,29 @@ class IssueActivities:
 
     @activity.defn(name=TURN_ACTIVITY)
     async def run_turn(self, inp: TurnInput) -> TurnOutcome:
-        beat = _Beat(self.worker, inp.turn, inp.run.stall_timeout_ms, self.redactor)
+        limit_ms = self.workflow.config.executor.step_timeout_ms
+        beat = _Beat(self.worker, inp.turn, inp.run.stall_timeout_ms, self.redactor, limit_ms)
         activity.heartbeat(beat.progress)
+        work = asyncio.ensure_future(self._run_turn(inp, beat))
         alive = asyncio.ensure_future(beat.keep_alive())
         try:
-            return await self._run_turn(inp, beat)
+            await asyncio.wait({work, alive}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done():
+                return work.result()
+            # A git fetch or push, a hook or the session's start hangs: stop it here (its
+            # processes are killed) rather than let a retry elsewhere race a step still running.
+            where = "after" if beat.turn_started else "before"
+            log.warning("step hung", issue_identifier=inp.run.identifier, turn=inp.turn,
+                        where=where, step_timeout_ms=limit_ms)
+            await _stop_hung(work)
+            raise ApplicationError(
+                f"the work {where} the agent's turn (git, hooks, session start or stop) took "
+                f"longer than executor.step_timeout_ms ({limit_ms} ms) and was stopped",
+                type="TackStepHung")
         finally:
             alive.cancel()
+            if not work.done():  # the activity was cancelled: the agent's work is saved first
+                await _stop_hung(work)
             await asyncio.gather(alive, return_exceptions=True)
 
     async def _run_turn(self, inp: TurnInput, beat: _Beat) -> TurnOutcome:
