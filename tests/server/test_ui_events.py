@@ -178,3 +178,6 @@ def test_open_streams_share_one_computation_per_change_and_heartbeat() -> None:
     assert shared.get(("ui", "TACK-2"), lambda: compute("t2")) == "t2#5"
     assert shared.get("ui", lambda: compute("ui")) == "ui#6"  # the oldest key was dropped
     assert shared.get(("ui", "TACK-2"), lambda: compute("t2")) == "t2#5"
+    Orch.changes += 1  # what was computed before a change is dropped, not kept until evicted
+    assert shared.get(("ui", "TACK-2"), lambda: compute("t2")) == "t2#7"
+    assert list(shared._memo) == [("ui", "TACK-2")]

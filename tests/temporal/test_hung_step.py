@@ -26,9 +26,10 @@ def no_agent(wf: Workflow) -> Any:
     raise AssertionError("the agent must not start while before_run hangs")
 
 
-async def test_a_hung_before_run_hook_is_stopped_and_the_attempt_fails(tmp_path: Path) -> None:
+def hanging_turn(tmp_path: Path, step_timeout_ms: int
+                 ) -> tuple[IssueActivities, ActivityEnvironment, TurnInput, list[Any]]:
     project = temporal_project(tmp_path, "http://127.0.0.1:9/v1", "127.0.0.1:9", {
-        "executor": {"step_timeout_ms": 1500},
+        "executor": {"step_timeout_ms": step_timeout_ms},
         # The hook's own timeout is far away: only the step timeout can end it.
         "hooks": {"before_run": "echo $$ > ../hung.pid; exec sleep 617", "timeout_ms": 600_000},
     })
@@ -42,19 +43,45 @@ async def test_a_hung_before_run_hook_is_stopped_and_the_attempt_fails(tmp_path:
     env = ActivityEnvironment()
     beats: list[Any] = []
     env.on_heartbeat = lambda *details: beats.append(details)
-    turn = asyncio.ensure_future(env.run(acts.run_turn, TurnInput(run=run, turn=1)))
-    pid_file = root / "hung.pid"
+    return acts, env, TurnInput(run=run, turn=1), beats
+
+
+async def hook_pid(tmp_path: Path) -> int:
+    pid_file = tmp_path / "worker-ws" / "hung.pid"
     await await_until(lambda: pid_file.is_file() and pid_file.read_text().strip(), 60,
                       "the before_run hook to start")
-    hook = int(pid_file.read_text())
+    return int(pid_file.read_text())
+
+
+async def test_a_hung_before_run_hook_is_stopped_and_the_attempt_fails(tmp_path: Path) -> None:
+    acts, env, inp, beats = hanging_turn(tmp_path, 5000)
+    turn = asyncio.ensure_future(env.run(acts.run_turn, inp))
+    hook = await hook_pid(tmp_path)
     try:
         with pytest.raises(ApplicationError) as failed:
             await asyncio.wait_for(turn, 120)
         assert failed.value.type == "TackStepHung"
         assert "before the agent's turn" in str(failed.value)
-        assert "executor.step_timeout_ms (1500 ms)" in str(failed.value)
+        assert "executor.step_timeout_ms (5000 ms)" in str(failed.value)
         assert not failed.value.non_retryable
         assert not running(hook)
-        assert len(beats) >= 2  # the start, then the keep-alive while the hook hung
+        assert len(beats) >= 3  # the start, then the keep-alive (every second) while it hung
     finally:
+        turn.cancel()
+        await asyncio.gather(turn, return_exceptions=True)
+        await acts.close()
+
+
+async def test_cancelling_the_activity_during_a_hung_step_kills_it(tmp_path: Path) -> None:
+    acts, env, inp, _ = hanging_turn(tmp_path, 600_000)
+    turn = asyncio.ensure_future(env.run(acts.run_turn, inp))
+    hook = await hook_pid(tmp_path)
+    try:
+        env.cancel()  # what Temporal does when the orchestrator stops the run
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(turn, 60)
+        assert not running(hook)
+    finally:
+        turn.cancel()
+        await asyncio.gather(turn, return_exceptions=True)
         await acts.close()

@@ -52,7 +52,8 @@ class Shared:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         value = compute()
-        self._memo.pop(key, None)
+        # Older stamps can never be served again; keep only this one's (at most `size` keys).
+        self._memo = {k: v for k, v in self._memo.items() if v[0] == stamp and k != key}
         self._memo[key] = (stamp, value)
         while len(self._memo) > self.size:  # the least recently computed key goes first
             del self._memo[next(iter(self._memo))]

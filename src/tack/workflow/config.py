@@ -213,9 +213,10 @@ class ExecutorConfig(Section):
     api_key: str | None = None
     # The git remote workers push each issue branch to, so a result outlives the worker.
     push_remote: str = "origin"
-    # How long a worker lets the work before or after an agent's turn run (fetching the
-    # branch, hooks, starting and stopping the session, committing and pushing) before it
+    # How long a worker lets the work before, and then after, an agent's turn run (fetching
+    # the branch, hooks, starting and stopping the session, committing and pushing) before it
     # stops it as hung, kills its processes and fails the attempt, which Temporal retries.
+    # Keep it above `hooks.timeout_ms`.
     step_timeout_ms: int = Field(default=300_000, gt=0)
 
 

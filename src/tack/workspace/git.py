@@ -39,7 +39,8 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
         out, _ = await proc.communicate()
     except BaseException:
         # Cancelled (the run stopped, or a step hung): git and its helpers must not linger.
-        await asyncio.shield(kill_group(proc))
+        if proc.returncode is None:
+            await asyncio.shield(kill_group(proc))
         raise
     text = out.decode("utf-8", errors="replace").strip()
     code = proc.returncode if proc.returncode is not None else -1

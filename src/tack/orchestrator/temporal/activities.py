@@ -50,8 +50,9 @@ log = structlog.get_logger("tack.temporal.activities")
 BackendFactory = Callable[[Workflow], AgentBackend]
 # Heartbeats at least this often while an agent is quiet (cancellation rides on them).
 MAX_BEAT_PERIOD_S = 2.0
-# Time a cancelled turn gets to save the agent's work (commit, push) before it is cancelled
-# again, which kills the git process it waits on; then it is abandoned.
+# A stopped turn gets executor.step_timeout_ms to save the agent's work (commit, push); then
+# it is cancelled again, which kills the git or hook process it waits on, and after this
+# long it is abandoned.
 STOP_GRACE_S = 30.0
 
 
@@ -97,6 +98,12 @@ class _Beat:
             if self.stall_s is not None and time.monotonic() - self.last > self.stall_s:
                 return
 
+    async def pump(self) -> None:
+        """Heartbeat every period, whatever happens (while a stopped turn winds down)."""
+        while True:
+            activity.heartbeat(self.progress)
+            await asyncio.sleep(self.period)
+
     async def keep_alive(self) -> None:
         """Heartbeat while the activity runs, git steps included: the heartbeat timeout tells
         Temporal the worker died, and a slow fetch or push is not that. Returns when the work
@@ -108,15 +115,23 @@ class _Beat:
             activity.heartbeat(self.progress)
 
 
-async def _stop_hung(work: asyncio.Future[Any]) -> None:
-    """Cancel `work`; its cancel path saves the agent's work, and if that hangs too, cancel it
-    again (each cancel kills the git or hook process it waits on)."""
-    for _ in range(2):
-        work.cancel()
-        await asyncio.wait({work}, timeout=STOP_GRACE_S)
-        if work.done():
-            return
-    log.warning("a cancelled turn did not stop; abandoned")
+async def _stop(work: asyncio.Future[Any], beat: _Beat, save_s: float) -> None:
+    """Cancel `work`, whose cancel path saves the agent's work (commit, push), and give it
+    `save_s`; if it is still there, cancel it again (which kills the git or hook process it
+    waits on) and give it STOP_GRACE_S more before abandoning it. Heartbeats all along."""
+    pump = asyncio.ensure_future(beat.pump())
+    try:
+        for wait_s in (save_s, STOP_GRACE_S):
+            work.cancel()
+            await asyncio.wait({work}, timeout=wait_s)
+            if work.done():
+                if not work.cancelled() and work.exception() is not None:
+                    log.warning("stopping the turn failed", error=repr(work.exception()))
+                return
+        log.warning("a stopped turn did not end; abandoned")
+    finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
 
 
 class IssueActivities:
@@ -184,21 +199,24 @@ class IssueActivities:
             await asyncio.wait({work, alive}, return_when=asyncio.FIRST_COMPLETED)
             if work.done():
                 return work.result()
-            # A git fetch or push, a hook or the session's start hangs: stop it here (its
-            # processes are killed) rather than let a retry elsewhere race a step still running.
-            where = "after" if beat.turn_started else "before"
-            log.warning("step hung", issue_identifier=inp.run.identifier, turn=inp.turn,
-                        where=where, step_timeout_ms=limit_ms)
-            await _stop_hung(work)
-            raise ApplicationError(
-                f"the work {where} the agent's turn (git, hooks, session start or stop) took "
-                f"longer than executor.step_timeout_ms ({limit_ms} ms) and was stopped",
-                type="TackStepHung")
         finally:
             alive.cancel()
-            if not work.done():  # the activity was cancelled: the agent's work is saved first
-                await _stop_hung(work)
+            if not work.done():
+                # Cancelled by Temporal, or a step hung: the work saves what the agent did,
+                # heartbeating all along so no retry elsewhere starts while it is still here.
+                await _stop(work, beat, limit_ms / 1000)
             await asyncio.gather(alive, return_exceptions=True)
+        error = None if alive.cancelled() else alive.exception()
+        if error is not None:  # heartbeating itself failed
+            raise error
+        # A git fetch or push, a hook, or the session's start or stop hung, and was stopped.
+        where = "after" if beat.turn_started else "before"
+        log.warning("step hung", issue_identifier=inp.run.identifier, turn=inp.turn,
+                    where=where, step_timeout_ms=limit_ms)
+        raise ApplicationError(
+            f"the work {where} the agent's turn (git, hooks, session start or stop) took "
+            f"longer than executor.step_timeout_ms ({limit_ms} ms) and was stopped",
+            type="TackStepHung")
 
     async def _run_turn(self, inp: TurnInput, beat: _Beat) -> TurnOutcome:
         run, wf = inp.run, self.workflow
