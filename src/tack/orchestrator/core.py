@@ -544,8 +544,7 @@ class Orchestrator:
             kind=kind,
             message=message,
         )
-
-    # -- hot reload --------------------------------------------------------------------------
+        self._notify()  # the timeline changed: open dashboards show the line now
 
     # -- helpers -----------------------------------------------------------------------------
 
