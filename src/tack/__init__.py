@@ -4,4 +4,10 @@ A Symphony-compatible orchestrator that runs one coding agent per eligible issue
 own git worktree, with durable state, legible feedback and a learning loop.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version as _dist_version
+
+try:
+    # The distribution is `tack-harness` on PyPI (`tack` is taken); the import name is `tack`.
+    __version__ = _dist_version("tack-harness")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.2.0"

@@ -41,8 +41,20 @@ def _register() -> None:
     from tack.cli import learn; learn.register(app)  # noqa: E702
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import tack
+
+        typer.echo(f"tack {tack.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Harness engineering for autonomous coding agents."""
 
 

@@ -8,6 +8,7 @@ with each issue handed off and a branch per issue whose tests pass.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -69,6 +70,14 @@ to "{handoff}" with the tracker tool and leave a short comment.
 """
 
 
+def run_tests_argv(python: str, test: str) -> list[str]:
+    """pytest when it is installed; the standard library's unittest otherwise, so the demo
+    also runs from a bare `pipx install tack-harness`."""
+    if importlib.util.find_spec("pytest") is not None:
+        return [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
+    return [python, "-m", "unittest", "-q", test.removesuffix(".py").replace("/", ".")]
+
+
 def stub_script(python: str) -> dict[str, object]:
     """Recorded fixes, one conversation per issue, matched by identifier."""
     conversations = []
@@ -93,7 +102,7 @@ def stub_script(python: str) -> dict[str, object]:
                     },
                     {
                         "tool_calls": [
-                            {"name": "shell", "arguments": {"command": f"{python} -m pytest -q {test}"}}
+                            {"name": "shell", "arguments": {"command": " ".join(run_tests_argv(python, test))}}
                         ]
                     },
                     {
@@ -274,7 +283,7 @@ def verify(wf_path: Path) -> list[DemoResult]:
             except subprocess.CalledProcessError:
                 commit = "(no branch)"
             passed = path.is_dir() and subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                run_tests_argv(sys.executable, test),
                 cwd=path, capture_output=True, text=True,
             ).returncode == 0
             tokens = sum(r["total_tokens"] for r in store.runs_for(issue.identifier))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 FILES: dict[str, str] = {
-    "README.md": "# textkit\n\nSmall text helpers. Run the tests with `python -m pytest -q`.\n",
+    "README.md": "# textkit\n\nSmall text helpers. Run the tests with `python -m pytest -q` (or `python -m unittest`).\n",
     "textkit/__init__.py": '"""Small text helpers."""\n',
     "textkit/slug.py": '''"""URL slugs."""
 
@@ -33,24 +33,33 @@ def format_cents(cents: int) -> str:
     return f"${dollars}.{rest}"
 ''',
     "tests/__init__.py": "",
-    "tests/test_slug.py": '''from textkit.slug import slugify
+    "tests/test_slug.py": '''import unittest
+
+from textkit.slug import slugify
 
 
-def test_slugify_lowercases_and_joins_words():
-    assert slugify("Hello, World!") == "hello-world"
+class SlugifyTest(unittest.TestCase):
+    def test_slugify_lowercases_and_joins_words(self):
+        self.assertEqual(slugify("Hello, World!"), "hello-world")
 ''',
-    "tests/test_stats.py": '''from textkit.stats import mean
+    "tests/test_stats.py": '''import unittest
+
+from textkit.stats import mean
 
 
-def test_mean_of_three_values():
-    assert mean([1, 2, 3]) == 2
+class MeanTest(unittest.TestCase):
+    def test_mean_of_three_values(self):
+        self.assertEqual(mean([1, 2, 3]), 2)
 ''',
-    "tests/test_money.py": '''from textkit.money import format_cents
+    "tests/test_money.py": '''import unittest
+
+from textkit.money import format_cents
 
 
-def test_format_cents_pads_to_two_digits():
-    assert format_cents(1234) == "$12.34"
-    assert format_cents(5) == "$0.05"
+class FormatCentsTest(unittest.TestCase):
+    def test_format_cents_pads_to_two_digits(self):
+        self.assertEqual(format_cents(1234), "$12.34")
+        self.assertEqual(format_cents(5), "$0.05")
 ''',
 }
 
