@@ -19,7 +19,9 @@ def assert_clean_error(result, *needles: str) -> None:  # type: ignore[no-untype
 
 def test_init_writes_a_loadable_commented_workflow_and_ignores_tack_dir(git_repo: Path) -> None:
     (git_repo / ".gitignore").write_text("node_modules/")  # no trailing newline
-    result = run_tack("init", cwd=git_repo)
+    # No logged-in agent CLI here, whatever this machine has: the default backend stays.
+    result = run_tack("init", cwd=git_repo, env={"HOME": str(git_repo.parent),
+                                                 "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""})
     assert result.returncode == 0, result.stderr
     wf = load_workflow(git_repo / "WORKFLOW.md")
     assert wf.warnings == ()

@@ -60,6 +60,12 @@ def _binary(label: str, command: str, hint: str) -> Check:
     return Check(label, True, f"{found} ({version})")
 
 
+def probe_cli(command: str) -> tuple[bool, str]:
+    """Whether an agent CLI is installed and answers `--version` (for `tack init`)."""
+    found = _binary(command, command, "see `tack doctor`")
+    return found.ok, found.detail
+
+
 def _builtin(config: ServiceConfig) -> Check:
     import httpx
 

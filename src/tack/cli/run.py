@@ -11,6 +11,32 @@ import typer
 import tack
 
 
+def _no_work_hint(path: Path) -> str | None:
+    """On the local tracker, say how to add work when no issue is in an active state (a first
+    `tack up` otherwise just sits there). Hosted trackers are polled as usual."""
+    from tack.errors import TackError
+    from tack.tracker.local import LocalTracker
+    from tack.workflow import load_workflow
+
+    try:
+        wf = load_workflow(path)
+        cfg = wf.config.tracker
+        if (cfg.kind or "local").strip().lower() != "local":
+            return None
+        tracker = LocalTracker.from_config(cfg, tack_dir=wf.tack_dir)
+        try:
+            if tracker.list_issues(list(cfg.active_states)):
+                return None
+        finally:
+            tracker.close_sync()
+    except TackError:
+        return None  # run_service reports the error in full
+    states = " or ".join(repr(s) for s in cfg.active_states)
+    return (f"No issue is eligible yet: none is in {states}. Add one with "
+            f"`tack issue add \"Fix the flaky date parser\"` (it starts in {cfg.active_states[0]!r}) "
+            "or move one with `tack issue move ID STATE`; Tack keeps polling and picks it up.")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def version() -> None:
@@ -42,6 +68,9 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo("Tack is up (no HTTP server; pass --port to enable it).", err=True)
 
+        hint = _no_work_hint(path)
+        if hint:
+            typer.echo(hint, err=True)
         asyncio.run(run_service(path, port=port, on_started=started))
 
     @app.command()

@@ -53,13 +53,22 @@ def register(app: typer.Typer) -> None:
             None, help="Repository to initialise (default: the current directory)."
         ),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing WORKFLOW.md."),
+        detect: bool = typer.Option(
+            True, "--detect/--no-detect",
+            help="Detect test/lint/type-check commands and an installed, logged-in agent CLI.",
+        ),
     ) -> None:
         """Write a commented WORKFLOW.md and .tack/ into a repository."""
+        from tack.cli.doctor import probe_cli
+        from tack.workflow.detect import detect as detect_project
         from tack.workflow.scaffold import init_repository
 
-        for line in init_repository(path or Path.cwd(), force=force):
+        repo = path or Path.cwd()
+        found = detect_project(repo, probe_cli) if detect and repo.is_dir() else None
+        for line in init_repository(repo, force=force, detection=found):
             typer.echo(line)
-        typer.echo("next: edit WORKFLOW.md, then `tack validate`.")
+        typer.echo("next: edit WORKFLOW.md, then `tack validate`; add work with "
+                   "`tack issue add \"TITLE\"` and run `tack up`.")
 
     @app.command()
     def validate(workflow: Path | None = WORKFLOW_OPTION) -> None:

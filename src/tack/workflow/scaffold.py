@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from tack.errors import WorkflowError
+from tack.workflow.detect import Detection, apply_detection
 
 
 def default_workflow_text() -> str:
@@ -21,8 +22,10 @@ def _ignores_tack_dir(gitignore: Path) -> bool:
     return bool(entries & {".tack", ".tack/", "/.tack", "/.tack/"})
 
 
-def init_repository(repo: Path, *, force: bool = False) -> list[str]:
-    """Write WORKFLOW.md, create `.tack/`, ignore it in git. Returns what was done, in words."""
+def init_repository(repo: Path, *, force: bool = False,
+                    detection: Detection | None = None) -> list[str]:
+    """Write WORKFLOW.md, create `.tack/`, ignore it in git. Returns what was done, in words.
+    With `detection`, the workflow carries the detected checks and agent backend."""
     repo = repo.expanduser().absolute()
     if not repo.is_dir():
         raise WorkflowError(
@@ -37,7 +40,15 @@ def init_repository(repo: Path, *, force: bool = False) -> list[str]:
             code="workflow_exists",
         )
     done = [f"{'replaced' if workflow.exists() else 'wrote'} {workflow}"]
-    workflow.write_text(default_workflow_text(), "utf-8")
+    text = default_workflow_text()
+    if detection is not None:
+        text = apply_detection(text, detection)
+        if detection.languages:
+            done.append(f"detected {', '.join(detection.languages)}")
+        for check in detection.checks:
+            done.append(f"feedback check {check.name!r}: {check.command}  ({check.why})")
+        done.append(f"agent.backend: {detection.backend} ({detection.backend_why})")
+    workflow.write_text(text, "utf-8")
 
     principles = repo / "PRINCIPLES.md"
     if not principles.exists():  # never replaced, even with --force: it is the team's own
