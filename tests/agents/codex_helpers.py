@@ -3,7 +3,10 @@ where the pinned binary lives, an isolated CODEX_HOME, and a config pointing at 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,19 @@ requires_codex = pytest.mark.skipif(
 
 
 def codex_home(root: Path, base_url: str) -> Path:
-    """A CODEX_HOME whose only model provider is the stub server (Responses API)."""
-    home = root / "codex-home"
-    home.mkdir(parents=True, exist_ok=True)
+    """A CODEX_HOME whose only model provider is the stub server (Responses API).
+
+    It lives outside the temp directory: codex refuses to create its `codex-linux-sandbox`
+    helper alias under /tmp, and where bubblewrap is installed its sandbox then cannot start
+    any command (`bwrap: execvp codex-linux-sandbox: No such file or directory`). A real
+    CODEX_HOME (~/.codex) never sits in /tmp."""
+    base = Path(os.environ.get("TACK_TEST_CODEX_HOMES") or Path.home() / ".cache" / "tack-tests")
+    base.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="codex-home-", dir=base))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    link = root / "codex-home"  # where a person debugging a test looks for it
+    if not link.exists():
+        link.symlink_to(home)
     (home / "config.toml").write_text(
         'model = "stub"\n'
         'model_provider = "stub"\n'
