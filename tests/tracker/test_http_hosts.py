@@ -118,3 +118,40 @@ async def test_retry_after_pauses_every_request_to_the_host(
     assert answers == [{"ok": True}] * 17
     assert refused() == 1  # the other 16 waited for the pause instead of drawing their own
     assert first.stats.paused >= 8 and other.stats.paused >= 8
+
+
+async def test_sequential_requests_reuse_a_connection_until_the_server_closes_it() -> None:
+    connections = 0
+    answered = 0
+    body = b'{"default_branch": "main", "full_name": "octo/widgets"}'
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections, answered
+        connections += 1
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break  # the client closed this idle connection
+            answered += 1
+            last = answered == 2  # the server ends this connection, as at its idle timeout
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(body)}\r\n".encode()
+                         + (b"Connection: close\r\n" if last else b"") + b"\r\n" + body)
+            await writer.drain()
+            if last:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    forge = GitHubForge("octo/widgets", TOKEN, url, RetryPolicy(base_s=0.01))
+    try:
+        with capture_logs() as logs:
+            for _ in range(4):
+                assert await forge.default_branch() == "main"
+    finally:
+        await forge.close()
+        server.close()
+    assert _retries(logs) == [] and answered == 4
+    assert connections == 2  # one until the server closed it, then one more
