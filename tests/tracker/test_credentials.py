@@ -10,7 +10,7 @@ import pytest
 
 from tack.tracker.base import Issue
 from tack.tracker.credentials import environ_without, withheld_env
-from tack.workflow import load_workflow
+from tack.workflow import Workflow, load_workflow
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
 
@@ -19,24 +19,24 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\\nMIIEabc\\n-----END RSA PRIVATE KEY-----
 # kind -> (front matter, the variable it names for its credential)
 CONFIGS = {
     "github": ("tracker: {kind: github, api_key: $ACME_GH, provider: {repo: o/r}}", "ACME_GH"),
-    "github-app": ("tracker: {kind: github, provider: {repo: o/r, app: {app_id: 1, "
-                   "installation_id: 2, private_key: $ACME_APP_PEM}}}", "ACME_APP_PEM"),
+    "github-app": (("tracker: {kind: github, provider: {repo: o/r, app: {app_id: 1, "
+                    "installation_id: 2, private_key: $ACME_APP_PEM}}}"), "ACME_APP_PEM"),
     "linear": ("tracker: {kind: linear, api_key: $ACME_LINEAR, project_slug: p}",
                "ACME_LINEAR"),
     "gitlab": ("tracker: {kind: gitlab, provider: {project: g/p, token: '${ACME_GITLAB}'}}",
                "ACME_GITLAB"),
-    "jira": ("tracker: {kind: jira, api_key: $ACME_JIRA, endpoint: 'https://x.atlassian.net', "
-             "provider: {project: ENG, email: a@b.c}}", "ACME_JIRA"),
+    "jira": (("tracker: {kind: jira, api_key: $ACME_JIRA, endpoint: 'https://x.atlassian.net', "
+              "provider: {project: ENG, email: a@b.c}}"), "ACME_JIRA"),
     "forge": ("pull_requests: {forge: github, repo: o/r, api_key: $ACME_FORGE}", "ACME_FORGE"),
-    "forge-app": ("pull_requests: {app: {app_id: 1, installation_id: 2, "
-                  "private_key_path: $ACME_PEM_PATH}}", "ACME_PEM_PATH"),
+    "forge-app": (("pull_requests: {app: {app_id: 1, installation_id: 2, "
+                   "private_key_path: $ACME_PEM_PATH}}"), "ACME_PEM_PATH"),
     "server": ("server: {port: 0, token: $ACME_SERVER}", "ACME_SERVER"),
     "builtin-model": ("agent: {backend: builtin}\nbuiltin: {api_key: $ACME_MODEL}",
                       "ACME_MODEL"),
 }
 
 
-def _workflow(tmp_path: Path, front: str):  # type: ignore[no-untyped-def]
+def _workflow(tmp_path: Path, front: str) -> Workflow:
     path = tmp_path / "WORKFLOW.md"
     path.write_text(f"---\n{front}\n---\nWork on {{{{ issue.identifier }}}}.\n")
     return load_workflow(path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from structlog.testing import capture_logs
@@ -14,9 +14,17 @@ from structlog.testing import capture_logs
 from tack.forge.github import GitHubForge
 from tack.tracker.http import ApiClient, RetryPolicy
 from tests.e2e.harness import await_until
-# `fake`: the fake hosted APIs (uvicorn, keep-alive on) from tests/tracker_remote.
-from tests.tracker_remote.conftest import TOKEN, fake  # noqa: F401
-from tests.tracker_remote.fake_apis import FakeApis
+from tests.tracker_remote.conftest import TOKEN
+from tests.tracker_remote.fake_apis import FakeApis, ServerThread
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeApis]:
+    """The fake hosted APIs of tests/tracker_remote (uvicorn, keep-alive on)."""
+    apis = FakeApis(token=TOKEN)
+    with ServerThread(apis.app()) as server:
+        apis.url = server.url
+        yield apis
 
 
 def _retries(logs: list[dict[str, object]]) -> list[dict[str, object]]:

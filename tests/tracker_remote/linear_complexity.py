@@ -38,7 +38,7 @@ def _selection_cost(selection: SelectionSetNode, variables: dict[str, Any]) -> f
     cost = 0.0
     for node in selection.selections:
         if not isinstance(node, FieldNode):
-            raise AssertionError(f"fragments are not scored here: {node.kind}")
+            raise TypeError(f"fragments are not scored here: {node.kind}")
         cost += _field_cost(node, variables)
     return cost
 

@@ -24,7 +24,7 @@ DEFAULT_CREDENTIAL_ENV = frozenset({
 # Sections whose credentials only Tack itself uses.
 _TACK_ONLY = ("tracker", "pull_requests", "server", "executor")
 # Keys under those sections that hold a credential (or the path of a private key).
-_CREDENTIAL_KEY = re.compile(r"(key|token|secret|password|private)", re.I)
+_CREDENTIAL_KEY = re.compile(r"(key|token|secret|password|private)", re.IGNORECASE)
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _MIN_SECRET_LEN = 6
 

@@ -192,7 +192,7 @@ class LinearTracker:
         """`node` with every connection whose first page was not all of it filled in."""
         if not isinstance(node, dict) or not isinstance(node.get("id"), str):
             return node
-        for name in ISSUE_CONNECTION_REST:
+        for name, rest_query in ISSUE_CONNECTION_REST.items():
             conn = node.get(name)
             if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
                 continue
@@ -208,8 +208,7 @@ class LinearTracker:
                         code="tracker_pagination",
                     )
                 seen.add(after)
-                data = await self._query(ISSUE_CONNECTION_REST[name],
-                                         {"id": node["id"], "after": after})
+                data = await self._query(rest_query, {"id": node["id"], "after": after})
                 page = _connection(data.get("issue") or {}, name)
                 conn["nodes"].extend(page["nodes"])
                 info = page.get("pageInfo") or {}
