@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -436,14 +437,20 @@ class FakeApis:
             start = int(v["after"]) if v.get("after") else 0
             chunk = items[start : start + v["first"]]
             more = start + v["first"] < len(items)
-            nodes = [{k: x for k, x in i.items() if not k.startswith("_") and k != "comments"}
-                     for i in chunk]
+            nodes = [_linear_node(i, query, comments=False) for i in chunk]
             return JSONResponse({"data": {"issues": {"nodes": nodes, "pageInfo": {
                 "hasNextPage": more, "endCursor": str(start + v["first"]) if more else None}}}})
         if "TackIssuesByIds" in query:
-            nodes = [{k: x for k, x in i.items() if not k.startswith("_")}
-                     for i in self.linear_issues if i["id"] in v["ids"]]
+            nodes = [_linear_node(i, query, comments=True)
+                     for i in self.linear_issues if i["id"] in v["ids"]][: v["first"]]
             return JSONResponse({"data": {"issues": {"nodes": nodes}}})
+        rest = re.search(r"issue\(id: \$id\) \{ (labels|inverseRelations|comments)\(first: "
+                         r"(\d+), after: \$after\)", query)
+        if rest is not None:
+            name, first = rest.group(1), int(rest.group(2))
+            found = next(i for i in self.linear_issues if i["id"] == v["id"])
+            return JSONResponse({"data": {"issue": {
+                name: _linear_page(found[name]["nodes"], first, v.get("after"))}}})
         if "TackTeamStates" in query:
             found = next((i for i in self.linear_issues if i["id"] == v["id"]), None)
             issue = None if found is None else {"id": found["id"], "team": {
@@ -544,6 +551,27 @@ class FakeApis:
             issue["fields"]["status"] = {"name": target["to"]["name"]}
             return Response(status_code=204)
         return JSONResponse({"transitions": transitions})
+
+
+def _linear_page(items: list[Any], first: int, after: str | None) -> dict[str, Any]:
+    """One page of a Linear connection: `first` items after the opaque cursor `after`."""
+    start = int(after) if after else 0
+    more = start + first < len(items)
+    return {"nodes": items[start : start + first],
+            "pageInfo": {"hasNextPage": more, "endCursor": str(start + first) if more else None}}
+
+
+def _linear_node(issue: dict[str, Any], query: str, *, comments: bool) -> dict[str, Any]:
+    """An issue as Linear returns it for `query`: each nested connection cut to its `first:`
+    (50, Linear's default, when the query gives none)."""
+    node = {k: x for k, x in issue.items() if not k.startswith("_")
+            and (comments or k != "comments")}
+    for name in ("labels", "inverseRelations", "comments"):
+        if name in node:
+            bound = re.search(rf"\b{name}\(first: (\d+)\)", query)
+            node[name] = _linear_page(node[name]["nodes"], int(bound.group(1)) if bound else 50,
+                                      None)
+    return node
 
 
 class ServerThread:

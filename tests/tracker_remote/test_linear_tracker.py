@@ -13,6 +13,7 @@ from tack.tracker import build_tracker
 from tack.tracker.linear import LinearTracker
 from tests.tracker_remote.conftest import TOKEN, write_workflow
 from tests.tracker_remote.fake_apis import FakeApis
+from tests.tracker_remote.linear_complexity import LINEAR_MAX_COMPLEXITY, complexity
 
 
 def linear_issue(n: int, *, state: str = "Todo", project: str = "tack-abc", priority: Any = 0,
@@ -31,6 +32,15 @@ def linear_issue(n: int, *, state: str = "Todo", project: str = "tack-abc", prio
                                           "state": {"name": "Todo"}}}]},
         "comments": {"nodes": []},
     }
+
+
+def crowded_issue(n: int) -> dict[str, Any]:
+    """An issue with more labels, blockers and comments than one page of each carries."""
+    issue = linear_issue(n, labels=[f"area-{k:02}" for k in range(25)],
+                         blockers=[(f"uuid-b{k}", f"ENG-B{k}", "Todo") for k in range(23)])
+    issue["comments"]["nodes"] = [{"body": f"note {k}", "createdAt": "2024-03-03T10:00:00Z",
+                                   "user": {"name": "Ada"}} for k in range(160)]
+    return issue
 
 
 def _tracker(tmp_path: Path, fake: FakeApis, extra: str = "") -> LinearTracker:
@@ -67,7 +77,7 @@ async def test_a_5000_issue_project_pages_through_cursors_and_normalises(
     try:
         issues = await tracker.fetch_issues_by_states(["Todo", "In Progress"])
         assert [i.identifier for i in issues] == [f"ENG-{n}" for n in range(1, 5001)]
-        assert fake.hits["POST /graphql"] == 20  # 250 per page
+        assert fake.hits["POST /graphql"] == 50  # 100 per page
         one, three, five = issues[0], issues[2], issues[4]
         assert one.labels == ("backend",) and one.priority == 1
         assert five.priority is None  # Linear's 0 = no priority
@@ -139,3 +149,51 @@ def test_missing_api_key_and_project_slug_errors(tmp_path: Path,
     cfg = write_workflow(tmp_path, "tracker:\n  kind: linear\n  api_key: $LINEAR_API_KEY\n")
     with pytest.raises(TrackerError, match="tracker.project_slug is required"):
         build_tracker(cfg.tracker, tack_dir=tmp_path)
+
+
+async def test_every_query_tack_sends_scores_under_linears_complexity_limit(
+    tmp_path: Path, fake: FakeApis
+) -> None:
+    """Linear refuses a query over 10,000 points; unbounded connections count 50 each."""
+    fake.linear_issues = [linear_issue(n) for n in range(1, 131)] + [crowded_issue(131)]
+    tracker = _tracker(tmp_path, fake)  # the default page size
+    try:
+        polled = await tracker.fetch_issues_by_states(["Todo"])
+        assert len(polled) == 131
+        await tracker.fetch_issues_by_ids([f"uuid-{n}" for n in range(1, 132)])
+        await tracker.move("uuid-1", "In Progress")
+        await tracker.comment("uuid-1", "Plan: fix it")
+    finally:
+        await tracker.close()
+    sent = {payload["query"].split("(")[0].split()[-1]: payload
+            for _, _, payload in fake.requests if payload is not None}
+    assert set(sent) >= {"TackIssuesByStates", "TackIssuesByIds", "TackIssueLabels",
+                         "TackIssueInverseRelations", "TackIssueComments", "TackTeamStates",
+                         "TackMove", "TackComment"}
+    scores = {name: complexity(p["query"], p.get("variables"))
+              for name, p in sent.items()}
+    assert max(scores.values()) <= LINEAR_MAX_COMPLEXITY, scores
+    for _, _, payload in fake.requests:
+        assert payload is not None
+        assert complexity(payload["query"], payload.get("variables")) <= LINEAR_MAX_COMPLEXITY
+
+
+async def test_labels_blockers_and_comments_beyond_the_first_page_are_fetched(
+    tmp_path: Path, fake: FakeApis
+) -> None:
+    fake.linear_issues = [linear_issue(1), crowded_issue(2)]
+    tracker = _tracker(tmp_path, fake)
+    try:
+        one, two = await tracker.fetch_issues_by_states(["Todo"])
+        assert one.labels == () and one.blocked_by == ()
+        assert two.labels == tuple(f"area-{k:02}" for k in range(25))
+        assert [b.identifier for b in two.blocked_by] == [f"ENG-B{k}" for k in range(23)]
+        assert two.dispatchable is False
+        [fresh] = await tracker.fetch_issues_by_ids(["uuid-2"])
+        assert [c.body for c in fresh.comments] == [f"note {k}" for k in range(160)]
+        assert len(fresh.labels) == 25 and len(fresh.blocked_by) == 23
+    finally:
+        await tracker.close()
+    rest = [p["variables"]["after"] for _, _, p in fake.requests
+            if p is not None and "TackIssueComments" in p["query"]]
+    assert rest == ["50", "150"]  # 50 with the issue, then 100 per page

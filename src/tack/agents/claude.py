@@ -24,6 +24,7 @@ from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, 
 from tack.agents.mcp_tracker import SERVER_NAME, TrackerRelay
 from tack.agents.tools import shell_env
 from tack.errors import AgentError
+from tack.tracker.credentials import environ_without
 from tack.tracker.local import LocalTracker
 from tack.workflow.config import ClaudeConfig
 
@@ -328,5 +329,5 @@ class ClaudeBackend:
         if not ctx.workspace.is_dir():
             raise AgentError(f"workspace {ctx.workspace} does not exist; claude needs an "
                              "existing directory to work in")
-        env = {**(ctx.env or os.environ), **self.config.env}
+        env = {**(ctx.env or environ_without()), **self.config.env}
         return ClaudeSession(self.config, ctx, resolve_command(self.config.command, env))

@@ -23,6 +23,7 @@ from tack.agents import codex_protocol as wire
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.tools import TOOLS, run_tool
 from tack.errors import AgentError
+from tack.tracker.credentials import environ_without
 from tack.workflow.config import CodexConfig
 
 # Lines can carry whole file diffs or command output; asyncio's default limit is 64 KiB.
@@ -163,7 +164,7 @@ class CodexSession:
                              "directory to run in")
         self._proc = await asyncio.create_subprocess_exec(
             "bash", "-lc", self.config.command, cwd=workspace,
-            env=self.ctx.env or dict(os.environ),
+            env=self.ctx.env or environ_without(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=LINE_LIMIT,
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tack.agents.base import SessionContext
+from tack.tracker.credentials import environ_without
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
@@ -305,7 +306,7 @@ class _HeadTail:
 
 
 def shell_env(ctx: SessionContext) -> dict[str, str]:
-    env = dict(ctx.env) if ctx.env else dict(os.environ)
+    env = dict(ctx.env) if ctx.env else environ_without()
     for key, value in GIT_IDENTITY.items():
         env.setdefault(key, value)
     env.setdefault("GIT_TERMINAL_PROMPT", "0")

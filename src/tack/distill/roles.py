@@ -19,6 +19,7 @@ from tack.agents import AgentBackend, AgentEvent, SessionContext, TokenUsage
 from tack.agents.tools import GIT_IDENTITY
 from tack.distill.source import DistillError, SourceLayout, list_tree
 from tack.distill.verdict import FINDINGS_EXAMPLE
+from tack.tracker.credentials import environ_without
 from tack.tracker.local import LocalTracker
 
 SPEC_FILE = "SPEC.md"
@@ -168,7 +169,7 @@ async def run_role(
     """One fresh agent session, one turn; events are appended to `events_path` as JSONL."""
     issue = tracker.add_issue(title, description=prompt, state="In Progress")
     ctx = SessionContext(workspace=workspace, issue=issue, tracker=tracker,
-                         env=dict(os.environ))
+                         env=environ_without())
     usage = TokenUsage()
 
     async def sink(event: AgentEvent) -> None:

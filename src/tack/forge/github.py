@@ -69,7 +69,7 @@ async def installation_token(app: GitHubApp, endpoint: str = "https://api.github
             f"({type(exc).__name__}); check the endpoint and the network."
         ) from exc
     finally:
-        await transport.aclose()
+        await transport.shutdown()
 
 
 class GitHubForge:
@@ -243,4 +243,4 @@ class GitHubForge:
         return str(review.get("html_url") or "") or None
 
     async def close(self) -> None:
-        await self.transport.aclose()
+        await self.transport.shutdown()

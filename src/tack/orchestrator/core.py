@@ -26,6 +26,7 @@ from tack.redact import Redactor, secret_values
 from tack.store import RetryRow, Store
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
+from tack.tracker.credentials import withheld_env
 from tack.tracker.http import resolve_secret
 from tack.workflow import Workflow, WorkflowWatcher
 from tack.workflow.config import normalize_state
@@ -73,6 +74,7 @@ class Orchestrator:
             repo=wf.repo_dir(),
             workspace=wf.config.workspace,
             hooks=wf.config.hooks,
+            withheld_env=withheld_env(wf),
         )
         self.running: dict[str, RunningEntry] = {}
         self.claimed: set[str] = set()

@@ -12,6 +12,7 @@ import structlog
 
 from tack.errors import TackError
 from tack.tracker import build_tracker
+from tack.tracker.credentials import withheld_env
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
@@ -38,6 +39,7 @@ def reload_workflow(orch: Orchestrator) -> None:
         repo=wf.repo_dir(),
         workspace=wf.config.workspace,
         hooks=wf.config.hooks,
+        withheld_env=withheld_env(wf),
     )
     new_tracker_cfg = wf.config.tracker.model_dump()
     if new_tracker_cfg != orch._tracker_config:

@@ -21,14 +21,13 @@ from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import hold_for_plan
 from tack.tracker.base import Issue
+from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
+    from tack.workflow.loader import Workflow
 
 log = structlog.get_logger("tack.worker")
-
-# Environment names never passed to agents: the tracker's and Tack's own credentials.
-_WITHHELD_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "LINEAR_API_KEY", "TACK_SERVER_TOKEN")
 
 
 @dataclass
@@ -99,7 +98,7 @@ class AttemptRunner:
                 workspace=ws.path,
                 issue=issue,
                 tracker=self.orch.tracker,
-                env=_agent_env(ws.path, issue),
+                env=_agent_env(ws.path, issue, wf),
                 on_process=self._on_process,
             )
             try:
@@ -161,8 +160,11 @@ class AttemptRunner:
             self.orch.store.remove_process(pgid)
 
 
-def _agent_env(workspace: object, issue: Issue) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _WITHHELD_ENV}
+def _agent_env(workspace: object, issue: Issue, workflow: Workflow | None = None
+               ) -> dict[str, str]:
+    # Without the credentials of the tracker, forge, server and Tack's own model calls.
+    env = environ_without(withheld_env(workflow) if workflow is not None else
+                          DEFAULT_CREDENTIAL_ENV)
     env["TACK_ISSUE_IDENTIFIER"] = issue.identifier
     env["TACK_ISSUE_ID"] = issue.id
     env["TACK_WORKSPACE"] = str(workspace)

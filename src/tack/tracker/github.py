@@ -424,7 +424,7 @@ class GitHubTracker:
     async def close(self) -> None:
         if self.board is not None:
             await self.board.aclose()
-        await self.transport.aclose()
+        await self.transport.shutdown()
 
     @classmethod
     def from_config(cls, config: TrackerConfig) -> GitHubTracker:

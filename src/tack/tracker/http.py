@@ -58,6 +58,30 @@ class HttpStats:
     not_modified: int = 0
     rate_limited: int = 0
     waits_s: list[float] = field(default_factory=list)
+    # Requests held back because another request to the host drew a Retry-After.
+    paused: int = 0
+
+
+class HostPauses:
+    """When each host may be asked again. A rate-limit reply with a wait pauses every request
+    to that host from this process, not only the one that drew it: otherwise each request in
+    flight draws its own 429, and each of those counts against the limit again."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def pause(self, url: httpx.URL, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        key = _host(url)
+        if until > self._until.get(key, 0.0):
+            self._until[key] = until
+
+    def remaining(self, url: httpx.URL) -> float:
+        return max(0.0, self._until.get(_host(url), 0.0) - time.monotonic())
+
+
+# One per process: trackers, forges and GitHub App token requests to one host share it.
+HOST_PAUSES = HostPauses()
 
 
 def resolve_secret(value: Any) -> str | None:
@@ -117,10 +141,12 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         *,
         inner: httpx.AsyncBaseTransport | None = None,
         stats: HttpStats | None = None,
+        pauses: HostPauses | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
         self.inner = inner or httpx.AsyncHTTPTransport()
         self.stats = stats or HttpStats()
+        self.pauses = pauses or HOST_PAUSES
         self._etags: dict[str, tuple[str, int, list[tuple[bytes, bytes]], bytes]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -131,6 +157,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         attempt = 0
         while True:
             attempt += 1
+            await self._wait_for_host(request)
             self.stats.requests += 1
             try:
                 # Read the whole body here: a connection that drops mid-body is retried like
@@ -162,6 +189,8 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 ):
                     return response
                 delay = wait if wait is not None else self.policy.backoff(attempt)
+                if wait is not None:
+                    self.pauses.pause(request.url, wait)
                 log.warning("http.retry", url=_safe_url(request), status=response.status_code,
                             attempt=attempt, wait_s=round(delay, 3))
                 await self._wait(delay)
@@ -171,12 +200,25 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                                     raw)
             return response
 
+    async def _wait_for_host(self, request: httpx.Request) -> None:
+        # A pause longer than this policy would wait is not honoured here: the request then
+        # draws its own rate-limit reply and fails fast, as it would alone.
+        while 0 < (pause := self.pauses.remaining(request.url)) <= self.policy.max_wait_s:
+            self.stats.paused += 1
+            await asyncio.sleep(pause)
+
     async def _wait(self, delay: float) -> None:
         self.stats.retries += 1
         self.stats.waits_s.append(delay)
         await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
+        """Leaves the connection pool open. githubkit builds an httpx client for each request
+        and closes it, and so its transport, when that request ends: closing the pool there
+        cut the connections other requests were still reading (spurious `ReadError` retries).
+        Whoever creates the transport closes the pool with `shutdown()`."""
+
+    async def shutdown(self) -> None:
         await self.inner.aclose()
 
 
@@ -196,8 +238,14 @@ def _may_resend(request: httpx.Request, exc: httpx.TransportError) -> bool:
 
 
 def _safe_url(request: httpx.Request) -> str:
-    # Query strings may carry tokens on some APIs (GitLab private_token=); never log them.
-    return f"{request.url.scheme}://{request.url.host}{request.url.path}"
+    # Query strings may carry tokens on some APIs (GitLab private_token=), and so may a URL's
+    # user info; never log them. The port stays: it tells two local services apart.
+    return f"{_host(request.url)}{request.url.path}"
+
+
+def _host(url: httpx.URL) -> str:
+    """`scheme://host[:port]` without user info (httpx drops a scheme's default port)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
 def status_error(provider: str, response: httpx.Response, *, auth_hint: str) -> TrackerError:
@@ -349,6 +397,8 @@ class ApiClient:
                         "next poll; lower polling.interval_ms if this repeats.",
                         code="tracker_rate_limited",
                     )
+                if wait is not None:
+                    self.transport.pauses.pause(response.request.url, wait)
                 await self.transport._wait(wait if wait is not None else
                                            self.transport.policy.backoff(attempt))
                 continue
@@ -370,6 +420,7 @@ class ApiClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.transport.shutdown()
 
 
 def _graphql_rate_limited(errors: list[Any]) -> bool:

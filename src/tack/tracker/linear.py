@@ -31,30 +31,57 @@ DEFAULT_ENDPOINT = "https://api.linear.app/graphql"
 AUTH_HINT = ("Set tracker.api_key: $LINEAR_API_KEY in WORKFLOW.md and export LINEAR_API_KEY "
              "(Linear → Settings → Security & access → Personal API keys).")
 
-_ISSUE_FIELDS = """
+# Linear refuses a query scoring over 10,000 complexity points, and an unbounded connection
+# counts as 50 items per issue. Every connection is bounded: at the largest page size a poll
+# scores about 7,500 (tests/tracker_remote/test_linear_tracker.py scores each query), and an
+# issue with more labels, blockers or comments than the first page has them fetched after.
+MAX_PAGE_SIZE = 100
+ISSUE_CHUNK = 25  # ids per refresh query; each issue carries up to 50 comments
+LABELS_FIRST = 10
+RELATIONS_FIRST = 10
+COMMENTS_FIRST = 50
+REST_FIRST = 100
+_PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+# connection -> the fields of its nodes
+_CONNECTIONS = {
+    "labels": "name",
+    "inverseRelations": "type issue { id identifier state { name } }",
+    "comments": "body createdAt user { name }",
+}
+_ISSUE_FIELDS = f"""
   id identifier title description priority branchName url createdAt updatedAt
-  state { name }
-  assignee { id }
-  labels { nodes { name } }
-  inverseRelations { nodes { type issue { id identifier state { name } } } }
+  state {{ name }}
+  assignee {{ id }}
+  labels(first: {LABELS_FIRST}) {{ nodes {{ {_CONNECTIONS["labels"]} }} {_PAGE_INFO} }}
+  inverseRelations(first: {RELATIONS_FIRST}) {{
+    nodes {{ {_CONNECTIONS["inverseRelations"]} }} {_PAGE_INFO} }}
 """
 ISSUES_BY_STATES = f"""
 query TackIssuesByStates($projectSlug: String!, $states: [String!]!, $first: Int!, $after: String) {{
   issues(filter: {{project: {{slugId: {{eq: $projectSlug}}}}, state: {{name: {{in: $states}}}}}},
          first: $first, after: $after) {{
     nodes {{ {_ISSUE_FIELDS} }}
-    pageInfo {{ hasNextPage endCursor }}
+    {_PAGE_INFO}
   }}
 }}"""
 ISSUES_BY_IDS = f"""
 query TackIssuesByIds($ids: [ID!]!, $first: Int!) {{
   issues(filter: {{id: {{in: $ids}}}}, first: $first) {{
-    nodes {{ {_ISSUE_FIELDS} comments(first: 50) {{ nodes {{ body createdAt user {{ name }} }} }} }}
+    nodes {{ {_ISSUE_FIELDS}
+      comments(first: {COMMENTS_FIRST}) {{ nodes {{ {_CONNECTIONS["comments"]} }} {_PAGE_INFO} }} }}
   }}
 }}"""
+# The rest of one issue's connection after the page the issue query carried.
+ISSUE_CONNECTION_REST = {
+    name: f"""
+query TackIssue{name[0].upper()}{name[1:]}($id: String!, $after: String) {{
+  issue(id: $id) {{ {name}(first: {REST_FIRST}, after: $after) {{ nodes {{ {fields} }} {_PAGE_INFO} }} }}
+}}"""
+    for name, fields in _CONNECTIONS.items()
+}
 TEAM_STATES = """
 query TackTeamStates($id: String!) {
-  issue(id: $id) { id team { states { nodes { id name } } } }
+  issue(id: $id) { id team { states(first: 250) { nodes { id name } } } }
 }"""
 UPDATE_STATE = """
 mutation TackMove($id: String!, $stateId: String!) {
@@ -101,7 +128,7 @@ class LinearTracker:
         self.project_slug = slug.strip()
         self.endpoint = endpoint(config, provider, DEFAULT_ENDPOINT)
         token = require_secret(config, provider, self.kind, "LINEAR_API_KEY", key="api_key")
-        self.page_size = page_size(provider, 250)
+        self.page_size = page_size(provider, MAX_PAGE_SIZE)
         self.terminal_states = list(config.terminal_states)
         self.api = ApiClient(
             provider="Linear",
@@ -132,6 +159,7 @@ class LinearTracker:
             })
             conn = _connection(data, "issues")
             for node in conn["nodes"]:
+                node = await self._complete(node)
                 try:
                     out.append(self._normalize(node))
                 except TrackerError as exc:
@@ -153,11 +181,38 @@ class LinearTracker:
             return []
         unique = list(dict.fromkeys(ids))
         out: list[Issue] = []
-        for start in range(0, len(unique), 50):
-            chunk = unique[start : start + 50]
+        for start in range(0, len(unique), ISSUE_CHUNK):
+            chunk = unique[start : start + ISSUE_CHUNK]
             data = await self._query(ISSUES_BY_IDS, {"ids": chunk, "first": len(chunk)})
-            out.extend(self._normalize(node) for node in _connection(data, "issues")["nodes"])
+            for node in _connection(data, "issues")["nodes"]:
+                out.append(self._normalize(await self._complete(node)))
         return out
+
+    async def _complete(self, node: Any) -> Any:
+        """`node` with every connection whose first page was not all of it filled in."""
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+            return node
+        for name, rest_query in ISSUE_CONNECTION_REST.items():
+            conn = node.get(name)
+            if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
+                continue
+            seen: set[str] = set()
+            info = conn.get("pageInfo") or {}
+            while info.get("hasNextPage"):
+                after = info.get("endCursor")
+                if not isinstance(after, str) or after in seen:
+                    raise TrackerError(
+                        f"Linear said issue {node.get('identifier')!r} has more {name} but "
+                        "gave no new cursor; the issue would be incomplete, so this request "
+                        "is skipped.",
+                        code="tracker_pagination",
+                    )
+                seen.add(after)
+                data = await self._query(rest_query, {"id": node["id"], "after": after})
+                page = _connection(data.get("issue") or {}, name)
+                conn["nodes"].extend(page["nodes"])
+                info = page.get("pageInfo") or {}
+        return node
 
     def _normalize(self, node: Any) -> Issue:
         if not isinstance(node, dict):

@@ -12,6 +12,7 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -19,6 +20,7 @@ from typing import IO
 import structlog
 
 from tack.errors import WorkspaceError
+from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without
 
 log = structlog.get_logger(__name__)
 
@@ -110,9 +112,12 @@ def _tail(file: IO[bytes]) -> str:
 
 
 async def run_hook(
-    name: str, script: str, *, cwd: Path, env: dict[str, str], timeout_ms: int
+    name: str, script: str, *, cwd: Path, env: dict[str, str], timeout_ms: int,
+    withheld: Collection[str] = DEFAULT_CREDENTIAL_ENV,
 ) -> HookResult:
-    """Run one hook script; never raises for the script's own failure (see `HookResult`)."""
+    """Run one hook script; never raises for the script's own failure (see `HookResult`).
+    The script inherits Tack's environment without the `withheld` credentials: hooks run in
+    the workspace, where `before_run`/`after_run` execute code the agent may have written."""
     started = time.monotonic()
     log.info("workspace.hook.start", hook=name, cwd=str(cwd))
     with tempfile.TemporaryFile() as out:
@@ -120,7 +125,7 @@ async def run_hook(
             proc = await asyncio.create_subprocess_exec(
                 "bash", "-lc", script,
                 cwd=cwd,
-                env={**os.environ, **env},
+                env={**environ_without(withheld), **env},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,

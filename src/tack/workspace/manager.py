@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import structlog
 
 from tack.errors import WorkspaceError
 from tack.tracker.base import Issue
+from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git
 from tack.workspace.hooks import raise_for_result, run_hook
@@ -38,21 +40,26 @@ class WorkspaceManager:
     """Creates, prepares and removes the workspaces of issues."""
 
     def __init__(
-        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
+        withheld_env: Collection[str] = DEFAULT_CREDENTIAL_ENV,
     ) -> None:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._strategy_lock = asyncio.Lock()
-        self.update(root=root, repo=repo, workspace=workspace, hooks=hooks)
+        self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
+                    withheld_env=withheld_env)
 
     def update(
-        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
+        withheld_env: Collection[str] = DEFAULT_CREDENTIAL_ENV,
     ) -> None:
-        """Apply reloaded settings; operations already running finish with the old ones."""
+        """Apply reloaded settings; operations already running finish with the old ones.
+        `withheld_env`: variables hooks do not inherit (`tack.tracker.credentials`)."""
         self.root = Path(root).expanduser().absolute()
         self.repo = Path(repo).expanduser().absolute()
         self.config = workspace
         self.hooks = hooks
+        self.withheld_env = frozenset(withheld_env)
         self._strategy: str | None = None
 
     # ------------------------------------------------------------------ paths
@@ -140,7 +147,7 @@ class WorkspaceManager:
             ws = Workspace(path, key, True, branch, issue.identifier)
             if self.hooks.after_create:
                 result = await run_hook(
-                    "after_create", self.hooks.after_create, cwd=path, env=self._env(ws),
+                    "after_create", self.hooks.after_create, cwd=path, env=self._env(ws), withheld=self.withheld_env,
                     timeout_ms=self.hooks.timeout_ms,
                 )
                 if result.timed_out or result.exit_code != 0:
@@ -179,7 +186,7 @@ class WorkspaceManager:
         """Run `before_run`; a failure or timeout aborts this attempt (raises HookError)."""
         if self.hooks.before_run:
             result = await run_hook("before_run", self.hooks.before_run, cwd=ws.path,
-                                    env=self._env(ws), timeout_ms=self.hooks.timeout_ms)
+                                    env=self._env(ws), withheld=self.withheld_env, timeout_ms=self.hooks.timeout_ms)
             raise_for_result("before_run", result, ws.path)
 
     async def after_run(self, ws: Workspace) -> None:
@@ -205,7 +212,7 @@ class WorkspaceManager:
 
     async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:
         # run_hook logs failures and timeouts; this hook's outcome changes nothing.
-        await run_hook(name, script, cwd=ws.path, env=self._env(ws),
+        await run_hook(name, script, cwd=ws.path, env=self._env(ws), withheld=self.withheld_env,
                        timeout_ms=self.hooks.timeout_ms)
 
     def _env(self, ws: Workspace) -> dict[str, str]:

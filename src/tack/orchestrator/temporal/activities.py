@@ -41,6 +41,7 @@ from tack.orchestrator.worker import _agent_env, continuation_prompt
 from tack.redact import Redactor, secret_values
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
+from tack.tracker.credentials import withheld_env
 from tack.workflow import Workflow, WorkflowWatcher
 from tack.workspace import WorkspaceManager
 from tack.workspace.manager import Workspace
@@ -156,7 +157,7 @@ class IssueActivities:
         self.tracker: Tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
         self.workspaces = WorkspaceManager(
             root=workspace_root, repo=repo or wf.repo_dir(), workspace=wf.config.workspace,
-            hooks=wf.config.hooks,
+            hooks=wf.config.hooks, withheld_env=withheld_env(wf),
         )
         self.redactor = Redactor(
             [wf.config.builtin.api_key or "", wf.config.server.token or "",
@@ -168,7 +169,8 @@ class IssueActivities:
         if self.watcher.check():
             wf = self.watcher.current
             self.workspaces.update(root=self._root, repo=self._repo or wf.repo_dir(),
-                                   workspace=wf.config.workspace, hooks=wf.config.hooks)
+                                   workspace=wf.config.workspace, hooks=wf.config.hooks,
+                                   withheld_env=withheld_env(wf))
         return self.watcher.current
 
     @property
@@ -236,7 +238,7 @@ class IssueActivities:
             (started.add if alive else started.discard)(pgid)
 
         ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
-                             env=_agent_env(ws.path, issue), on_process=on_process)
+                             env=_agent_env(ws.path, issue, wf), on_process=on_process)
         session: AgentSession | None = None
         try:
             try:
