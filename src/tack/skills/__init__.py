@@ -6,6 +6,8 @@ copies them into each workspace, `agent_tool` gives them to the built-in agent a
 `provenance` records which ones each run could see.
 """
 
+from __future__ import annotations
+
 from tack.skills.base import SkillError, SkillRef
 from tack.skills.lock import SkillsHome
 
