@@ -127,8 +127,13 @@ def _fetch_git(source: Source, scratch: Path) -> Fetched:
     _run(["git", "clone", "--quiet", "--no-checkout", "--", source.location, str(checkout)], what)
     ref = source.ref or "HEAD"
     # `^{commit}` makes an annotated tag resolve to the commit it names.
-    commit = _run(["git", "-C", str(checkout), "rev-parse", "--verify", "--quiet",
-                   f"{ref}^{{commit}}"], f"find ref {ref!r} in {source.location}").strip()
+    try:
+        commit = _run(["git", "-C", str(checkout), "rev-parse", "--verify", "--quiet",
+                       f"{ref}^{{commit}}"], "resolve the ref").strip()
+    except SkillError:
+        raise SkillError(f"{source.location} has no branch, tag or commit named {ref!r} "
+                         f"(from the skill source {source.text}). Check the name after `@`.",
+                         code="skill_fetch_failed") from None
     _run(["git", "-C", str(checkout), "-c", "advice.detachedHead=false", "checkout",
           "--quiet", commit], what)
     shutil.rmtree(checkout / ".git", ignore_errors=True)
