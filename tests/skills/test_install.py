@@ -18,6 +18,9 @@ from tests.skills.helpers import (
     write_skill,
 )
 
+# Each test runs the real `tack` CLI several times (about 3 s a start on a busy machine).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def project(git_repo: Path) -> Path:

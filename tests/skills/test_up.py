@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tack.server.fragments import issue_fragments
 from tack.testing import StubModelServer
 from tests.conftest import git
 from tests.e2e.harness import Project, TackUp, wait_for
@@ -48,6 +49,8 @@ def test_tack_up_refuses_a_tampered_skill_then_runs_with_the_verified_one(
     skills = [e for e in detail["recent_events"] if e["event"] == "skills"]
     assert skills and skills[0]["data"]["skills"][0]["name"] == "tack-check"
     assert skills[0]["data"]["skills"][0]["hash"].startswith("sha256:")
+    # the dashboard's timeline shows the same line
+    assert "skills visible: tack-check" in issue_fragments(ident, detail)["timeline"]
     workspace = Path(detail["workspace"]["path"])
     assert (workspace / ".agents/skills/tack-check/SKILL.md").read_text() == original
     assert (workspace / ".claude/skills/tack-check/SKILL.md").read_text() == original
