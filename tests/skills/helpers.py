@@ -42,8 +42,8 @@ def git_skill_repo(root: Path, name: str = "frob-git") -> Path:
     return repo
 
 
-def build_wheel(root: Path, name: str = "frob-wheel") -> Path:
-    """A wheel built with `pip wheel` whose skills sit under a `tack.skills` entry point."""
+def python_project(root: Path, name: str) -> Path:
+    """A setuptools project whose skills sit under a `tack.skills` entry point."""
     project = root / "wheel-project"
     package = project / "src" / "frob_pkg"
     write_skill(package / "skills", name, "Frobs from a wheel.")
@@ -53,6 +53,12 @@ def build_wheel(root: Path, name: str = "frob-wheel") -> Path:
         '[project]\nname = "frob-pkg"\nversion = "1.2.0"\n'
         '[project.entry-points."tack.skills"]\nfrob = "frob_pkg.skills"\n'
         '[tool.setuptools.package-data]\nfrob_pkg = ["skills/**/*"]\n')
+    return project
+
+
+def build_wheel(root: Path, name: str = "frob-wheel") -> Path:
+    """A wheel built with `pip wheel` (offline, no build isolation)."""
+    project = python_project(root, name)
     out = root / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-index", "-w", str(out), str(project)],
@@ -71,3 +77,13 @@ def npm_tarball(root: Path, name: str = "frob-npm") -> Path:
     subprocess.run(["npm", "pack", "--pack-destination", str(out)], cwd=package, check=True,
                    capture_output=True)
     return next(out.glob("*.tgz"))
+
+
+def build_sdist(root: Path, name: str = "frob-sdist") -> Path:
+    """An sdist built by setuptools' PEP 517 backend, the hook `python -m build` calls."""
+    project = python_project(root, name)
+    out = root / "sdists"
+    subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
+                    "build_meta.build_sdist(sys.argv[1])", str(out)],
+                   cwd=project, check=True, capture_output=True)
+    return next(out.glob("*.tar.gz"))

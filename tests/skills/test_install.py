@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import git, run_tack
 from tests.skills.helpers import (
+    build_sdist,
     build_wheel,
     git_skill_repo,
     needs_npm,
@@ -70,6 +71,15 @@ def test_a_wheel_built_here_installs_the_skills_of_its_entry_point(
     assert list(entry["files"]) == ["SKILL.md"]
     code, out = tack(project, "list", "--json")
     assert [s["name"] for s in json.loads(out)] == ["frob-wheel"]
+
+
+def test_an_sdist_installs_the_skills_of_its_entry_point(project: Path, tmp_path: Path) -> None:
+    sdist = build_sdist(tmp_path)
+    code, out = tack(project, "add", str(sdist))
+    assert code == 0, out
+    entry = lock(project)["frob-sdist"]
+    assert (entry["kind"], entry["resolved"]) == ("pypi", "1.2.0")
+    assert entry["path"].endswith("src/frob_pkg/skills/frob-sdist")
 
 
 @needs_npm

@@ -17,6 +17,7 @@ import tarfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
+from email.parser import BytesParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,12 +143,18 @@ def _fetch_git(source: Source, scratch: Path) -> Fetched:
 
 def _fetch_pypi(source: Source, scratch: Path) -> Fetched:
     downloads = scratch / "dist"
-    # The pip of the Python running Tack: always there, whatever is on PATH.
-    argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-            "--disable-pip-version-check", "--dest", str(downloads)]
-    if Path(source.location).is_file():
-        argv.append("--no-index")  # a local file needs no index (works offline)
-    _run([*argv, source.location], f"download {source.text} with pip")
+    local = Path(source.location)
+    if local.is_file() and not local.name.endswith(".whl"):
+        # pip would build a local sdist's metadata, running its build code: a copy is enough.
+        downloads.mkdir()
+        shutil.copy2(local, downloads / local.name)
+    else:
+        # The pip of the Python running Tack: always there, whatever is on PATH. From an
+        # index only wheels: an sdist's metadata step runs the package's build code.
+        argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                "--disable-pip-version-check", "--dest", str(downloads)]
+        argv += ["--no-index"] if local.is_file() else ["--only-binary", ":all:"]
+        _run([*argv, source.location], f"download {source.text} with pip")
     files = sorted(downloads.iterdir())
     if not files:
         raise SkillError(f"pip downloaded nothing for {source.text}.", code="skill_fetch_failed")
@@ -157,7 +164,7 @@ def _fetch_pypi(source: Source, scratch: Path) -> Fetched:
         _extract_zip(archive, unpacked)
     else:
         _extract_tar(archive, unpacked)
-    version = _dist_version(archive.name)
+    version = _dist_version(unpacked, archive.name)
     roots = _entry_point_dirs(unpacked)
     skills: dict[str, Path] = {}
     for folder in roots:
@@ -168,11 +175,14 @@ def _fetch_pypi(source: Source, scratch: Path) -> Fetched:
     return Fetched(unpacked, version, skills)
 
 
-def _dist_version(filename: str) -> str:
-    # Wheel and sdist names are `name-version[-tags].ext` with `-` escaped in the name.
-    stem = filename.removesuffix(".whl").removesuffix(".tar.gz").removesuffix(".zip")
-    parts = stem.split("-")
-    return parts[1] if len(parts) > 1 else stem
+def _dist_version(unpacked: Path, filename: str) -> str:
+    """`Version:` of the wheel's METADATA or the sdist's PKG-INFO (names may hold `-`)."""
+    for meta in [*unpacked.glob("*.dist-info/METADATA"), *unpacked.glob("*/PKG-INFO")]:
+        version = BytesParser().parsebytes(meta.read_bytes(), headersonly=True).get("Version")
+        if version:
+            return str(version)
+    raise SkillError(f"{filename} has no METADATA or PKG-INFO with a Version; it is not a "
+                     "Python distribution.", code="skill_fetch_failed")
 
 
 def _entry_point_dirs(unpacked: Path) -> list[Path]:
