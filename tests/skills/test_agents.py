@@ -76,9 +76,12 @@ async def test_codex_sends_the_installed_skill_to_the_model(
 
 
 @needs_claude
-async def test_claude_sends_the_installed_skill_to_the_model(
+async def test_claude_sends_the_installed_skill_to_the_model_and_loads_it(
         tmp_path: Path, workspace: Path, tracker: LocalTracker) -> None:
-    script = {"conversations": [{"match": "widgets", "steps": [{"text": "done"}]}]}
+    # Claude Code's own Skill tool, allowed with the default claude.allowed_tools.
+    script = {"conversations": [{"match": "widgets", "steps": [
+        {"tool_calls": [{"name": "Skill", "arguments": {"skill": NAME}}]},
+        {"text": "done"}]}]}
     async with StubModelServer(script) as stub:
         ctx = SessionContext(workspace=workspace, issue=tracker.get("TACK-1"), tracker=tracker,
                              env={**os.environ, **claude_env(tmp_path / "home", stub)})
@@ -93,6 +96,7 @@ async def test_claude_sends_the_installed_skill_to_the_model(
     sent = [b for b in bodies(stub) if "widgets" in b]
     assert sent and any(NAME in b and DESCRIPTION in b for b in sent), sent[:1]
     assert "body-5512" not in sent[0]
+    assert any("body-5512" in b for b in sent[1:]), "the Skill tool did not load the body"
 
 
 @pytest.mark.parametrize("api", ["chat", "responses"])
