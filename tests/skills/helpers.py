@@ -83,7 +83,7 @@ def build_sdist(root: Path, name: str = "frob-sdist") -> Path:
     """An sdist built by setuptools' PEP 517 backend, the hook `python -m build` calls."""
     project = python_project(root, name)
     out = root / "sdists"
-    subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta; "
-                    "build_meta.build_sdist(sys.argv[1])", str(out)],
+    hook = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", hook, str(out)],
                    cwd=project, check=True, capture_output=True)
     return next(out.glob("*.tar.gz"))
