@@ -36,7 +36,8 @@ def build_backend(workflow: Workflow) -> AgentBackend:
     if name == "builtin":
         from tack.agents.builtin import BuiltinBackend
 
-        return BuiltinBackend(workflow.config.builtin)
+        return BuiltinBackend(workflow.config.builtin,
+                              skills_budget=workflow.config.skills.budget_chars())
     if name == "claude":
         from tack.agents.claude import ClaudeBackend
 

@@ -24,8 +24,9 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import TOOLS, run_tool
+from tack.agents.tools import SKILL_TOOL, TOOLS, ToolSpec, run_tool
 from tack.errors import AgentError
+from tack.skills.agent_tool import skill_catalog
 from tack.workflow.config import BuiltinConfig
 
 RESULT_EXCERPT = 2_000
@@ -140,7 +141,8 @@ class _ChatBuilder:
 class ChatConversation:
     path = "/chat/completions"
 
-    def __init__(self, system_prompt: str) -> None:
+    def __init__(self, system_prompt: str, tools: list[ToolSpec] = TOOLS) -> None:
+        self.tools = tools
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
 
     def add_user(self, text: str) -> None:
@@ -150,7 +152,7 @@ class ChatConversation:
         body: dict[str, Any] = {
             "model": config.model,
             "messages": self.messages,
-            "tools": [t.chat_schema() for t in TOOLS],
+            "tools": [t.chat_schema() for t in self.tools],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -235,7 +237,8 @@ def _reply_from_items(items: list[dict[str, Any]], response: dict[str, Any]) -> 
 class ResponsesConversation:
     path = "/responses"
 
-    def __init__(self, system_prompt: str) -> None:
+    def __init__(self, system_prompt: str, tools: list[ToolSpec] = TOOLS) -> None:
+        self.tools = tools
         self.instructions = system_prompt
         # The whole history is sent each time (no server-side state), so any
         # Responses-compatible server works.
@@ -249,7 +252,7 @@ class ResponsesConversation:
             "model": config.model,
             "instructions": self.instructions,
             "input": self.input,
-            "tools": [t.responses_schema() for t in TOOLS],
+            "tools": [t.responses_schema() for t in self.tools],
             "stream": True,
             "store": False,
         }
@@ -313,16 +316,20 @@ class BuiltinSession:
     # Seconds before the first retry; doubles each time.
     retry_backoff_s = 0.25
 
-    def __init__(self, config: BuiltinConfig, ctx: SessionContext) -> None:
+    def __init__(self, config: BuiltinConfig, ctx: SessionContext,
+                 skills_budget: int | None = None) -> None:
         self.config = config
         self.ctx = ctx
         self.session_id: str | None = f"builtin-{uuid.uuid4().hex[:12]}"
         prompt = config.system_prompt or DEFAULT_SYSTEM_PROMPT.format(
             identifier=ctx.issue.identifier, title=ctx.issue.title, workspace=ctx.workspace
         )
+        self.catalog = skill_catalog(ctx.workspace, skills_budget or 0)
+        tools = [*TOOLS, SKILL_TOOL] if self.catalog.shown else TOOLS
+        prompt += self.catalog.text
         self.conversation: ChatConversation | ResponsesConversation = (
-            ResponsesConversation(prompt) if config.api == "responses"
-            else ChatConversation(prompt)
+            ResponsesConversation(prompt, tools) if config.api == "responses"
+            else ChatConversation(prompt, tools)
         )
         headers = {"Accept": "text/event-stream"}
         if config.api_key:
@@ -344,6 +351,14 @@ class BuiltinSession:
                 {"session_id": self.session_id, "model": self.config.model,
                  "api": self.config.api},
             ))
+            if self.catalog.dropped:
+                await on_event(AgentEvent(
+                    "notification",
+                    f"skills left out of the catalog (skills.catalog_budget): "
+                    f"{', '.join(self.catalog.dropped)}",
+                    {"skills_shown": self.catalog.shown,
+                     "skills_dropped": self.catalog.dropped},
+                ))
         self.conversation.add_user(prompt)
         usage = TokenUsage()
         for step in range(1, self.config.max_steps_per_turn + 1):
@@ -458,11 +473,14 @@ class BuiltinSession:
 class BuiltinBackend:
     name = "builtin"
 
-    def __init__(self, config: BuiltinConfig | None = None) -> None:
+    def __init__(self, config: BuiltinConfig | None = None,
+                 skills_budget: int | None = None) -> None:
         self.config = config or BuiltinConfig()
+        # Characters of the skill catalog in the system prompt (None: no skills).
+        self.skills_budget = skills_budget
 
     async def start_session(self, ctx: SessionContext) -> BuiltinSession:
         if not ctx.workspace.is_dir():
             raise AgentError(f"workspace {ctx.workspace} does not exist; the builtin agent "
                              "needs an existing directory to work in")
-        return BuiltinSession(self.config, ctx)
+        return BuiltinSession(self.config, ctx, self.skills_budget)

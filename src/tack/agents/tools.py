@@ -124,6 +124,14 @@ TOOLS.append(ToolSpec(
             command={**_STR, "description": "A command to check instead, e.g. `pytest -q`."}),
 ))
 TOOL_NAMES = [t.name for t in TOOLS]
+# Offered only when the workspace has skills (tack.skills.agent_tool).
+SKILL_TOOL = ToolSpec(
+    "skill",
+    "Load a skill listed under Skills in your instructions: its instructions and the list of "
+    "its files; pass `file` to read one of those files.",
+    _schema(["name"], name={**_STR, "description": "The skill's name."},
+            file={**_STR, "description": "A file of the skill, e.g. references/api.md."}),
+)
 
 
 async def run_tool(
@@ -139,6 +147,8 @@ async def run_tool(
             return await _tracker(parsed, ctx)
         if name == "check":
             return await _check(parsed, ctx, shell_timeout_ms)
+        if name == SKILL_TOOL.name:
+            return _skill(parsed, ctx.workspace)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
@@ -187,6 +197,15 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
 
 def _rel(workspace: Path, target: Path) -> str:
     return str(target.relative_to(workspace.resolve())) or "."
+
+
+def _skill(args: dict[str, Any], workspace: Path) -> ToolOutcome:
+    from tack.skills.agent_tool import load_skill
+
+    try:
+        return ToolOutcome(True, load_skill(args, workspace))
+    except ValueError as exc:
+        raise ToolInputError(str(exc)) from None
 
 
 # --- file tools -------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import structlog
 
 from tack.errors import TackError
 from tack.orchestrator.core import BackendFactory, Orchestrator
+from tack.skills.lock import SkillsHome
+from tack.skills.materialise import verify_before_up
 from tack.store import Store
 from tack.workflow import WorkflowWatcher
 
@@ -37,6 +39,7 @@ async def run_service(
         store.acquire()
         orch = (Orchestrator(watcher, store, backend_factory=backend_factory)
                 if backend_factory else Orchestrator(watcher, store))
+        verify_before_up(SkillsHome(wf.base_dir))  # a tampered or missing skill stops `tack up`
         problem = orch._preflight()
         if problem:
             raise TackError(f"Cannot start: {problem}")

@@ -20,6 +20,7 @@ from tack.orchestrator import scheduling
 from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import hold_for_plan
+from tack.skills.provenance import prepare_run_skills
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
 
@@ -69,6 +70,10 @@ class AttemptRunner:
         self.entry.workspace = str(ws.path)
         self.orch.store.update_run(self.entry.run_id, workspace=str(ws.path))
         self._note(f"workspace ready at {ws.path}" + (" (new)" if ws.created_now else ""))
+        try:  # skills: copied into the workspace, recorded as the run's provenance
+            await prepare_run_skills(wf, self.orch.store, self.entry.run_id, issue, ws.path)
+        except TackError as exc:
+            return AttemptOutcome("failed", f"skills error: {exc.message}")
         session: AgentSession | None = None
         try:
             try:

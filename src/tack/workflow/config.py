@@ -299,6 +299,37 @@ class ReviewConfig(Section):
     max_diff_chars: int = Field(default=60_000, gt=0)
 
 
+class SkillWhen(Section):
+    """`skills.entries.NAME.when`: the issues that see a skill (any label, or any path)."""
+
+    labels: list[str] = Field(default_factory=list)
+    # Globs matched against the paths the issue's title and description mention.
+    paths: list[str] = Field(default_factory=list)
+
+
+class SkillEntry(Section):
+    when: SkillWhen | None = None
+
+
+class SkillsConfig(Section):
+    """`skills:`: installed skills (skills.lock) and who sees them (docs/skills.md)."""
+
+    # Source patterns (fnmatch) that may be installed at all, e.g. `git+https://github.com/acme/*`.
+    allow: list[str] = Field(default_factory=lambda: ["*"])
+    entries: dict[str, SkillEntry] = Field(default_factory=dict)
+    # Characters of the built-in agent's skill catalog; default: 2% of `context_window`
+    # tokens at 4 characters a token, as Codex does.
+    catalog_budget: int | None = Field(default=None, ge=0)
+    context_window: int = Field(default=128_000, gt=0)
+    # Files bigger than this are flagged by the audit.
+    max_file_bytes: int = Field(default=262_144, gt=0)
+
+    def budget_chars(self) -> int:
+        if self.catalog_budget is not None:
+            return self.catalog_budget
+        return self.context_window * 4 * 2 // 100
+
+
 KNOWN_SECTIONS = (
     "tracker",
     "polling",
@@ -317,6 +348,7 @@ KNOWN_SECTIONS = (
     "feedback",
     "learning",
     "review",
+    "skills",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
@@ -344,4 +376,5 @@ class ServiceConfig(BaseModel):
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    skills: SkillsConfig = Field(default_factory=SkillsConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

@@ -42,6 +42,8 @@ from tack.redact import Redactor, secret_values
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
 from tack.tracker.credentials import withheld_env
+from tack.skills.lock import SkillsHome
+from tack.skills.materialise import materialise_skills
 from tack.workflow import Workflow, WorkflowWatcher
 from tack.workspace import WorkspaceManager
 from tack.workspace.manager import Workspace
@@ -300,7 +302,11 @@ class IssueActivities:
                     self.workspaces.repo, self.workspaces.path_for(issue.identifier),
                     self.remote, self.workspaces.branch_for(issue),
                 )
-            return await self.workspaces.prepare(issue)
+            ws = await self.workspaces.prepare(issue)
+            # skills: this worker's installed copies (`tack skills install --frozen` on it)
+            await asyncio.to_thread(materialise_skills, ws.path, SkillsHome(
+                self.workflow.base_dir), self.workflow.config.skills, issue)
+            return ws
         except TackError as exc:
             raise ApplicationError(f"workspace error: {exc.message}") from None
 
