@@ -77,6 +77,17 @@ def mark_own(body: str, kind: str) -> str:
     return f"{body.rstrip()}\n\n{own_mark(kind)}"
 
 
+# Forges whose comments are markdown that hides an HTML comment; their accounts are often
+# shared by people and Tack, so an agent's comment there is marked. (Local comments carry
+# the author `agent`; Linear and Jira would show the marker as text.)
+_MARKED_AGENT_COMMENTS = frozenset({"github", "gitlab"})
+
+
+def agent_comment(tracker_kind: str, body: str) -> str:
+    """The body an agent's comment (its hand-off summary) is posted with on `tracker_kind`."""
+    return mark_own(body, "agent") if tracker_kind in _MARKED_AGENT_COMMENTS else body
+
+
 def is_own(body: str | None) -> bool:
     """True when `body` is a comment Tack posted itself (it carries a Tack marker)."""
     return bool(body) and _OWN_MARK.search(body or "") is not None
