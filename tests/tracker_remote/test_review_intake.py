@@ -146,3 +146,33 @@ def test_gitlab_note_and_thumbs_down_arrive_on_refresh(tmp_path: Path,
         "SELECT DISTINCT run_id, forge, pr_number FROM review_feedback").fetchall()
     assert rows == [(1, "gitlab", 1)]
     assert up.stop() == 0
+
+
+async def test_a_pull_request_that_cannot_be_read_does_not_stop_the_others(
+        tmp_path: Path, fake: FakeApis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tack.forge import sync_feedback
+    from tack.learning import give_feedback
+    from tack.store import Store
+    from tack.store.feedback import FeedbackStore, PullRequestRecord
+    from tests.tracker_remote.conftest import write_workflow
+    from tests.tracker_remote.fake_apis import gh_pull
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    cfg = write_workflow(tmp_path, f"tracker: {{kind: github, endpoint: {fake.url}, "
+                                   "provider: {repo: o/r}}\n")
+    store = Store(tmp_path / "state.db")
+    run = store.start_run(issue_id="1", identifier="r#1", attempt=None)
+    give_feedback(store.db, run, sentiment=-1, comment="Too slow.")  # Tack's own run record
+    fake.gh_pulls[101] = gh_pull("o/r", 101, "tack/r_2", "main", "r#2: x", "")
+    fake.gh_reviews[101] = [gh_review("o/r", 101, 511, "ana", "CHANGES_REQUESTED", "No.")]
+    for number in (100, 101):  # #100 is gone from GitHub (404)
+        FeedbackStore(store.db).record_pull_request(PullRequestRecord(
+            forge="github", repo="o/r", number=number, url=None, run_id=run, issue_id="1",
+            identifier="r#1", branch=f"tack/r_{number}"))
+
+    report = await sync_feedback(cfg, store.db)
+    assert report.pull_requests == 2 and report.new_items == 1
+    assert report.states == {"o/r#101": "open"}
+    [error] = report.errors
+    assert error.startswith("o/r#100: GitHub refused to read the pull request") and "404" in error
+    store.close()
