@@ -26,10 +26,11 @@ class ReviewIntake:
     endpoint) applies from the next one.
     """
 
-    def __init__(self, config: Callable[[], ServiceConfig],
-                 db: sqlite3.Connection) -> None:
+    def __init__(self, config: Callable[[], ServiceConfig], db: sqlite3.Connection, *,
+                 redact: Callable[[str], str] = str) -> None:
         self._config = config
         self._db = db
+        self._redact = redact  # errors may quote a forge's answer: keep secrets out of logs
         self._asked = asyncio.Event()
         self.last_report: SyncReport | None = None
         self.last_error: str | None = None
@@ -42,13 +43,15 @@ class ReviewIntake:
         """One sync of every open PR/MR Tack opened; None when it failed (logged)."""
         try:
             report = await sync_feedback(self._config(), self._db)
-        except (TackError, sqlite3.Error) as exc:
-            self.last_error = exc.message if isinstance(exc, TackError) else str(exc)
+        except Exception as exc:  # noqa: BLE001 - intake is best effort; the loop goes on
+            self.last_error = self._redact(exc.message if isinstance(exc, TackError)
+                                           else f"{type(exc).__name__}: {exc}")
             log.warning("review feedback sync failed", error=self.last_error)
             return None
         self.last_report = report
-        self.last_error = "; ".join(report.errors) or None
-        for error in report.errors:
+        errors = [self._redact(error) for error in report.errors]
+        self.last_error = "; ".join(errors) or None
+        for error in errors:
             log.warning("review feedback not read", error=error)
         if report.new_items:
             log.info("review feedback synced", new=report.new_items,

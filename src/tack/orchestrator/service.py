@@ -66,7 +66,8 @@ async def run_service(
             )
         if on_started:
             on_started(orch, url)
-        intake = ReviewIntake(lambda: orch.workflow.config, store.db)
+        intake = ReviewIntake(lambda: orch.workflow.config, store.db,
+                              redact=orch.redactor.text)
         orch.refresh_listeners.append(intake.request)
         intake_task = asyncio.create_task(intake.run())
         try:
