@@ -88,7 +88,8 @@ async def test_claude_moves_and_comments_on_its_github_issue_through_the_relay(
     patches = [r for r in fake.requests if r[0] == "PATCH"]
     assert patches == [("PATCH", f"/repos/{REPO}/issues/1",
                         {"labels": ["bug", "Human Review"], "state": "open"})]
-    assert [c["body"] for c in fake.gh_comments[1]] == ["Fixed in app.py."]
+    # Marked as Tack's own (hidden in markdown), so it is never read back as feedback.
+    assert [c["body"] for c in fake.gh_comments[1]] == ["Fixed in app.py.\n\n<!-- tack:agent -->"]
     # The MCP server got a socket path, never the token; the relay is gone after stop().
     assert TOKEN not in json.dumps(argv) and "--socket" in json.dumps(argv)
     assert socket_path is not None and not socket_path.exists()

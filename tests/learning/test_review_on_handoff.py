@@ -13,7 +13,7 @@ import pytest
 from tack.testing import StubModelServer
 from tests.conftest import git
 from tests.e2e.harness import Project, TackUp, wait_for
-from tests.tracker_remote.fake_apis import FakeApis, ServerThread
+from tests.tracker_remote.fake_apis import FakeApis, ServerThread, gh_comment
 
 pytestmark = pytest.mark.slow
 
@@ -120,10 +120,18 @@ def test_findings_are_posted_as_one_review_on_the_github_pull_request(
     assert sent["commit_id"] == git(origin, "rev-parse", fake.gh_pulls[100]["head"]["ref"]).strip()
     assert sent["comments"] == [{"path": "feature.py", "line": 4, "side": "RIGHT",
                                  "body": "**error**: time.sleep(2) waits blind; poll with a "
-                                         "deadline."}]
+                                         "deadline.\n\n<!-- tack:review -->"}]
     assert "2 finding(s)" in sent["body"] and "No test covers wait()." in sent["body"]
+    assert sent["body"].endswith("<!-- tack:review -->")
+    # The review intake reads the PR back (under the same account): Tack's own review and
+    # line comment are not feedback; a person's reply is.
+    fake.gh_comments[100] = [gh_comment("o/r", 701, "ana", "Agree with the reviewer.")]
+    assert up.client.post("/api/v1/refresh").status_code == 202
+    wait_for(lambda: "ana" in {f["author"] for f in up.detail(ident)["runs"][0]["feedback"]},
+             30, "the person's comment synced from the PR")
     [run] = up.detail(ident)["runs"]
-    assert {f["author"] for f in run["feedback"]} == {"tack-reviewer"}
+    assert {f["author"] for f in run["feedback"]} == {"tack-reviewer", "ana"}
+    assert fake.hits["GET /repos/o/r/pulls/100/reviews"] >= 1
     assert TOKEN not in up.output()
 
 
@@ -146,5 +154,6 @@ async def test_a_review_github_refuses_for_its_lines_is_posted_with_them_in_the_
     assert url == "https://api.github.com/repos/o/r/pulls/100"
     [(_, _, sent)] = [r for r in fake.requests if r[1].endswith("/reviews")]
     assert "comments" not in sent
-    assert sent["body"] == "1 finding\n\n- `feature.py:99`: **error**: sleeps"
+    assert sent["body"] == ("1 finding\n\n- `feature.py:99`: **error**: sleeps\n\n"
+                            "<!-- tack:review -->")
     assert fake.status_counts[422] == 1

@@ -108,7 +108,9 @@ def test_github_issue_is_dispatched_handed_off_and_gets_a_pr(
 
     wait_for(lambda: len(fake.gh_pulls) == 1, 30, "the pull request on the fake GitHub")
     assert labels(fake, 1) == ["Human Review"] and fake.gh_issues[1]["state"] == "open"
-    assert [c["body"] for c in fake.gh_comments[1]] == ["Added feature.py; ready for review."]
+    # The hand-off summary is marked as Tack's own (hidden in markdown): never feedback.
+    assert [c["body"] for c in fake.gh_comments[1]] == [
+        "Added feature.py; ready for review.\n\n<!-- tack:agent -->"]
     assert_published(fake, origin, project, branch)
     runs = wait_for(lambda: (issue_detail(up, "r#1") or {}).get("runs"), 20, "the run in the API")
     assert len(runs) == 1

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from tack.errors import TackError
+from tack.store.feedback import agent_comment
 from tack.tracker.base import Tracker
 from tack.tracker.local import LocalTracker
 
@@ -78,7 +79,7 @@ async def run_action(tracker: Tracker, issue_id: str, args: dict[str, Any]) -> s
         body = str(args.get("body") or "").strip()
         if not body:
             raise ValueError("`body` must not be empty for action=comment")
-        await tracker.comment(issue_id, body, author="agent")
+        await tracker.comment(issue_id, agent_comment(tracker.kind, body), author="agent")
         return "commented"
     raise ValueError(f"unknown action {action!r}; use show, move or comment")
 

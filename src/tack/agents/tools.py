@@ -18,6 +18,7 @@ from typing import Any
 
 from tack.agents.base import SessionContext
 from tack.tracker.credentials import environ_without
+from tack.store.feedback import agent_comment
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
@@ -414,7 +415,8 @@ async def _tracker(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
         body = _arg(args, "body", str)
         if not body.strip():
             raise ToolInputError("`body` must not be empty")
-        await ctx.tracker.comment(issue.id, body, author="agent")
+        await ctx.tracker.comment(issue.id, agent_comment(ctx.tracker.kind, body),
+                                  author="agent")
         return ToolOutcome(True, f"commented on {issue.identifier}")
     raise ToolInputError(f"unknown action {action!r}; use show, move or comment")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from tack.errors import TackError
+from tack.forge import sync_feedback
 from tack.learning import (
     LearningError,
     LessonBook,
@@ -120,17 +121,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Learn lessons from feedback not learned from yet (and new tracker comments)."""
         ctx = _Context(workflow)
-        ingested = 0
-        if not dry_run:
-            issues = asyncio.run(_local_issues(ctx))
-            ingested = ingest_issue_comments(ctx.db, issues or [])
+        # Intake first (dry run included: it stores feedback, never lessons), so review left
+        # on the forge since the last sync is learned from now.
+        synced = asyncio.run(sync_feedback(ctx.config, ctx.db))
+        for error in synced.errors:
+            typer.echo(f"warning: review feedback not read: {error}", err=True)
+        issues = asyncio.run(_local_issues(ctx))
+        ingested = ingest_issue_comments(ctx.db, issues or [])
         result = learn(ctx.config, ctx.repo_root, ctx.db, dry_run=dry_run)
         if as_json:
-            _echo_json({**result.to_dict(), "ingested_comments": ingested})
+            _echo_json({**result.to_dict(), "ingested_comments": ingested,
+                        "synced_review_feedback": synced.new_items})
         else:
             verb = "would be" if dry_run else "were"
             typer.echo(f"{result.feedback_used} piece(s) of feedback {verb} learned from "
-                       f"({result.feedback_skipped} needed no lesson; {ingested} new tracker "
+                       f"({result.feedback_skipped} needed no lesson; {synced.new_items} new "
+                       f"from {synced.pull_requests} pull request(s), {ingested} new tracker "
                        "comment(s) ingested).")
             for lesson in result.added:
                 typer.echo(f"  added        {lesson.id}: {lesson.title}")

@@ -112,4 +112,7 @@ def register(app: typer.Typer) -> None:
         guidance = guidance_for(loaded, issue)
         text = loaded.render_prompt(issue, attempt, lessons=guidance.lessons,
                                     principles=guidance.principles)
+        from tack.review.plan_gate import approved_plan, with_approved_plan
+
+        text = with_approved_plan(text, approved_plan(issue))
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

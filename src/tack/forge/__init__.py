@@ -69,6 +69,8 @@ class SyncReport:
     pull_requests: int
     new_items: int
     states: dict[str, str]
+    # One line per PR that could not be read (`o/r#12: GitHub refused ...`); the others were.
+    errors: tuple[str, ...] = ()
 
 
 def _forge_settings(config: ServiceConfig, url: str) -> tuple[str, str | None, str | None, str]:
@@ -204,23 +206,27 @@ async def publish_handoff(
 async def sync_feedback(config: ServiceConfig, db: sqlite3.Connection | Path | str,
                         *, include_closed: bool = False) -> SyncReport:
     """Read reviews, comments, reactions and outcomes of every recorded open PR into the
-    `review_feedback` table. Idempotent: seen items are updated, never duplicated."""
+    `review_feedback` table. Idempotent: seen items are updated, never duplicated.
+
+    Only GitHub PRs and GitLab MRs are visited (not the records Tack keeps for feedback given
+    on runs and plans). A PR that cannot be read is reported in `errors` and tried again next
+    time; the others are still read.
+    """
     store = FeedbackStore(db)
     new = 0
     states: dict[str, str] = {}
-    prs = store.pull_requests(open_only=not include_closed)
+    errors: list[str] = []
+    prs = [pr for pr in store.pull_requests(open_only=not include_closed)
+           if pr.forge in _TOKEN_ENV]
     forges: dict[tuple[str, str], Forge] = {}
     try:
         for pr in prs:
-            key = (pr.forge, pr.repo)
-            if key not in forges:
-                scoped = config.model_copy(update={"pull_requests": config.pull_requests
-                                                   .model_copy(update={"forge": pr.forge,
-                                                                       "repo": pr.repo})})
-                _, _, token, endpoint = _forge_settings(scoped, "")
-                token = await _resolve_token(scoped, pr.forge, token, endpoint)
-                forges[key] = _build_forge(pr.forge, pr.repo, token, endpoint)
-            state, items = await forges[key].feedback(pr.number)
+            try:
+                forge = await _forge_for(config, pr, forges)
+                state, items = await forge.feedback(pr.number)
+            except PublishError as exc:
+                errors.append(f"{pr.repo}#{pr.number}: {exc.message}")
+                continue
             new += store.record(pr, items)
             store.set_state(pr, state)
             states[f"{pr.repo}#{pr.number}"] = state
@@ -229,4 +235,17 @@ async def sync_feedback(config: ServiceConfig, db: sqlite3.Connection | Path | s
             await forge.close()
         if not isinstance(db, sqlite3.Connection):
             store.close()
-    return SyncReport(pull_requests=len(prs), new_items=new, states=states)
+    return SyncReport(pull_requests=len(prs), new_items=new, states=states,
+                      errors=tuple(errors))
+
+
+async def _forge_for(config: ServiceConfig, pr: PullRequestRecord,
+                     forges: dict[tuple[str, str], Forge]) -> Forge:
+    key = (pr.forge, pr.repo)
+    if key not in forges:
+        scoped = config.model_copy(update={"pull_requests": config.pull_requests.model_copy(
+            update={"forge": pr.forge, "repo": pr.repo})})
+        _, _, token, endpoint = _forge_settings(scoped, "")
+        token = await _resolve_token(scoped, pr.forge, token, endpoint)
+        forges[key] = _build_forge(pr.forge, pr.repo, token, endpoint)
+    return forges[key]

@@ -14,7 +14,7 @@ from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 from tack.forge.git import PublishError
-from tack.store.feedback import FeedbackItem
+from tack.store.feedback import FeedbackItem, mark_own
 from tack.tracker.github import GitHubApp
 from tack.tracker.http import HttpStats, ResilientTransport, RetryPolicy
 
@@ -224,11 +224,13 @@ class GitHubForge:
                 self.owner, self.name, number, data=data)  # type: ignore[call-overload]
             return response.raw_response.json()
 
-        data: dict[str, Any] = {"event": "COMMENT", "body": body}
+        # Marked as Tack's own, so the next feedback sync does not read them back as a
+        # person's review (the token's account may be a person's).
+        data: dict[str, Any] = {"event": "COMMENT", "body": mark_own(body, "review")}
         if commit_id:
             data["commit_id"] = commit_id
-        lines = [{"path": c["path"], "line": c["line"], "side": "RIGHT", "body": c["body"]}
-                 for c in comments]
+        lines = [{"path": c["path"], "line": c["line"], "side": "RIGHT",
+                  "body": mark_own(c["body"], "review")} for c in comments]
         try:
             review = await self._call("post a review",
                                       lambda: create({**data, "comments": lines} if lines else data))
@@ -239,7 +241,8 @@ class GitHubForge:
                 raise
             folded = "\n".join(f"- `{c['path']}:{c['line']}`: {c['body']}" for c in comments)
             review = await self._call("post a review",
-                                      lambda: create({**data, "body": f"{body}\n\n{folded}"}))
+                                      lambda: create({**data, "body": mark_own(
+                                          f"{body}\n\n{folded}", "review")}))
         return str(review.get("html_url") or "") or None
 
     async def close(self) -> None:

@@ -100,6 +100,8 @@ class Orchestrator:
         self._background: set[asyncio.Task[Any]] = set()
         self._next_tick = 0.0
         self.listeners: list[Callable[[], None]] = []
+        # Called on every `request_refresh` (POST /api/v1/refresh), e.g. the review intake.
+        self.refresh_listeners: list[Callable[[], None]] = []
         self.changes = 0  # counts _notify calls: viewers share work done per change
 
     # -- public control --------------------------------------------------------------------
@@ -113,6 +115,8 @@ class Orchestrator:
         coalesced = self._refresh_requested
         self._refresh_requested = True
         self._wake.set()
+        for listener in self.refresh_listeners:
+            listener()
         return coalesced
 
     def stop(self) -> None:

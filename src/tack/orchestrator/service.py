@@ -12,6 +12,7 @@ from typing import Any, Callable
 import structlog
 
 from tack.errors import TackError
+from tack.forge.intake import ReviewIntake
 from tack.orchestrator.core import BackendFactory, Orchestrator
 from tack.skills.lock import SkillsHome
 from tack.skills.materialise import verify_before_up
@@ -68,9 +69,15 @@ async def run_service(
             )
         if on_started:
             on_started(orch, url)
+        intake = ReviewIntake(lambda: orch.workflow.config, store.db,
+                              redact=orch.redactor.text)
+        orch.refresh_listeners.append(intake.request)
+        intake_task = asyncio.create_task(intake.run())
         try:
             await orch.run()
         finally:
+            intake_task.cancel()
+            await asyncio.gather(intake_task, return_exceptions=True)
             if server_task:
                 server_task.cancel()
                 await asyncio.gather(server_task, return_exceptions=True)

@@ -19,7 +19,7 @@ from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
 from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
-from tack.review.plan_gate import hold_for_plan
+from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approved_plan
 from tack.skills.provenance import prepare_run_skills
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
@@ -91,6 +91,8 @@ class AttemptRunner:
             try:
                 prompt = wf.render_prompt(issue, self.entry.attempt, lessons=guidance.lessons,
                                           principles=guidance.principles)
+                prompt = with_approved_plan(prompt, await approved_plan_for(
+                    cfg, self.orch.tracker, issue))
             except TackError as exc:
                 return AttemptOutcome("failed", f"prompt error: {exc.message}")
             if guidance.lessons:

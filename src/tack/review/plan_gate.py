@@ -11,19 +11,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tack.errors import TrackerError
 from tack.learning.intake import MACHINE_AUTHORS
 from tack.learning.lessons import LearningError
 from tack.learning.model import ask
-from tack.store.feedback import FeedbackItem, FeedbackStore, PullRequestRecord
-from tack.tracker.base import Issue, Tracker
+from tack.store.feedback import (
+    FeedbackItem,
+    FeedbackStore,
+    PullRequestRecord,
+    is_own,
+    mark_own,
+    own_mark,
+    strip_marks,
+)
+from tack.tracker.base import Comment, Issue, Tracker
 from tack.workflow.config import ServiceConfig, normalize_state
 
 PLANNER = "tack-planner"
 PLAN_HEADING = "## Plan"
-PLAN_APPROVED_MARKER = "<!-- tack:plan-approved -->"
+PLAN_APPROVED_MARKER = own_mark("plan-approved")
 SYSTEM_PROMPT = """\
 You are planning a piece of work before anyone writes code. Write a short plan in markdown:
 the goal, the steps (each small enough for one agent run), the files likely touched, the
@@ -66,6 +75,56 @@ def current_plan(issue: Issue) -> str | None:
     return plans[-1] if plans else None
 
 
+@dataclass(frozen=True)
+class ApprovedPlan:
+    """The plan a person approved, and what people said about it after it was posted."""
+
+    text: str
+    approved_by: str
+    comments: tuple[Comment, ...]
+
+    def to_prompt(self) -> str:
+        lines = [(f"## Approved plan\n\nA person ({self.approved_by}) reviewed and approved "
+                  "this plan for the issue. Implement it as approved; where the review "
+                  "comments below change it, follow the comments.\n"),
+                 strip_marks(self.text).removeprefix(PLAN_HEADING).strip()]
+        if self.comments:
+            lines.append("\nReview comments on the plan:")
+            lines += [f"- {c.author}: {strip_marks(c.body)}" for c in self.comments]
+        return "\n".join(lines)
+
+
+def approved_plan(issue: Issue) -> ApprovedPlan | None:
+    """The latest plan on `issue` when a person approved it after it was posted, with the
+    people's comments since it was posted (the approval's note among them)."""
+    plan_at = next((i for i in range(len(issue.comments) - 1, -1, -1)
+                    if issue.comments[i].body.startswith(PLAN_HEADING)), None)
+    if plan_at is None:
+        return None
+    after = issue.comments[plan_at + 1:]
+    approvals = [c for c in after if PLAN_APPROVED_MARKER in c.body]
+    if not approvals:
+        return None
+    said = tuple(c for c in after if c.author.strip().lower() not in MACHINE_AUTHORS
+                 and strip_marks(c.body) and (not is_own(c.body) or c in approvals))
+    return ApprovedPlan(issue.comments[plan_at].body, approvals[-1].author, said)
+
+
+async def approved_plan_for(config: ServiceConfig, tracker: Tracker,
+                            issue: Issue) -> ApprovedPlan | None:
+    """`approved_plan` of the issue as the tracker has it now (with all its comments); None
+    without a fetch for issues that are not planned (no plan label, no plan comment)."""
+    if not _labelled(config, issue) and current_plan(issue) is None:
+        return None
+    return approved_plan(await _fetch(tracker, issue.id))
+
+
+def with_approved_plan(prompt: str, plan: ApprovedPlan | None) -> str:
+    """The implementation prompt with the approved plan appended (unchanged without one)."""
+    return prompt if plan is None else f"{prompt.rstrip()}\n\n{plan.to_prompt()}\n"
+
+
+
 async def write_plan(config: ServiceConfig, tracker: Tracker, ref: str) -> Issue:
     """Plan the issue with the model, post the plan, and park the issue for review."""
     issue = await _fetch(tracker, ref)
@@ -79,7 +138,8 @@ async def write_plan(config: ServiceConfig, tracker: Tracker, ref: str) -> Issue
     if not plan:
         raise LearningError(f"The planning model returned an empty plan for "
                             f"{issue.identifier}; the issue stays where it is.")
-    await tracker.comment(issue.id, f"{PLAN_HEADING}\n\n{plan}", author=PLANNER)
+    await tracker.comment(issue.id, mark_own(f"{PLAN_HEADING}\n\n{plan}", "plan"),
+                          author=PLANNER)
     return await tracker.move(issue.id, config.review.plan_review_state)
 
 
@@ -116,7 +176,10 @@ async def reject_plan(config: ServiceConfig, tracker: Tracker, db: sqlite3.Conne
                            code="plan_rejection")
     issue = await _fetch(tracker, ref)
     _require_in_review(config, issue)
-    await tracker.comment(issue.id, f"Plan rejected by {author}: {comment}", author=author)
+    # The rejection is stored as feedback below; the comment is marked so that reading the
+    # issue's comments later does not count it a second time.
+    await tracker.comment(issue.id, mark_own(f"Plan rejected by {author}: {comment}",
+                                             "plan-rejected"), author=author)
     row = db.execute("SELECT id FROM runs WHERE issue_id = ? OR identifier = ? "
                      "ORDER BY id DESC LIMIT 1", (issue.id, issue.identifier)).fetchone()
     pr = PullRequestRecord(forge="tack", repo="plans", number=_number(issue), url=issue.url,

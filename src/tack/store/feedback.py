@@ -5,6 +5,7 @@ keyed to run, issue, branch and PR so the learning loop can read it per run.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -59,6 +60,41 @@ CREATE INDEX IF NOT EXISTS review_feedback_issue ON review_feedback(issue_id);
 """
 
 KINDS = ("review", "review_comment", "comment", "reaction", "outcome")
+
+# Every comment Tack (or its planner, reviewer or agents) posts ends with a hidden marker
+# such as `<!-- tack:plan-rejected -->`: on a forge it shares the author account with people,
+# so the marker, not the author, is what keeps Tack from taking its own words as feedback.
+_OWN_MARK = re.compile(r"<!--\s*tack:[\w.-]+\s*-->")
+
+
+def own_mark(kind: str) -> str:
+    """The hidden marker for a comment of `kind` (plan, plan-approved, review, agent...)."""
+    return f"<!-- tack:{kind} -->"
+
+
+def mark_own(body: str, kind: str) -> str:
+    """`body` with Tack's hidden marker appended (markdown hides it from readers)."""
+    return f"{body.rstrip()}\n\n{own_mark(kind)}"
+
+
+# Forges whose comments are markdown that hides an HTML comment; their accounts are often
+# shared by people and Tack, so an agent's comment there is marked. (Local comments carry
+# the author `agent`; Linear and Jira would show the marker as text.)
+_MARKED_AGENT_COMMENTS = frozenset({"github", "gitlab"})
+
+
+def agent_comment(tracker_kind: str, body: str) -> str:
+    """The body an agent's comment (its hand-off summary) is posted with on `tracker_kind`."""
+    return mark_own(body, "agent") if tracker_kind in _MARKED_AGENT_COMMENTS else body
+
+
+def is_own(body: str | None) -> bool:
+    """True when `body` is a comment Tack posted itself (it carries a Tack marker)."""
+    return bool(body) and _OWN_MARK.search(body or "") is not None
+
+
+def strip_marks(body: str) -> str:
+    return _OWN_MARK.sub("", body).strip()
 
 
 @dataclass(frozen=True)
@@ -146,12 +182,17 @@ class FeedbackStore:
         )
 
     def record(self, pr: PullRequestRecord, items: Iterable[FeedbackItem]) -> int:
-        """Upsert feedback for `pr`; returns how many rows are new. Edits update in place."""
+        """Upsert feedback for `pr`; returns how many rows are new. Edits update in place.
+
+        Tack's own comments (`is_own`) are never feedback and are dropped here, whichever
+        adapter read them."""
         new = 0
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for item in items:
+                if is_own(item.body):
+                    continue
                 exists = self.db.execute(
                     "SELECT 1 FROM review_feedback WHERE forge=? AND repo=? AND pr_number=? "
                     "AND kind=? AND external_id=?",

@@ -195,6 +195,9 @@ class PullRequestsConfig(Section):
     # the first wait doubling after each failure, capped at 10 minutes.
     retry_attempts: int = Field(default=6, ge=1)
     retry_backoff_ms: int = Field(default=30_000, gt=0)
+    # `tack up` reads reviews, comments and reactions on Tack's open PRs/MRs this often
+    # (and on POST /api/v1/refresh), for `tack learn`.
+    feedback_sync_ms: int = Field(default=300_000, gt=0)
 
 
 class ExecutorConfig(Section):

@@ -39,6 +39,7 @@ from tack.orchestrator.temporal.types import (
 from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
 from tack.orchestrator.worker import _agent_env, continuation_prompt
 from tack.redact import Redactor, secret_values
+from tack.review.plan_gate import approved_plan, with_approved_plan
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
 from tack.tracker.credentials import withheld_env
@@ -319,8 +320,9 @@ class IssueActivities:
         attempt = run.attempt if tries == 1 else (run.attempt or 0) + tries - 1
         guidance = guidance_for(wf, issue)
         try:
-            return wf.render_prompt(issue, attempt, lessons=guidance.lessons,
-                                    principles=guidance.principles)
+            return with_approved_plan(wf.render_prompt(
+                issue, attempt, lessons=guidance.lessons, principles=guidance.principles),
+                approved_plan(issue))
         except TackError as exc:
             raise config_error(f"prompt error: {exc.message}") from None
 
