@@ -43,7 +43,12 @@ def codex_home(root: Path, base_url: str) -> Path:
 def codex_env(home: Path) -> dict[str, str]:
     # HOME points at the temp dir too: `bash -lc` then skips the machine's login profile
     # (here pyenv's rehash, whose lock a killed login shell leaves behind for 60 s).
-    return {"CODEX_HOME": str(home), "HOME": str(home.parent), STUB_KEY_ENV: "sk-stub-test"}
+    # TMPDIR outside CODEX_HOME: codex refuses to create its `codex-linux-sandbox` helper
+    # under the temp directory, and a system bwrap then cannot start any sandboxed command.
+    tmp = home.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {"CODEX_HOME": str(home), "HOME": str(home.parent), "TMPDIR": str(tmp),
+            STUB_KEY_ENV: "sk-stub-test"}
 
 
 def codex_config(**extra: Any) -> CodexConfig:
