@@ -91,6 +91,8 @@ class ClaudeSession:
         self._seen_messages: set[str] = set()
         # Hosted trackers: claude's MCP server reaches ctx.tracker through this relay.
         self.relay: TrackerRelay | None = None
+        # tool_use id -> tool name, so each tool_result names its tool like the call did.
+        self._tool_names: dict[str, str] = {}
 
     # --- process ------------------------------------------------------------------
 
@@ -251,6 +253,7 @@ class ClaudeSession:
                     await on_event(AgentEvent("message", block["text"]))
                 elif block.get("type") == "tool_use":
                     arguments = block.get("input") or {}
+                    self._tool_names[str(block.get("id"))] = str(block.get("name"))
                     await on_event(AgentEvent(
                         "tool_call", f"{block.get('name')} {json.dumps(arguments)[:200]}",
                         {"name": block.get("name"), "arguments": arguments,
@@ -261,9 +264,11 @@ class ClaudeSession:
             for block in content if isinstance(content, list) else []:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
                     ok = not block.get("is_error")
+                    call_id = block.get("tool_use_id")
+                    name = self._tool_names.pop(str(call_id), None)
                     await on_event(AgentEvent(
-                        "tool_result", f"{'ok' if ok else 'failed'}",
-                        {"call_id": block.get("tool_use_id"), "ok": ok,
+                        "tool_result", f"{name or 'tool'} {'ok' if ok else 'failed'}",
+                        {"name": name, "call_id": call_id, "ok": ok,
                          "output": _text_of(block.get("content"))[:EXCERPT]},
                     ))
         elif kind == "rate_limit_event":
