@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,6 +22,7 @@ from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import hold_for_plan
 from tack.tracker.base import Issue
+from tack.workspace.commit import commit_leftover_work
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
@@ -122,6 +124,7 @@ class AttemptRunner:
                     return AttemptOutcome(
                         "timed_out", f"turn {turn} timed out after {cfg.codex.turn_timeout_ms} ms"
                     )
+                await self._record_leftover_work(ws.path, turn)
                 if not result.ok:
                     return AttemptOutcome("failed", f"agent turn error: {result.error}")
                 try:
@@ -149,10 +152,17 @@ class AttemptRunner:
                     await asyncio.shield(session.stop())
                 except Exception:
                     log.warning("session stop failed", issue_identifier=issue.identifier, exc_info=True)
+                await self._record_leftover_work(ws.path, self.entry.turn_count)
             try:
                 await asyncio.shield(workspaces.after_run(ws))
             except Exception:
                 log.warning("after_run failed", issue_identifier=issue.identifier, exc_info=True)
+
+    async def _record_leftover_work(self, workspace: Path, turn: int) -> None:
+        """Commit what the agent left uncommitted, so the branch carries all its work."""
+        note = await asyncio.shield(commit_leftover_work(workspace, self.entry.identifier, turn))
+        if note:
+            self._note(note)
 
     def _on_process(self, pgid: int, alive: bool) -> None:
         if alive:
