@@ -194,3 +194,10 @@ async def test_leftover_work_is_committed_after_a_turn(repo: Path, worktree: Pat
     assert files_of(repo, BRANCH) == {"app.py"}
     assert await commit_leftover_work(worktree, "TACK-1", 3) is None  # nothing left
     assert git(worktree, "status", "--porcelain") == ""
+
+
+async def test_without_git_a_turn_end_records_nothing_and_says_nothing(
+        tmp_path: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (worktree / "app.py").write_text("VALUE = 3\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    assert await commit_leftover_work(worktree, "TACK-1", 1) is None

@@ -46,7 +46,10 @@ async def is_own_repository(workspace: Path) -> bool:
     that merely sits inside some other repository must never commit to that one."""
     if not workspace.is_dir():
         return False
-    code, top = await git(workspace, "rev-parse", "--show-toplevel", check=False)
+    try:
+        code, top = await git(workspace, "rev-parse", "--show-toplevel", check=False)
+    except TackError:  # git is not installed: then nothing is a repository
+        return False
     return code == 0 and Path(top).resolve() == workspace.resolve()
 
 
