@@ -3,10 +3,7 @@ where the pinned binary lives, an isolated CODEX_HOME, and a config pointing at 
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +25,9 @@ requires_codex = pytest.mark.skipif(
 
 
 def codex_home(root: Path, base_url: str) -> Path:
-    """A CODEX_HOME whose only model provider is the stub server (Responses API).
-
-    It lives outside the temp directory: codex refuses to create its `codex-linux-sandbox`
-    helper alias under /tmp, and where bubblewrap is installed its sandbox then cannot start
-    any command (`bwrap: execvp codex-linux-sandbox: No such file or directory`). A real
-    CODEX_HOME (~/.codex) never sits in /tmp."""
-    base = Path(os.environ.get("TACK_TEST_CODEX_HOMES") or Path.home() / ".cache" / "tack-tests")
-    base.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="codex-home-", dir=base))
-    atexit.register(shutil.rmtree, home, ignore_errors=True)
-    link = root / "codex-home"  # where a person debugging a test looks for it
-    if not link.exists():
-        link.symlink_to(home)
+    """A CODEX_HOME whose only model provider is the stub server (Responses API)."""
+    home = root / "codex-home"
+    home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         'model = "stub"\n'
         'model_provider = "stub"\n'
@@ -56,7 +43,12 @@ def codex_home(root: Path, base_url: str) -> Path:
 def codex_env(home: Path) -> dict[str, str]:
     # HOME points at the temp dir too: `bash -lc` then skips the machine's login profile
     # (here pyenv's rehash, whose lock a killed login shell leaves behind for 60 s).
-    return {"CODEX_HOME": str(home), "HOME": str(home.parent), STUB_KEY_ENV: "sk-stub-test"}
+    # TMPDIR outside CODEX_HOME: codex refuses to create its `codex-linux-sandbox` helper
+    # under the temp directory, and a system bwrap then cannot start any sandboxed command.
+    tmp = home.parent / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return {"CODEX_HOME": str(home), "HOME": str(home.parent), "TMPDIR": str(tmp),
+            STUB_KEY_ENV: "sk-stub-test"}
 
 
 def codex_config(**extra: Any) -> CodexConfig:

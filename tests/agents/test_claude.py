@@ -118,6 +118,9 @@ async def test_claude_edits_a_file_moves_the_issue_and_counts_tokens(
     assert calls == ["Read", "Edit", CLAUDE_TOOL_NAME]
     results = events.of("tool_result")
     assert len(results) == 3 and all(r.data["ok"] for r in results), results
+    # claude's tool_result carries only the call's id; Tack names it like the call.
+    assert [(r.data["name"], r.data["call_id"]) for r in results] == [
+        (c.data["name"], c.data["call_id"]) for c in events.of("tool_call")]
     assert "moved TACK-1 to Human Review" in results[2].data["output"]
     assert sum(e.usage.total_tokens for e in events.of("token_usage") if e.usage) > 0
     assert events.kinds()[-1] == "turn_completed"

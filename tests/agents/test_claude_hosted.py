@@ -14,7 +14,7 @@ import pytest
 
 from tack.agents.base import SessionContext
 from tack.agents.claude import ClaudeBackend
-from tack.agents.mcp_tracker import CLAUDE_TOOL_NAME, RelayClient, TrackerRelay
+from tack.agents.mcp_tracker import CLAUDE_TOOL_NAME, RelayClient, ToolRelay
 from tack.testing.stub_model import StubModelServer
 from tack.tracker import build_tracker
 from tack.tracker.github import GitHubTracker
@@ -99,7 +99,7 @@ async def test_the_relay_serves_one_issue_and_reports_tracker_errors(
     tmp_path: Path, fake: FakeApis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tracker = _github(tmp_path, fake, monkeypatch)
-    relay = await TrackerRelay(tracker, "1").start()
+    relay = await ToolRelay(tracker, "1").start()
     client = RelayClient(relay.path, timeout_s=30)
     try:
         shown = await asyncio.to_thread(client.call, {"action": "show"})

@@ -298,17 +298,17 @@ def test_session_startup_advertises_the_supported_client_side_tool_specs(run: Ru
     """If client-side tools are implemented, session startup advertises the supported tool
     specs using the targeted app-server protocol"""
     tools = run.sent_request("thread/start")["params"]["dynamicTools"]
-    assert [t["name"] for t in tools] == ["tracker"]
-    assert set(tools[0]) == {"type", "name", "description", "inputSchema"}
+    assert [t["name"] for t in tools] == ["tracker", "commit"]
+    assert all(set(t) == {"type", "name", "description", "inputSchema"} for t in tools)
     sent_to_model = [t.get("name") for t in run.requests[0].body["tools"]]
-    assert "tracker" in sent_to_model
+    assert {"tracker", "commit"} <= set(sent_to_model)
 
 
 def test_only_the_selected_adapters_tools_are_advertised(run: Run) -> None:
     """If provider-native agent tools are implemented: only the selected adapter's tools are
     advertised to the session"""
     tools = run.sent_request("thread/start")["params"]["dynamicTools"]
-    assert [t["name"] for t in tools] == ["tracker"]
+    assert [t["name"] for t in tools] == ["tracker", "commit"]
     assert "linear_graphql" not in json.dumps(run.requests[0].body["tools"])
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from tack.testing import StubModelServer
 from tests.agents.codex_helpers import CODEX_BIN, codex_env, codex_home, requires_codex
+from tests.conftest import git
 from tests.e2e.harness import Project, TackUp, wait_for
 
 pytestmark = [pytest.mark.slow, requires_codex]
@@ -160,3 +161,36 @@ def test_a_codex_crash_mid_turn_is_retried_and_the_retry_hands_off(
     workspace = project.root / "workspaces" / "TACK-1"
     assert (workspace / "app.py").read_text() == "VALUE = 2\n"
     wait_for(lambda: not codex_processes(home), 20, "no codex left after the retry")
+
+
+def test_codex_work_reaches_the_branch_under_the_default_sandbox(
+        tmp_path: Path, cleanup: list[Any]) -> None:
+    # Issue 23 item 1: under codex's default workspace-write sandbox the agent's own
+    # `git commit` fails (the worktree's git directory is outside its writable roots). The
+    # `commit` tool records its work host-side, and Tack commits what is left at the end.
+    steps = [
+        {"tool_calls": [{"name": "exec_command", "arguments": {
+            "cmd": "sed -i 's/VALUE = 1/VALUE = 2/' app.py && git commit -qam 'by hand'"}}]},
+        {"tool_calls": [{"name": "commit", "arguments": {"message": "VALUE is 2"}}]},
+        {"tool_calls": [{"name": "exec_command", "arguments": {
+            "cmd": "echo 'VALUE was 1' > NOTES.md"}}]},
+        {"tool_calls": [{"name": "tracker",
+                         "arguments": {"action": "move", "state": "Human Review"}}]},
+        {"text": "VALUE is now 2; handed off."},
+    ]
+    project, up, _ = start(tmp_path, steps, cleanup)
+    log = wait_for(lambda: len(entries := project_log(project)) == 2 and entries, 60,
+                   f"two commits on the branch\n{up.output()}")
+    assert log == ["tack: work in progress after turn 1 of TACK-1", "VALUE is 2"]
+    assert git(project.repo, "show", "tack/tack-1:app.py") == "VALUE = 2\n"
+    assert git(project.repo, "show", "tack/tack-1:NOTES.md") == "VALUE was 1\n"
+    workspace = project.root / "workspaces" / "TACK-1"
+    assert git(workspace, "status", "--porcelain") == ""
+    events = up.detail("TACK-1")["recent_events"]
+    shells = [e["data"]["output"] for e in events
+              if e["event"] == "tool_result" and e["data"].get("name") == "shell"]
+    assert any("Read-only file system" in output for output in shells), shells
+
+
+def project_log(project: Project) -> list[str]:
+    return git(project.repo, "log", "--format=%s", "main..tack/tack-1").splitlines()

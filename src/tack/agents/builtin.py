@@ -43,8 +43,9 @@ Tools:
 - edit_file (exact text replacement) and write_file: change files.
 - shell: run commands (tests, linters, git) with bash in the workspace.
 - tracker: show your issue and its comments, comment on it, or move it to another state.
+- commit: record your work on the issue's branch with a message (use it, not `git commit`).
 
-Work in small verified steps: read, change, run the tests, commit with git. When the work
+Work in small verified steps: read, change, run the tests, commit. When the work
 is done, say briefly what you changed and how you verified it. Do not ask questions; nobody
 is watching this session live.
 """

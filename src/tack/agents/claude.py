@@ -2,9 +2,9 @@
 
 One claude process serves the whole session: each turn writes a user message to its stdin
 and reads events until the `result` line. If the process is gone between turns, the next
-turn starts a new one with `--resume <session_id>`, so the conversation carries on. The
-tracker tool reaches claude through the MCP stdio server in `tack.agents.mcp_tracker`: it
-opens a local tracker's file, or relays to this process's hosted tracker over a unix socket.
+turn starts a new one with `--resume <session_id>`, so the conversation carries on. Tack's
+host-side tools (`tracker`, `commit`) reach claude through the MCP stdio server in
+`tack.agents.mcp_tracker`, which relays each call over a unix socket to this process.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from collections import deque
 from typing import Any
 
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
-from tack.agents.mcp_tracker import SERVER_NAME, TrackerRelay
+from tack.agents.mcp_tracker import SERVER_NAME, ToolRelay
 from tack.agents.tools import shell_env
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
-from tack.tracker.local import LocalTracker
 from tack.workflow.config import ClaudeConfig
 
 EXCERPT = 2_000
@@ -90,8 +89,10 @@ class ClaudeSession:
         # handed the issue off) still counts its tokens; `result` reports only the rest.
         self._turn_usage = TokenUsage()
         self._seen_messages: set[str] = set()
-        # Hosted trackers: claude's MCP server reaches ctx.tracker through this relay.
-        self.relay: TrackerRelay | None = None
+        # claude's MCP server reaches ctx.tracker and the commit tool through this relay.
+        self.relay: ToolRelay | None = None
+        # tool_use id -> tool name, so each tool_result names its tool like the call did.
+        self._tool_names: dict[str, str] = {}
 
     # --- process ------------------------------------------------------------------
 
@@ -110,22 +111,18 @@ class ClaudeSession:
         return args + list(self.config.extra_args)
 
     def mcp_config(self) -> dict[str, Any] | None:
-        tracker = self.ctx.tracker
-        if isinstance(tracker, LocalTracker):
-            args = ["--db", str(tracker.path), "--prefix", tracker.prefix,
-                    "--issue", self.ctx.issue.id]
-        elif self.relay is not None:
-            # Only the socket path: the tracker's credentials stay in this process.
-            args = ["--socket", str(self.relay.path)]
-        else:
+        if self.relay is None:
             return None
+        # Only the socket path: the tracker's credentials stay in this process, and commits
+        # are made here, outside whatever sandbox claude runs in.
         server = {"type": "stdio", "command": sys.executable,
-                  "args": ["-m", "tack.agents.mcp_tracker", *args]}
+                  "args": ["-m", "tack.agents.mcp_tracker", "--socket", str(self.relay.path)]}
         return {"mcpServers": {SERVER_NAME: server}}
 
     async def _start_relay(self) -> None:
-        if self.relay is None and not isinstance(self.ctx.tracker, LocalTracker):
-            self.relay = await TrackerRelay(self.ctx.tracker, self.ctx.issue.id).start()
+        if self.relay is None:
+            self.relay = await ToolRelay(self.ctx.tracker, self.ctx.issue.id,
+                                         workspace=self.ctx.workspace).start()
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
@@ -252,6 +249,7 @@ class ClaudeSession:
                     await on_event(AgentEvent("message", block["text"]))
                 elif block.get("type") == "tool_use":
                     arguments = block.get("input") or {}
+                    self._tool_names[str(block.get("id"))] = str(block.get("name"))
                     await on_event(AgentEvent(
                         "tool_call", f"{block.get('name')} {json.dumps(arguments)[:200]}",
                         {"name": block.get("name"), "arguments": arguments,
@@ -262,9 +260,11 @@ class ClaudeSession:
             for block in content if isinstance(content, list) else []:
                 if isinstance(block, dict) and block.get("type") == "tool_result":
                     ok = not block.get("is_error")
+                    call_id = block.get("tool_use_id")
+                    name = self._tool_names.pop(str(call_id), None)
                     await on_event(AgentEvent(
-                        "tool_result", f"{'ok' if ok else 'failed'}",
-                        {"call_id": block.get("tool_use_id"), "ok": ok,
+                        "tool_result", f"{name or 'tool'} {'ok' if ok else 'failed'}",
+                        {"name": name, "call_id": call_id, "ok": ok,
                          "output": _text_of(block.get("content"))[:EXCERPT]},
                     ))
         elif kind == "rate_limit_event":

@@ -1,8 +1,8 @@
 """The Codex backend: drives `codex app-server` over JSON-RPC 2.0 on stdio (SPEC §10).
 
 One app-server process and one thread per session; each turn is a `turn/start` on that
-thread. Approvals are answered, dynamic tool calls (`tracker`) run host-side, and a turn
-that asks for user input fails the attempt instead of waiting for a person.
+thread. Approvals are answered, dynamic tool calls (`tracker`, `commit`) run host-side, and
+a turn that asks for user input fails the attempt instead of waiting for a person.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ DELTA_EVERY_S = 0.5
 STOP_GRACE_S = 2.0
 
 CLIENT_INFO = {"name": "tack", "title": "Tack", "version": "0.1.0"}
-DYNAMIC_TOOLS = ("tracker",)
+# Run host-side: `commit` writes the worktree's git directory, which codex's sandbox cannot.
+DYNAMIC_TOOLS = ("tracker", "commit")
 APPROVAL_REQUESTS = {
     "item/commandExecution/requestApproval": "acceptForSession",
     "item/fileChange/requestApproval": "acceptForSession",

@@ -1,8 +1,11 @@
-"""A minimal MCP stdio server that gives an agent CLI (claude) the tracker tool for one issue.
+"""A minimal MCP stdio server that gives an agent CLI (claude) Tack's host-side tools for one
+issue: `tracker` and `commit`.
 
-Two modes: `--db PATH` opens the local tracker's SQLite file directly; `--socket PATH` relays
-each call to the orchestrator's own tracker (GitHub, Linear...) over a unix socket served by
-`TrackerRelay`, so the agent's processes never hold the tracker's credentials.
+Two modes: `--socket PATH` relays each call over a unix socket to a `ToolRelay` in the
+orchestrator, which runs it host-side: the tracker with the orchestrator's own credentials
+(which the agent's processes never hold), and `commit` outside the agent's sandbox (which
+cannot write the worktree's git directory). `--db PATH` opens a local tracker's SQLite file
+directly and offers the tracker tool only.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from tack.agents.tools import COMMIT_TOOL, commit_tool
 from tack.errors import TackError
 from tack.store.feedback import agent_comment
 from tack.tracker.base import Tracker
@@ -30,8 +34,10 @@ log = structlog.get_logger(__name__)
 
 SERVER_NAME = "tack"
 TOOL_NAME = "tracker"
-# The name claude gives the tool: mcp__<server>__<tool>.
+COMMIT_TOOL_NAME = COMMIT_TOOL.name
+# The names claude gives the tools: mcp__<server>__<tool>.
 CLAUDE_TOOL_NAME = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
+CLAUDE_COMMIT_TOOL_NAME = f"mcp__{SERVER_NAME}__{COMMIT_TOOL_NAME}"
 PROTOCOL_VERSION = "2025-06-18"
 # A hosted tracker retries rate limits and outages itself; the relay waits that long.
 RELAY_TIMEOUT_S = 300.0
@@ -54,6 +60,8 @@ TOOL = {
         "required": ["action"],
     },
 }
+MCP_COMMIT_TOOL = {"name": COMMIT_TOOL.name, "description": COMMIT_TOOL.description,
+                   "inputSchema": COMMIT_TOOL.parameters}
 
 
 async def run_action(tracker: Tracker, issue_id: str, args: dict[str, Any]) -> str:
@@ -91,53 +99,55 @@ class TrackerTool:
         self.tracker = tracker
         self.issue_id = issue_id
 
-    def call(self, args: dict[str, Any]) -> str:
+    def call(self, args: dict[str, Any], tool: str = TOOL_NAME) -> str:
         return asyncio.run(run_action(self.tracker, self.issue_id, args))
 
 
 class RelayClient:
-    """The tool over the orchestrator's tracker, one unix-socket request per call."""
+    """The tools served by the orchestrator's `ToolRelay`, one unix-socket request per call."""
 
     def __init__(self, path: Path, timeout_s: float = RELAY_TIMEOUT_S) -> None:
         self.path = path
         self.timeout_s = timeout_s
 
-    def call(self, args: dict[str, Any]) -> str:
+    def call(self, args: dict[str, Any], tool: str = TOOL_NAME) -> str:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout_s)
                 sock.connect(str(self.path))
-                sock.sendall((json.dumps({"arguments": args}) + "\n").encode())
+                sock.sendall((json.dumps({"tool": tool, "arguments": args}) + "\n").encode())
                 with sock.makefile("rb") as reader:
                     line = reader.readline(RELAY_LINE_LIMIT)
         except OSError as exc:
-            raise ValueError(f"the orchestrator's tracker relay is not reachable ({exc}); "
+            raise ValueError(f"the orchestrator's tool relay is not reachable ({exc}); "
                              "the run may have ended") from None
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
-            raise ValueError("the tracker relay closed the connection without an answer") from None
+            raise ValueError("the tool relay closed the connection without an answer") from None
         if reply.get("error"):
             raise ValueError(str(reply["error"]))
         return str(reply.get("text", ""))
 
 
-class TrackerRelay:
-    """Serves the tracker tool for one issue on a unix socket in a private (0700) directory.
+class ToolRelay:
+    """Serves the host-side tools of one session on a unix socket in a private (0700)
+    directory: `tracker` for one issue and, given a workspace, `commit` in it.
 
-    Runs inside the orchestrator, next to the tracker it already holds; the issue is fixed
-    here, so a client can only reach the issue its session works on."""
+    Runs inside the orchestrator, next to the tracker it already holds; the issue and the
+    workspace are fixed here, so a client reaches only what its session works on."""
 
-    def __init__(self, tracker: Tracker, issue_id: str) -> None:
+    def __init__(self, tracker: Tracker, issue_id: str, workspace: Path | None = None) -> None:
         self.tracker = tracker
         self.issue_id = issue_id
+        self.workspace = workspace
         # Unix socket paths are limited to ~107 bytes: keep the directory short.
         self._dir = Path(tempfile.mkdtemp(prefix="tack-mcp-",
                                           dir="/tmp" if os.path.isdir("/tmp") else None))
         self.path = self._dir / "tracker.sock"
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> TrackerRelay:
+    async def start(self) -> ToolRelay:
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
                                                        limit=RELAY_LINE_LIMIT)
         return self
@@ -146,16 +156,18 @@ class TrackerRelay:
         try:
             line = await reader.readline()
             args: Any = None
+            tool: Any = None
             try:
-                args = json.loads(line).get("arguments")
-                reply: dict[str, Any] = (
-                    {"text": await run_action(self.tracker, self.issue_id, args)}
-                    if isinstance(args, dict) else {"error": "arguments must be an object"})
+                request = json.loads(line)
+                args, tool = request.get("arguments"), request.get("tool", TOOL_NAME)
+                reply = (await self._run(tool, args) if isinstance(args, dict)
+                         else {"error": "arguments must be an object"})
             except TackError as exc:
                 reply = {"error": exc.message}
             except (ValueError, AttributeError) as exc:
                 reply = {"error": str(exc)}
-            log.info("agent.tracker_tool", issue_id=self.issue_id, ok="error" not in reply,
+            log.info("agent.host_tool", tool=tool, issue_id=self.issue_id,
+                     ok="error" not in reply,
                      action=args.get("action") if isinstance(args, dict) else None)
             writer.write((json.dumps(reply) + "\n").encode())
             await writer.drain()
@@ -166,6 +178,15 @@ class TrackerRelay:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _run(self, tool: Any, args: dict[str, Any]) -> dict[str, str]:
+        if tool == TOOL_NAME:
+            return {"text": await run_action(self.tracker, self.issue_id, args)}
+        if tool == COMMIT_TOOL_NAME and self.workspace is not None:
+            outcome = await commit_tool(args, self.workspace)
+            return ({"text": outcome.output} if outcome.ok
+                    else {"error": outcome.output.removeprefix("error: ")})
+        raise ValueError(f"unknown tool {tool!r}")
+
     async def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
@@ -175,6 +196,11 @@ class TrackerRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def offered_tools(tool: TrackerTool | RelayClient) -> list[dict[str, Any]]:
+    """`commit` needs the orchestrator: it is offered only through the relay."""
+    return [TOOL, MCP_COMMIT_TOOL] if isinstance(tool, RelayClient) else [TOOL]
 
 
 def handle(tool: TrackerTool | RelayClient, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -190,14 +216,15 @@ def handle(tool: TrackerTool | RelayClient, request: dict[str, Any]) -> dict[str
                   "capabilities": {"tools": {}},
                   "serverInfo": {"name": SERVER_NAME, "version": "1"}}
     elif method == "tools/list":
-        result = {"tools": [TOOL]}
+        result = {"tools": offered_tools(tool)}
     elif method == "tools/call":
         params = request.get("params") or {}
-        if params.get("name") != TOOL_NAME:
+        name = params.get("name")
+        if name not in {t["name"] for t in offered_tools(tool)}:
             return {"jsonrpc": "2.0", "id": rid,
-                    "error": {"code": -32602, "message": f"unknown tool {params.get('name')}"}}
+                    "error": {"code": -32602, "message": f"unknown tool {name}"}}
         try:
-            text, failed = tool.call(params.get("arguments") or {}), False
+            text, failed = tool.call(params.get("arguments") or {}, str(name)), False
         except (TackError, ValueError) as exc:
             text, failed = f"error: {exc}", True
         result = {"content": [{"type": "text", "text": text}], "isError": failed}
@@ -227,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--db", type=Path, help="the local tracker's SQLite file")
-    where.add_argument("--socket", type=Path, help="a TrackerRelay socket (hosted trackers)")
+    where.add_argument("--socket", type=Path, help="a ToolRelay socket (tracker and commit)")
     parser.add_argument("--prefix", default="TACK")
     parser.add_argument("--issue", help="the issue id (required with --db)")
     args = parser.parse_args(argv)

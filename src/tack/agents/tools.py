@@ -1,4 +1,5 @@
-"""The tools a Tack agent gets: files, shell and the tracker, all confined to one workspace.
+"""The tools a Tack agent gets: files, shell, the tracker and `commit`, all confined to one
+workspace.
 
 Tool specs are JSON-schema'd for both OpenAI APIs so any backend can offer them; `run_tool`
 never raises for a bad call — the model gets "error: ..." back and can try again.
@@ -19,15 +20,17 @@ from typing import Any
 from tack.agents.base import SessionContext
 from tack.tracker.credentials import environ_without
 from tack.store.feedback import agent_comment
+from tack.errors import TackError
+from tack.workspace.commit import AGENT_EMAIL, AGENT_NAME, commit_work, is_own_repository
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
 LIST_MAX_ENTRIES = 500
 GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Tack Agent",
-    "GIT_AUTHOR_EMAIL": "agent@tack.invalid",
-    "GIT_COMMITTER_NAME": "Tack Agent",
-    "GIT_COMMITTER_EMAIL": "agent@tack.invalid",
+    "GIT_AUTHOR_NAME": AGENT_NAME,
+    "GIT_AUTHOR_EMAIL": AGENT_EMAIL,
+    "GIT_COMMITTER_NAME": AGENT_NAME,
+    "GIT_COMMITTER_EMAIL": AGENT_EMAIL,
 }
 
 
@@ -124,6 +127,14 @@ TOOLS.append(ToolSpec(
     _schema([], profile={**_STR, "description": "A check or profile from WORKFLOW.md."},
             command={**_STR, "description": "A command to check instead, e.g. `pytest -q`."}),
 ))
+COMMIT_TOOL = ToolSpec(
+    "commit",
+    "Record your work on this issue's branch: stages every change in the workspace "
+    "(.gitignore respected) and commits it with your message. Use it instead of `git "
+    "commit`, which cannot write the repository from your sandbox.",
+    _schema(["message"], message={**_STR, "description": "Why the change is needed."}),
+)
+TOOLS.append(COMMIT_TOOL)
 TOOL_NAMES = [t.name for t in TOOLS]
 # Offered only when the workspace has skills (tack.skills.agent_tool).
 SKILL_TOOL = ToolSpec(
@@ -150,6 +161,8 @@ async def run_tool(
             return await _check(parsed, ctx, shell_timeout_ms)
         if name == SKILL_TOOL.name:
             return _skill(parsed, ctx.workspace)
+        if name == "commit":
+            return await commit_tool(parsed, ctx.workspace)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
@@ -419,6 +432,34 @@ async def _tracker(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
                                   author="agent")
         return ToolOutcome(True, f"commented on {issue.identifier}")
     raise ToolInputError(f"unknown action {action!r}; use show, move or comment")
+
+
+# --- commit ---------------------------------------------------------------------------
+
+
+async def commit_tool(args: dict[str, Any], workspace: Path) -> ToolOutcome:
+    """The `commit` tool, run host-side for every backend (the agent's sandbox cannot
+    write the git directory of its worktree). Like `run_tool`, it never raises."""
+    try:
+        return await _commit(args, workspace)
+    except ToolInputError as exc:
+        return ToolOutcome(False, f"error: {exc}")
+
+
+async def _commit(args: dict[str, Any], workspace: Path) -> ToolOutcome:
+    message = _arg(args, "message", str).strip()
+    if not message:
+        raise ToolInputError("`message` must not be empty; say why the change is needed")
+    if not await is_own_repository(workspace):
+        raise ToolInputError("this workspace is not a git repository (workspace.strategy: "
+                             "directory), so there is no branch to commit to")
+    try:
+        recorded = await commit_work(workspace, message)
+    except TackError as exc:
+        return ToolOutcome(False, f"error: {exc.message}")
+    if recorded is None:
+        return ToolOutcome(True, "nothing to commit: the workspace matches the last commit")
+    return ToolOutcome(True, recorded.summary())
 
 
 # --- check ------------------------------------------------------------------------------

@@ -107,12 +107,7 @@ def stub_script(python: str) -> dict[str, object]:
                     },
                     {
                         "tool_calls": [
-                            {
-                                "name": "shell",
-                                "arguments": {
-                                    "command": f"git add -A && git commit -q -m 'Fix {ident}: {title}'"
-                                },
-                            }
+                            {"name": "commit", "arguments": {"message": f"Fix {ident}: {title}"}}
                         ]
                     },
                     {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -23,6 +24,7 @@ from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approve
 from tack.skills.provenance import prepare_run_skills
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
+from tack.workspace.commit import commit_leftover_work
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
@@ -128,6 +130,7 @@ class AttemptRunner:
                     return AttemptOutcome(
                         "timed_out", f"turn {turn} timed out after {cfg.codex.turn_timeout_ms} ms"
                     )
+                await self._record_leftover_work(ws.path, turn)
                 if not result.ok:
                     return AttemptOutcome("failed", f"agent turn error: {result.error}")
                 try:
@@ -155,10 +158,17 @@ class AttemptRunner:
                     await asyncio.shield(session.stop())
                 except Exception:
                     log.warning("session stop failed", issue_identifier=issue.identifier, exc_info=True)
+                await self._record_leftover_work(ws.path, self.entry.turn_count)
             try:
                 await asyncio.shield(workspaces.after_run(ws))
             except Exception:
                 log.warning("after_run failed", issue_identifier=issue.identifier, exc_info=True)
+
+    async def _record_leftover_work(self, workspace: Path, turn: int) -> None:
+        """Commit what the agent left uncommitted, so the branch carries all its work."""
+        note = await asyncio.shield(commit_leftover_work(workspace, self.entry.identifier, turn))
+        if note:
+            self._note(note)
 
     def _on_process(self, pgid: int, alive: bool) -> None:
         if alive:

@@ -149,7 +149,7 @@ class ClaudeConfig(Section):
     permission_mode: str = "acceptEdits"
     allowed_tools: list[str] = Field(
         default_factory=lambda: ["Bash", "Edit", "Write", "Read", "Glob", "Grep",
-                                 "mcp__tack__tracker"]
+                                 "mcp__tack__tracker", "mcp__tack__commit"]
     )
     extra_args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
