@@ -392,12 +392,23 @@ class LocalTracker:
         tail = issue.identifier.rsplit("-", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
-    def list_issues(self, states: list[str] | None = None) -> list[Issue]:
+    def list_issues(
+        self, states: list[str] | None = None, *, with_comments: bool = False
+    ) -> list[Issue]:
         """Issues ordered by identifier number; all of them when `states` is None.
 
-        Comments are not loaded here, to keep polling cheap; `get` and
-        `fetch_issues_by_ids` load them.
+        Comments are loaded only when asked (`tack issue list --json`), to keep polling cheap;
+        `get` and `fetch_issues_by_ids` always load them.
         """
+        if with_comments:
+            with self._tx() as conn:
+                if states is None:
+                    return self._load(conn, "1 = 1", (), with_comments=True, strict=False)
+                wanted = sorted({normalize_state(s) for s in states if normalize_state(s)})
+                if not wanted:
+                    return []
+                return self._load(conn, f"i.state_norm IN ({_marks(len(wanted))})", wanted,
+                                  with_comments=True, strict=False)
         if states is not None:
             wanted = sorted({normalize_state(s) for s in states if normalize_state(s)})
             if not wanted:
