@@ -3,7 +3,9 @@ process sweeping, worker CLI errors, and one workflow per issue against a real s
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from tack.orchestrator.temporal.types import RunInput
 from tack.orchestrator.temporal.workflows import symphony_backoff
 from tack.workflow import load_workflow
 from tack.workflow.config import ExecutorConfig
-from tests.conftest import run_tack
+from tests.conftest import GIT_ENV, run_tack
 from tests.temporal.conftest import _free_port, temporal_json
 
 
@@ -98,6 +100,39 @@ def test_worker_cli_explains_a_wrong_executor_and_an_unreachable_server(tmp_path
     assert result.returncode == 2, result.stderr
     assert "Cannot reach Temporal at 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# `tack worker` with the count of the process's threads printed when the interpreter starts
+# to shut down (atexit runs before finalisation).
+_COUNT_THREADS_AT_EXIT = (
+    "import atexit, os, sys\n"
+    "atexit.register(lambda: print('threads at exit:', len(os.listdir('/proc/self/task')),"
+    " file=sys.stderr))\n"
+    "from tack.cli import main\n"
+    "main()\n"
+)
+
+
+def test_worker_cli_exits_2_on_every_run_with_no_temporal_thread_left(tmp_path: Path) -> None:
+    """The SDK's runtime threads used to outlive `tack worker` and race interpreter shutdown:
+    about one run in three under load aborted (exit 134, `PyGILState_Release`) after the
+    right error. Ten runs at once (the load that showed it) all exit 2 with the error, and
+    only the main thread is left when shutdown starts."""
+    path = write_workflow(tmp_path, f"executor:\n  kind: temporal\n  address: 127.0.0.1:{_free_port()}\n")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _COUNT_THREADS_AT_EXIT, "worker", "--workflow", str(path),
+             "--workspace-root", str(tmp_path / f"ws-{n}")],
+            cwd=tmp_path, env={**os.environ, **GIT_ENV}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for n in range(10)
+    ]
+    for proc in runs:
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 2, stderr
+        assert "Cannot reach Temporal at 127.0.0.1:" in stderr and "Traceback" not in stderr
+        assert "threads at exit: 1\n" in stderr, stderr
 
 
 async def test_two_dispatches_of_one_issue_meet_the_same_execution(temporal_server: str) -> None:
