@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tack.testing import StubModelServer
@@ -142,4 +143,42 @@ def test_page_holds_200_sessions_and_10k_finished_runs(tmp_path: Path, page: Any
         page.locator('#running a[href="#issue=TACK-199"]').click()
         page.wait_for_selector('#timeline-events li[data-kind="tool_call"]', timeout=30_000)
         shot(page, "scale-200-sessions")
+        assert not page.errors, page.errors
+
+
+def _hold(orch: Any, n: int) -> str:
+    """What an operator's cancel leaves: a canceled run and the issue held (as `_on_exit` does)."""
+    ident = f"TACK-{n}"
+    run_id = orch.store.start_run(issue_id=f"id-{n}", identifier=ident, attempt=None,
+                                  issue_state="In Progress")
+    orch.store.finish_run(run_id, "canceled", "canceled: operator")
+    orch.held[f"id-{n}"] = (ident, "in progress")
+    orch._save_held()
+    orch._notify()
+    return ident
+
+
+def test_a_held_issue_is_listed_and_retry_now_releases_it(tmp_path: Path, page: Any) -> None:
+    with ServedOrchestrator(tmp_path) as served:
+        page.goto(served.url + "/")
+        page.wait_for_selector("#conn.ok", timeout=20_000)
+        page.wait_for_selector("#held tr.empty:has-text('No held issues.')")
+        ident = served.call(_hold, served.orch, 31)
+        row = page.locator(f'#held tr[data-issue="{ident}"]')
+        row.wait_for(timeout=20_000)
+        assert "in progress" in row.inner_text()
+        row.get_by_role("link", name=ident).click()
+        page.wait_for_selector("#timeline-status:text-is('held')", timeout=20_000)
+        assert page.locator("#timeline-retry").is_visible()
+        shot(page, "held-01-listed")
+
+        row.get_by_role("button", name=f"Release {ident} and retry it now").click()
+        page.wait_for_selector(f"#notice:text('{ident} released')")
+        page.wait_for_selector(f'#held tr[data-issue="{ident}"]', state="detached", timeout=20_000)
+        page.wait_for_selector("#timeline-status:text-is('released')", timeout=20_000)
+        assert served.orch.held == {}
+        state = httpx.get(served.url + "/api/v1/state", timeout=10).json()
+        assert state["held"] == []
+        assert served.orch.store.get_meta("held", {}) == {}  # a restart does not hold it again
+        shot(page, "held-02-released")
         assert not page.errors, page.errors
