@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium via Playwright): a run started through
-the CLI appears live, its timeline updates, cancel works; accessibility basics; and a page
-that holds 200 running sessions over a store of 10,000 finished runs."""
+the CLI appears live, its timeline updates, cancel works and holds the issue until *Retry
+now* releases it; accessibility basics; and a page that holds 200 running sessions over a
+store of 10,000 finished runs."""
 
 from __future__ import annotations
 
@@ -61,12 +62,19 @@ def test_a_cli_run_appears_live_its_timeline_updates_and_cancel_works(
 
         row.get_by_role("button", name=f"Cancel the run of {ident}").click()
         page.wait_for_selector("#notice:text('Cancel requested for')")
-        # The orchestrator stops the run and releases the issue; an issue still in an active
-        # state is picked up again by the next poll, so assert on the canceled run itself.
+        # The orchestrator stops the run and holds the issue (no retry, no new dispatch).
         page.wait_for_selector("#timeline-events li:has-text('canceled by operator')", timeout=20_000)
         page.wait_for_selector(f"#recent-runs tr:has-text('{ident}'):has-text('canceled')", timeout=20_000)
         assert any(r["status"] == "canceled" for r in up.detail(ident)["runs"])
         shot(page, "live-03-canceled")
+        # The cancel holds the issue; the page lists it and Retry now releases it.
+        held = page.locator(f'#held tr[data-issue="{ident}"]')
+        held.wait_for(timeout=20_000)
+        page.wait_for_selector("#timeline-status:text-is('held')", timeout=20_000)
+        assert [h["issue_identifier"] for h in up.state()["held"]] == [ident]
+        held.get_by_role("button", name=f"Release {ident} and retry it now").click()
+        held.wait_for(state="detached", timeout=20_000)
+        wait_for(lambda: not up.state()["held"], 20, "the hold released")
         assert SECRET not in page.content()
         assert not page.errors, page.errors
 
