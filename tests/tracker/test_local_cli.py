@@ -126,6 +126,8 @@ def test_a_comment_or_title_that_starts_with_a_dash_is_text_not_an_option(
         ("zed", "-v")]
     missing = run_tack("issue", "comment", "TACK-1", cwd=tmp_path)
     assert missing.returncode == 2 and "Missing argument" in missing.stderr
+    no_author = run_tack("issue", "comment", "TACK-1", "text", "--author", cwd=tmp_path)
+    assert no_author.returncode == 2 and "requires an argument" in no_author.stderr
 
 
 def test_list_json_includes_each_issues_comments(tmp_path: Path) -> None:

@@ -157,10 +157,10 @@ class FreeTextCommand(typer.core.TyperCommand):
             if word in flags:
                 options.append(word)
             elif word in takes_value:
-                options.append(word)
                 following = next(words, None)
-                if following is not None:
-                    options.append(following)
+                if following is None:
+                    return args  # `--author` with no value: Click says so
+                options += [word, following]
             elif _attached_value(word, takes_value):
                 options.append(word)
             else:
