@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Optional
 
@@ -32,6 +31,7 @@ def register(app: typer.Typer) -> None:
         """Run the orchestrator: poll the tracker and run an agent per eligible issue."""
         from tack.logs import configure_logging
         from tack.orchestrator.service import run_service
+        from tack.orchestrator.temporal.runtime import run_and_release
 
         configure_logging(log_level)
         path = workflow or workflow_arg or Path("WORKFLOW.md")
@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo("Tack is up (no HTTP server; pass --port to enable it).", err=True)
 
-        asyncio.run(run_service(path, port=port, on_started=started))
+        # Frees everything the service made before exit: a Temporal executor's runtime threads
+        # left to interpreter shutdown can abort it (orchestrator/temporal/runtime.py).
+        run_and_release(run_service(path, port=port, on_started=started))
 
     @app.command()
     def demo(
