@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium via Playwright): a run started through
-the CLI appears live, its timeline updates, cancel works; accessibility basics; and a page
-that holds 200 running sessions over a store of 10,000 finished runs."""
+the CLI appears live, its timeline updates, cancel works and holds the issue until *Retry
+now* releases it; accessibility basics; and a page that holds 200 running sessions over a
+store of 10,000 finished runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tack.testing import StubModelServer
@@ -60,12 +62,19 @@ def test_a_cli_run_appears_live_its_timeline_updates_and_cancel_works(
 
         row.get_by_role("button", name=f"Cancel the run of {ident}").click()
         page.wait_for_selector("#notice:text('Cancel requested for')")
-        # The orchestrator stops the run and releases the issue; an issue still in an active
-        # state is picked up again by the next poll, so assert on the canceled run itself.
+        # The orchestrator stops the run and holds the issue (no retry, no new dispatch).
         page.wait_for_selector("#timeline-events li:has-text('canceled by operator')", timeout=20_000)
         page.wait_for_selector(f"#recent-runs tr:has-text('{ident}'):has-text('canceled')", timeout=20_000)
         assert any(r["status"] == "canceled" for r in up.detail(ident)["runs"])
         shot(page, "live-03-canceled")
+        # The cancel holds the issue; the page lists it and Retry now releases it.
+        held = page.locator(f'#held tr[data-issue="{ident}"]')
+        held.wait_for(timeout=20_000)
+        page.wait_for_selector("#timeline-status:text-is('held')", timeout=20_000)
+        assert [h["issue_identifier"] for h in up.state()["held"]] == [ident]
+        held.get_by_role("button", name=f"Release {ident} and retry it now").click()
+        held.wait_for(state="detached", timeout=20_000)
+        wait_for(lambda: not up.state()["held"], 20, "the hold released")
         assert SECRET not in page.content()
         assert not page.errors, page.errors
 
@@ -142,4 +151,42 @@ def test_page_holds_200_sessions_and_10k_finished_runs(tmp_path: Path, page: Any
         page.locator('#running a[href="#issue=TACK-199"]').click()
         page.wait_for_selector('#timeline-events li[data-kind="tool_call"]', timeout=30_000)
         shot(page, "scale-200-sessions")
+        assert not page.errors, page.errors
+
+
+def _hold(orch: Any, n: int) -> str:
+    """What an operator's cancel leaves: a canceled run and the issue held (as `_on_exit` does)."""
+    ident = f"TACK-{n}"
+    run_id = orch.store.start_run(issue_id=f"id-{n}", identifier=ident, attempt=None,
+                                  issue_state="In Progress")
+    orch.store.finish_run(run_id, "canceled", "canceled: operator")
+    orch.held[f"id-{n}"] = (ident, "in progress")
+    orch._save_held()
+    orch._notify()
+    return ident
+
+
+def test_a_held_issue_is_listed_and_retry_now_releases_it(tmp_path: Path, page: Any) -> None:
+    with ServedOrchestrator(tmp_path) as served:
+        page.goto(served.url + "/")
+        page.wait_for_selector("#conn.ok", timeout=20_000)
+        page.wait_for_selector("#held tr.empty:has-text('No held issues.')")
+        ident = served.call(_hold, served.orch, 31)
+        row = page.locator(f'#held tr[data-issue="{ident}"]')
+        row.wait_for(timeout=20_000)
+        assert "in progress" in row.inner_text()
+        row.get_by_role("link", name=ident).click()
+        page.wait_for_selector("#timeline-status:text-is('held')", timeout=20_000)
+        assert page.locator("#timeline-retry").is_visible()
+        shot(page, "held-01-listed")
+
+        row.get_by_role("button", name=f"Release {ident} and retry it now").click()
+        page.wait_for_selector(f"#notice:text('{ident} released')")
+        page.wait_for_selector(f'#held tr[data-issue="{ident}"]', state="detached", timeout=20_000)
+        page.wait_for_selector("#timeline-status:text-is('released')", timeout=20_000)
+        assert served.orch.held == {}
+        state = httpx.get(served.url + "/api/v1/state", timeout=10).json()
+        assert state["held"] == []
+        assert served.orch.store.get_meta("held", {}) == {}  # a restart does not hold it again
+        shot(page, "held-02-released")
         assert not page.errors, page.errors

@@ -92,6 +92,36 @@ def test_the_exit_code_mirrors_the_command(project: Path):
     assert "exited with code 3" in result.stdout and "broken" in result.stdout
 
 
+# A hook implementation asking for an argument the installed pytest's hookspec lacks: pytest
+# dies registering the conftest (pluggy's PluginValidationError) before it collects anything.
+BROKEN_CONFTEST = '''
+def pytest_collection_modifyitems(items, an_argument_this_pytest_does_not_have_whose_long_name_makes_the_error_line_wider_than_a_detail_line):
+    pass
+'''
+
+
+def test_an_unparsable_failure_shows_the_final_exception_whole(project: Path):
+    (project / "conftest.py").write_text(BROKEN_CONFTEST)
+    result = run_tack("check", "--no-history", "--", *PYTEST, cwd=project)
+    assert result.returncode != 0, result.stdout
+    out = result.stdout
+    assert "found no findings it could parse; its output ends with:" in out
+    arg = "an_argument_this_pytest_does_not_have_whose_long_name_makes_the_error_line_wider_than_a_detail_line"
+    conftest = project / "conftest.py"
+    for line in (
+        f"   pluggy._manager.PluginValidationError: Plugin '{conftest}' for hook "
+        "'pytest_collection_modifyitems'\n",
+        f"   hookimpl definition: pytest_collection_modifyitems(items, {arg})\n",
+        f"   Argument(s) {{'{arg}'}} are declared in the hookimpl but can not be found in the "
+        "hookspec\n",
+    ):
+        assert line in out, out
+    # The traceback before it is elided in the middle, keeping its first and last lines.
+    assert "   earlier output:\n   Traceback (most recent call last):\n   … (" in out, out
+    assert "raise PluginValidationError(" in out
+    assert "more lines)" not in out, out
+
+
 @pytest.mark.skipif(RUFF is None, reason="ruff is a dev dependency")
 def test_real_ruff_findings_group_by_rule_with_fix_hints(project: Path):
     assert RUFF is not None

@@ -210,3 +210,56 @@ def test_python_checks_from_an_entry_point_plugin_run(prepo: Path, tmp_path: Pat
 
     missing = run_tack("scan", cwd=prepo)  # without the plug-in on the path
     assert missing.returncode == 2 and "no-banana" in missing.stderr
+
+
+def test_a_reasonless_suppression_is_reported_at_its_line_and_the_baseline_settles(
+    prepo: Path,
+) -> None:
+    write(prepo, "src/app/risky.py", BARE_EXCEPT.replace(
+        "    except:\n", f"    # {ALLOW} P001\n    except:\n"))
+    first = run_tack("scan", "--update-baseline", cwd=prepo)
+    assert first.returncode == 0, first.stderr
+    recorded = (prepo / "principles-baseline.json").read_text()
+    # The baseline quotes the suppression's text; scanning it must not report it again.
+    after = scan_json(prepo)
+    assert after["findings"] == [] and after["baselined"] == 2
+    again = run_tack("scan", "--update-baseline", cwd=prepo)
+    assert again.returncode == 0, again.stderr
+    assert (prepo / "principles-baseline.json").read_text() == recorded
+    unbaselined = scan_json(prepo, "--no-baseline")
+    assert locations(unbaselined) == {("TACK001", "src/app/risky.py", 6),
+                                      ("P001", "src/app/risky.py", 7)}
+
+
+def _add_rule(repo: Path, rule: str) -> int:
+    """Append a principle with this ast-grep `rule:` body; returns its check fence's line."""
+    doc = (repo / "PRINCIPLES.md").read_text()
+    block = ("\n## P009: No shell commands\nWhy: Shell strings invite injection.\n\n"
+             "```yaml check\nast-grep:\n  language: python\n  rule:\n"
+             + textwrap.indent(rule, "    ") + "```\n")
+    (repo / "PRINCIPLES.md").write_text(doc + block)
+    return len((doc + block).splitlines()) - len(block.splitlines()) + 5
+
+
+def test_a_pattern_that_does_not_parse_stops_the_scan_naming_file_rule_and_pattern(
+    prepo: Path,
+) -> None:
+    write(prepo, "src/app/shell.py", '"""Runs commands."""\nimport os\n\nos.system("ls")\n')
+    line = _add_rule(prepo, "pattern: os.system($$$ARGS\n")
+    result = run_tack("scan", cwd=prepo)
+    assert result.returncode == 2, result.stdout
+    where = f"{prepo / 'PRINCIPLES.md'}:{line}: P009"
+    assert where in result.stderr and "`os.system($$$ARGS`" in result.stderr, result.stderr
+    assert "not valid python" in result.stderr and "Traceback" not in result.stderr
+    lint = run_tack("principles", "lint", cwd=prepo)
+    assert lint.returncode == 1 and "`os.system($$$ARGS`" in lint.stdout
+
+
+def test_an_invalid_rule_quotes_metavariables_as_written(prepo: Path) -> None:
+    line = _add_rule(prepo, "pattern: $CMD $ARGS\n")
+    result = run_tack("scan", cwd=prepo)
+    assert result.returncode == 2, result.stdout
+    assert f"{prepo / 'PRINCIPLES.md'}:{line}: P009: the ast-grep rule cannot run" in result.stderr
+    assert "`$CMD $ARGS`" in result.stderr and "µ" not in result.stderr, result.stderr
+    lint = run_tack("principles", "lint", cwd=prepo)
+    assert "`$CMD $ARGS`" in lint.stdout and "µ" not in lint.stdout

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,50 @@ def test_token_is_required_and_a_browser_trades_it_for_a_cookie(tmp_path: Path) 
 def test_tack_status_once_renders_the_live_state(served: ServedOrchestrator, tmp_path: Path) -> None:
     served.call(seed_running, served.orch, 2)
     served.call(seed_retry, served.orch, 77)
+    served.call(lambda: seed_finished_runs(served.orch.store, 3, first=500))
     result = run_tack("status", "--once", "--url", served.url, cwd=tmp_path,
                       env={"COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     for text in ("Running sessions", "TACK-1", "TACK-2", "tool_call", "Retry queue", "TACK-77",
-                 "scripted failure"):
+                 "scripted failure", "Recent runs", "TACK-501"):
         assert text in result.stdout
+    # The run ids `tack feedback RUN` needs are listed with their issues.
+    finished = served.orch.store.recent_runs(3)
+    for row in finished:
+        assert re.search(rf"\b{row['id']}\s+.\s*{row['identifier']}\b", result.stdout), row["id"]
+
+
+def test_tack_runs_lists_run_ids_from_the_state_db_without_a_server(tmp_path: Path) -> None:
+    with ServedOrchestrator(tmp_path) as served:
+        served.call(lambda: seed_finished_runs(served.orch.store, 6, first=700))
+        served.call(seed_running, served.orch, 1)
+        ids = {r["id"]: r["identifier"] for r in served.orch.store.db.execute(
+            "SELECT id, identifier FROM runs")}
+    listed = run_tack("runs", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert {r["run_id"]: r["issue_identifier"] for r in rows} == ids
+    assert [r["run_id"] for r in rows] == sorted(ids, reverse=True)
+    assert {r["status"] for r in rows} >= {"running"}
+    one = json.loads(run_tack("runs", "--issue", "tack-701", "--json", cwd=tmp_path).stdout)
+    assert [r["run_id"] for r in one] == sorted(
+        (i for i, ident in ids.items() if ident == "TACK-701"), reverse=True)
+    assert len(one) == 2
+    table = run_tack("runs", "--limit", "2", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    newest = sorted(ids, reverse=True)[:2]
+    for run_id in newest:
+        assert re.search(rf"^\W*{run_id}\s+.\s*{ids[run_id]}\b", table.stdout, re.M), table.stdout
+    assert "tack feedback RUN" in table.stdout
+    nothing = run_tack("runs", "--issue", "TACK-9999", cwd=tmp_path)
+    assert nothing.returncode == 0 and "No runs of TACK-9999" in nothing.stdout
+    empty = tmp_path / "fresh"
+    empty.mkdir()
+    (empty / "WORKFLOW.md").write_text((tmp_path / "WORKFLOW.md").read_text())
+    (empty / "repo").mkdir()
+    missing = run_tack("runs", cwd=empty)
+    assert missing.returncode == 2 and "No state db" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_tack_status_finds_the_local_tack_up_and_explains_failures(

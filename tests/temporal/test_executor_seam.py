@@ -3,7 +3,12 @@ process sweeping, worker CLI errors, and one workflow per issue against a real s
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sqlite3
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -19,7 +24,8 @@ from tack.orchestrator.temporal.types import RunInput
 from tack.orchestrator.temporal.workflows import symphony_backoff
 from tack.workflow import load_workflow
 from tack.workflow.config import ExecutorConfig
-from tests.conftest import run_tack
+from tests.conftest import GIT_ENV, run_tack
+from tests.e2e.harness import wait_for
 from tests.temporal.conftest import _free_port, temporal_json
 
 
@@ -98,6 +104,74 @@ def test_worker_cli_explains_a_wrong_executor_and_an_unreachable_server(tmp_path
     assert result.returncode == 2, result.stderr
     assert "Cannot reach Temporal at 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# `tack worker` with the count of the process's threads printed when the interpreter starts
+# to shut down (atexit runs before finalisation).
+_COUNT_THREADS_AT_EXIT = (
+    "import atexit, os, sys\n"
+    "atexit.register(lambda: print('threads at exit:', len(os.listdir('/proc/self/task')),"
+    " file=sys.stderr))\n"
+    "from tack.cli import main\n"
+    "main()\n"
+)
+
+
+def test_worker_cli_exits_2_on_every_run_with_no_temporal_thread_left(tmp_path: Path) -> None:
+    """The SDK's runtime threads used to outlive `tack worker` and race interpreter shutdown:
+    about one run in three under load aborted (exit 134, `PyGILState_Release`) after the
+    right error. Ten runs at once (the load that showed it) all exit 2 with the error, and
+    only the main thread is left when shutdown starts."""
+    path = write_workflow(tmp_path, f"executor:\n  kind: temporal\n  address: 127.0.0.1:{_free_port()}\n")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _COUNT_THREADS_AT_EXIT, "worker", "--workflow", str(path),
+             "--workspace-root", str(tmp_path / f"ws-{n}")],
+            cwd=tmp_path, env={**os.environ, **GIT_ENV}, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for n in range(10)
+    ]
+    for proc in runs:
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 2, stderr
+        assert "Cannot reach Temporal at 127.0.0.1:" in stderr and "Traceback" not in stderr
+        assert "threads at exit: 1\n" in stderr, stderr
+
+
+def test_tack_up_on_the_temporal_executor_leaves_no_temporal_thread_at_exit(
+    git_repo: Path,
+) -> None:
+    """`tack up`'s Temporal client ran on the SDK's default runtime, whose threads were alive
+    at interpreter shutdown (the race that aborts `tack worker`); its own runtime is freed."""
+    write_workflow(git_repo, f"executor:\n  kind: temporal\n  address: 127.0.0.1:{_free_port()}\n"
+                             "polling:\n  interval_ms: 500\n")
+    assert run_tack("issue", "add", "connect please", cwd=git_repo).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _COUNT_THREADS_AT_EXIT, "up"], cwd=git_repo,
+        env={**os.environ, **GIT_ENV}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        def failed_to_connect() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"tack up exited early: {proc.communicate()}")
+            try:
+                db = sqlite3.connect(f"file:{git_repo / '.tack' / 'state.db'}?mode=ro", uri=True)
+                with contextlib.closing(db):
+                    errors = [r[0] or "" for r in db.execute("SELECT error FROM runs")]
+            except sqlite3.Error:  # not created yet
+                return False
+            return any("Cannot reach Temporal" in e for e in errors)
+
+        wait_for(failed_to_connect, 60, "a run that tried to reach Temporal")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, stderr
+    assert "threads at exit: 1\n" in stderr, stderr[-2000:]
 
 
 async def test_two_dispatches_of_one_issue_meet_the_same_execution(temporal_server: str) -> None:

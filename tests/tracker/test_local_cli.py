@@ -109,3 +109,33 @@ def test_workflow_with_another_tracker_kind_or_bad_provider_key_is_refused(tmp_p
     result = run_tack("issue", "list", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "tracker.kind" in result.stderr
+
+
+def test_a_comment_or_title_that_starts_with_a_dash_is_text_not_an_option(
+    tmp_path: Path,
+) -> None:
+    assert tack(tmp_path, "add", "-x flag misparsed", "-p", "2") == "TACK-1\n"
+    tack(tmp_path, "comment", "TACK-1", "-1 this is wrong")
+    tack(tmp_path, "comment", "TACK-1", "-1", "--author", "ana")
+    tack(tmp_path, "comment", "--author=bo", "TACK-1", "--", "--verbose is wrong")
+    tack(tmp_path, "comment", "-azed", "TACK-1", "-v")
+    data = json.loads(tack(tmp_path, "show", "TACK-1", "--json"))
+    assert data["title"] == "-x flag misparsed" and data["priority"] == 2
+    assert [(c["author"], c["body"]) for c in data["comments"]] == [
+        ("human", "-1 this is wrong"), ("ana", "-1"), ("bo", "--verbose is wrong"),
+        ("zed", "-v")]
+    missing = run_tack("issue", "comment", "TACK-1", cwd=tmp_path)
+    assert missing.returncode == 2 and "Missing argument" in missing.stderr
+    no_author = run_tack("issue", "comment", "TACK-1", "text", "--author", cwd=tmp_path)
+    assert no_author.returncode == 2 and "requires an argument" in no_author.stderr
+
+
+def test_list_json_includes_each_issues_comments(tmp_path: Path) -> None:
+    tack(tmp_path, "add", "Fix login")
+    tack(tmp_path, "add", "Docs")
+    tack(tmp_path, "comment", "TACK-2", "first", "--author", "ana")
+    tack(tmp_path, "comment", "TACK-2", "second")
+    issues = json.loads(tack(tmp_path, "list", "--json"))
+    assert [[c["body"] for c in i["comments"]] for i in issues] == [[], ["first", "second"]]
+    only = json.loads(tack(tmp_path, "list", "--state", "todo", "--json"))
+    assert [c["author"] for c in only[1]["comments"]] == ["ana", "human"]

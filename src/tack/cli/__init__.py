@@ -35,6 +35,7 @@ def _register() -> None:
     doctor.register(app)
     from tack.cli import check; check.register(app)  # noqa: E702
     from tack.cli import metrics, status; status.register(app); metrics.register(app)  # noqa: E702
+    from tack.cli import runs; runs.register(app)  # noqa: E702
     from tack.cli import distill; distill.register(app)
     from tack.cli import worker; worker.register(app)  # noqa: E702
     from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702

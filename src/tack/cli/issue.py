@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+# Typer vendors its own Click; a command class overrides methods typed with its Context.
+from typer._click.core import Context as ClickContext
 
 from tack.errors import TrackerError
 from tack.tracker.base import Issue
@@ -125,6 +128,53 @@ def _show(console: Console, issue: Issue) -> None:
             console.print(Text(c.body))
 
 
+class FreeTextCommand(typer.core.TyperCommand):
+    """A command whose positional text may start with `-` (`tack issue comment ID "-1 no"`).
+
+    Click reads any word that starts with `-` as an option and rejects "-1 ..." as an unknown
+    one. Here a word is an option only when it is one of the command's own (`--author`,
+    `-a ana`, `--author=ana`, `-aana`); every other word is moved behind `--`, so Click takes
+    it as the positional text it is. The order of the positional words is kept.
+    """
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._options_first(ctx, args))
+
+    def _options_first(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        takes_value: set[str] = set()
+        flags: set[str] = set(self.get_help_option_names(ctx))
+        for param in self.params:
+            if isinstance(param, typer.core.TyperOption):
+                names = [*param.opts, *param.secondary_opts]
+                (flags if param.is_flag else takes_value).update(names)
+        options: list[str] = []
+        positional: list[str] = []
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                positional.extend(words)
+                break
+            if word in flags:
+                options.append(word)
+            elif word in takes_value:
+                following = next(words, None)
+                if following is None:
+                    return args  # `--author` with no value: Click says so
+                options += [word, following]
+            elif _attached_value(word, takes_value):
+                options.append(word)
+            else:
+                positional.append(word)
+        return [*options, "--", *positional]
+
+
+def _attached_value(word: str, takes_value: set[str]) -> bool:
+    """`--author=ana` or `-aana`: an option of ours with its value in the same word."""
+    if word.startswith("--"):
+        return word.split("=", 1)[0] in takes_value and "=" in word
+    return len(word) > 2 and word[:2] in takes_value and not any(c.isspace() for c in word)
+
+
 def register(app: typer.Typer) -> None:
     issue_app = typer.Typer(
         help="Manage issues in the built-in local tracker (.tack/issues.db).",
@@ -132,7 +182,7 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(issue_app, name="issue")
 
-    @issue_app.command("add")
+    @issue_app.command("add", cls=FreeTextCommand)
     def add(
         title: Annotated[str, typer.Argument(help="Issue title.")],
         description: Annotated[Optional[str], typer.Option("--description", "-d")] = None,
@@ -174,7 +224,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List issues (all, or those in the given states)."""
         with open_tracker(workflow) as tracker:
-            issues = tracker.list_issues(state or None)
+            # The JSON is the whole record, comments included; the table has no room for them.
+            issues = tracker.list_issues(state or None, with_comments=as_json)
         if as_json:
             _print_json([i.to_dict() for i in issues])
             return
@@ -210,7 +261,7 @@ def register(app: typer.Typer) -> None:
             after = tracker.move_sync(before.id, state)
         typer.echo(f"{after.identifier}: {before.state} -> {after.state}")
 
-    @issue_app.command("comment")
+    @issue_app.command("comment", cls=FreeTextCommand)
     def comment(
         ref: Annotated[str, typer.Argument(metavar="ID", help="Identifier or id.")],
         text: Annotated[str, typer.Argument(help="Comment body.")],

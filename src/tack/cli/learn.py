@@ -97,7 +97,7 @@ def _file_agreed_items(ctx: _Context, seconds: float) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("feedback")
     def feedback(
-        run: Annotated[int, typer.Argument(help="Run id (see `tack status`).")],
+        run: Annotated[int, typer.Argument(help="Run id (see `tack runs`).")],
         up: Annotated[bool, typer.Option("--up", help="Thumbs up.")] = False,
         down: Annotated[bool, typer.Option("--down", help="Thumbs down.")] = False,
         comment: Annotated[str | None, typer.Option("--comment", "-m")] = None,

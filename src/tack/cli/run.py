@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Optional
 
@@ -58,6 +57,7 @@ def register(app: typer.Typer) -> None:
         """Run the orchestrator: poll the tracker and run an agent per eligible issue."""
         from tack.logs import configure_logging
         from tack.orchestrator.service import run_service
+        from tack.orchestrator.temporal.runtime import run_and_release
 
         configure_logging(log_level)
         path = workflow or workflow_arg or Path("WORKFLOW.md")
@@ -71,7 +71,9 @@ def register(app: typer.Typer) -> None:
         hint = _no_work_hint(path)
         if hint:
             typer.echo(hint, err=True)
-        asyncio.run(run_service(path, port=port, on_started=started))
+        # Frees everything the service made before exit: a Temporal executor's runtime threads
+        # left to interpreter shutdown can abort it (orchestrator/temporal/runtime.py).
+        run_and_release(run_service(path, port=port, on_started=started))
 
     @app.command()
     def demo(

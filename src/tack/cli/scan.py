@@ -108,6 +108,8 @@ def _scan_once(
     cache = ScanCache(None if no_cache else project.cache_path)
     judge = Judge(project.judge_settings(model=model)) if judge_on else None
     err = Console(stderr=True)
+    # The baseline is Tack's record of findings, not code (scanning it reports them again).
+    skip = _inside(project.baseline_path, project.root)
     try:
         if err.is_terminal and not (as_json or as_sarif):
             from rich.progress import Progress
@@ -115,11 +117,11 @@ def _scan_once(
             with Progress(console=err, transient=True) as bar:
                 task = bar.add_task("scanning", total=None)
                 result = scan(project.root, doc, since=since, cache=cache, baseline=baseline,
-                              judge=judge, jobs=jobs, only=only,
+                              judge=judge, jobs=jobs, only=only, skip=skip,
                               on_progress=lambda n, t: bar.update(task, completed=n, total=t))
         else:
             result = scan(project.root, doc, since=since, cache=cache, baseline=baseline,
-                          judge=judge, jobs=jobs, only=only)
+                          judge=judge, jobs=jobs, only=only, skip=skip)
     finally:
         if judge is not None:
             judge.close()
@@ -152,6 +154,14 @@ def _scan_once(
         else:
             typer.echo(text)
     return 1 if result.findings else 0
+
+
+def _inside(path: Path, root: Path) -> list[str]:
+    """`path` relative to `root` as a one-item list, or none when it lies outside."""
+    try:
+        return [path.resolve().relative_to(root.resolve()).as_posix()]
+    except ValueError:
+        return []
 
 
 def _file(project: Project, result: ScanResult, doc: PrinciplesDoc) -> FilingReport:

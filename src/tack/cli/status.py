@@ -1,4 +1,5 @@
-"""`tack status`: the dashboard's state as a live rich table, read from a `tack up` API.
+"""`tack status`: the dashboard's state as live rich tables (running sessions, retry queue,
+hand-offs, recent runs), read from a `tack up` API.
 
 Works against a remote `tack up` (over SSH port forwarding or a bearer token); `--once`
 prints a single frame, for scripts and tests.
@@ -107,6 +108,14 @@ def render_state(state: dict[str, Any], url: str) -> Group:
         for h in handoffs[:5]:
             table.add_row(h["issue_identifier"], h["at"], _fmt_seconds(h["seconds_to_handoff"]))
         parts.append(table)
+    # Finished runs with their ids: what `tack feedback RUN` takes (`tack runs` lists more).
+    runs = state.get("recent_runs") or []
+    if runs:
+        from tack.cli.runs import runs_table
+
+        parts.append(runs_table(runs[:10]))
+    else:
+        parts.append(Text("No finished runs yet.", style="dim"))
     return Group(*parts)
 
 
@@ -126,7 +135,8 @@ def register(app: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="Print one frame and exit."),
         interval: float = typer.Option(1.0, "--interval", min=0.2, help="Seconds between refreshes."),
     ) -> None:
-        """Show running sessions and the retry queue, live, from the Tack API."""
+        """Show running sessions, the retry queue, hand-offs and recent runs (with their ids),
+        live, from the Tack API."""
         base = (url or discover_url(workflow)).rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         console = Console()

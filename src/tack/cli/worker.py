@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -42,6 +41,7 @@ def register(app: typer.Typer) -> None:
                 "the local executor runs inside `tack up`. Use `--executor temporal`."
             )
         from tack.logs import configure_logging
+        from tack.orchestrator.temporal.runtime import run_on_own_runtime
         from tack.orchestrator.temporal.worker import run_worker
 
         configure_logging(log_level)
@@ -51,5 +51,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"Killed {len(swept)} leftover agent process group(s).", err=True)
             typer.echo(f"Tack worker {worker_name} is polling with {slots} slot(s).", err=True)
 
-        asyncio.run(run_worker(workflow, slots=slots, workspace_root=workspace_root, repo=repo,
-                               name=name, on_ready=ready))
+        # A runtime of its own, stopped before exit on every path (see temporal/runtime.py).
+        run_on_own_runtime(lambda runtime: run_worker(
+            workflow, slots=slots, workspace_root=workspace_root, repo=repo, name=name,
+            on_ready=ready, runtime=runtime))

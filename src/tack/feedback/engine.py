@@ -8,6 +8,7 @@ command already picks one; `{report}` in a command names a file the tool writes.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -23,7 +24,17 @@ from tack.feedback.paths import ParseContext
 from tack.feedback.render import render_prose
 from tack.feedback.runbooks import attach_runbooks, load_runbooks
 
-TAIL_LINES = 15
+# An unparsed failure shows its output's end whole: the final exception (a header like
+# `pkg.SomeError: ...` and the lines after it) or, when none is found, the last few lines;
+# then the earlier output's first line and the lines just before the end (render.py shows
+# six detail lines).
+HEAD_LINES = 1
+BEFORE_END_LINES = 3
+MAX_ENDING_LINES = 12
+_EXCEPTION_HEADER = re.compile(
+    r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure|Warning)\b"
+    r"|^(?:error|fatal|panic|FATAL|ERROR)\b[\[:(]?"
+)
 _SHELL_CHARS = set("|&;<>()$`*?[]{}\\\"'\n")
 
 
@@ -152,11 +163,32 @@ def _read_report(spec: CheckSpec, report: Path, ctx: ParseContext) -> str | None
 
 
 def _unparsed(spec: CheckSpec, code: int, output: str) -> Finding:
-    tail = [line for line in output.rstrip().splitlines() if line.strip()][-TAIL_LINES:]
-    return Finding(kind="error", tool=spec.name, rule=f"exit-{code}",
-                   message=f"`{spec.display}` exited with code {code} and Tack found no "
-                           "findings it could parse; the last lines of its output follow",
-                   detail=tail)
+    """A failure no parser understood. Its output's end carries the error (a conftest that
+    breaks under the installed pytest ends with `PluginValidationError: ...`), so that end
+    is the message, kept whole; the detail is the start and the lines just before the end,
+    elided in the middle."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    ending = _ending(lines)
+    before = lines[:len(lines) - len(ending)]
+    if len(before) > HEAD_LINES + BEFORE_END_LINES + 1:
+        skipped = len(before) - HEAD_LINES - BEFORE_END_LINES
+        before = [*before[:HEAD_LINES], f"… ({skipped} lines elided)",
+                  *before[-BEFORE_END_LINES:]]
+    if before:
+        before.insert(0, "earlier output:")
+    head = f"`{spec.display}` exited with code {code} and Tack found no findings it could parse"
+    message = (f"{head}; its output ends with:\n" + "\n".join(ending)) if ending else (
+        f"{head}; it printed nothing")
+    return Finding(kind="error", tool=spec.name, rule=f"exit-{code}", message=message,
+                   detail=before)
+
+
+def _ending(lines: list[str]) -> list[str]:
+    """The final exception and what follows it, or the last lines when there is none."""
+    for i in range(len(lines) - 1, max(len(lines) - MAX_ENDING_LINES, 0) - 1, -1):
+        if _EXCEPTION_HEADER.match(lines[i]):
+            return lines[i:]
+    return lines[-BEFORE_END_LINES:]
 
 
 def run_checks(specs: list[CheckSpec], *, root: Path, cwd: Path | None = None,

@@ -166,7 +166,7 @@ def _test_pieces(group: FindingGroup, number: int, check: int, told: set[str]
     if where:
         core.append("   at " + " → ".join(where))
     if len(messages) == 1 or len(ids) <= 1:
-        core.append(f"   {lead.message}")
+        core.append("   " + lead.message.replace("\n", "\n   "))
     pieces = [_Piece("\n".join(core), True, check)]
     detail = ["   " + _clip(line) for line in lead.detail[:MAX_DETAIL_LINES]]
     if len(lead.detail) > MAX_DETAIL_LINES:

@@ -30,7 +30,7 @@ def _run_row(db: sqlite3.Connection, run_id: int) -> tuple[str, str, str | None,
                      (run_id,)).fetchone()
     if row is None:
         raise LearningError(f"There is no run {run_id} in the state db. List runs with "
-                            "`tack status` and give feedback on one of those ids.")
+                            "`tack runs` (or `tack status`) and give feedback on one of those ids.")
     return str(row[0]), str(row[1]), row[2], float(row[3])
 
 

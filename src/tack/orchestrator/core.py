@@ -494,6 +494,7 @@ class Orchestrator:
             if held_ident.lower() == identifier.lower():
                 del self.held[issue_id]
                 self._save_held()
+                self._notify()  # open dashboards drop it from "Held" now, not at the next tick
                 self._wake.set()
                 return True
         for entry in self.retrying.values():

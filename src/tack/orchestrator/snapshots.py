@@ -118,7 +118,9 @@ def issue_detail(orch: Orchestrator, identifier: str) -> dict[str, Any] | None:
         return None
     ident = entry.identifier if entry else retry.identifier if retry else runs[0]["identifier"]
     issue_id = entry.issue.id if entry else retry.issue_id if retry else runs[0]["issue_id"]
-    status = "running" if entry else "retrying" if retry else "released"
+    # Held: canceled by an operator and not dispatched again until moved or retried.
+    status = ("running" if entry else "retrying" if retry else "held" if issue_id in orch.held
+              else "released")
     last_error = next((r["error"] for r in runs if r["error"]), None)
     workspace = entry.workspace if entry else next((r["workspace"] for r in runs if r["workspace"]), None)
     return {

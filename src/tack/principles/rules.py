@@ -143,14 +143,49 @@ def _first_line(text: str) -> str:
 
 
 def clean_ast_grep_error(exc: Exception) -> str:
-    """ast-grep's errors carry a Rust backtrace; keep the causes only, on one line."""
+    """ast-grep's errors carry a Rust backtrace; keep the causes only, on one line, with the
+    metavariables as the rule wrote them (ast-grep parses `$CMD` as `µCMD` in languages where
+    `$` cannot start a name, and quotes it that way)."""
     lines = []
     for raw in str(exc).splitlines():
         if raw.strip().startswith("Stack backtrace"):
             break
         if raw.strip():
             lines.append(re.sub(r"^\d+:\s*", "", raw.strip()))
-    return " ".join(lines)
+    return " ".join(lines).replace("µ", "$").rstrip(".")
+
+
+# `$NAME`, `$$$NAME`, `$$$` and `$_`: a metavariable stands where a name could.
+_METAVARIABLE = re.compile(r"\$\$?\$?[A-Z_][A-Z0-9_]*|\$\$\$")
+
+
+def _patterns(node: Any) -> Iterable[str]:
+    """Every pattern (or contextual pattern's context) anywhere in an ast-grep config."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            elif key == "pattern" and isinstance(value, dict) and isinstance(
+                    value.get("context"), str):
+                yield value["context"]
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def pattern_problem(check: Check, language: str) -> str | None:
+    """A pattern that is not valid code in its language (`os.system($$$ARGS`): ast-grep
+    accepts it and quietly matches nothing, so it is refused here, like `sg run` does."""
+    from ast_grep_py import SgRoot
+
+    for pattern in _patterns(check.config):
+        code = _METAVARIABLE.sub("tack_metavariable", pattern)
+        if SgRoot(code, language).root().find(kind="ERROR") is not None:
+            return (f"the pattern `{pattern}` is not valid {language} code (it does not "
+                    "parse), so it would match nothing")
+    return None
 
 
 def run_ast_grep(check: Check, root: Any) -> list[Violation]:
@@ -183,7 +218,7 @@ def ast_grep_problem(check: Check, samples: Iterable[str] = ("",)) -> str | None
             SgRoot(sample, language).root().find_all(cast("Config", check.config))
         except Exception as exc:  # invalid rule
             return clean_ast_grep_error(exc)
-    return None
+    return pattern_problem(check, language)
 
 
 def count_matches(check: Check, code: str) -> int:

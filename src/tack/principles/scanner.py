@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +77,9 @@ def _git(root: Path, *args: str) -> str:
     return proc.stdout
 
 
-def list_files(root: Path, since: str | None = None) -> list[str]:
-    """Tracked and untracked-but-not-ignored files, or those changed since `since`."""
+def list_files(root: Path, since: str | None = None, skip: Collection[str] = ()) -> list[str]:
+    """Tracked and untracked-but-not-ignored files, or those changed since `since`; never
+    those in `skip` (repository-relative, posix)."""
     others = _git(root, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
     if since is None:
         names = _git(root, "ls-files", "-z", "--cached").split("\0") + others
@@ -88,7 +89,7 @@ def list_files(root: Path, since: str | None = None) -> list[str]:
         names = changed.split("\0") + others
     out = []
     # `.tack/` holds Tack's own state (this scan's cache among it), never code.
-    for name in sorted({n for n in names if n and not n.startswith(".tack/")}):
+    for name in sorted({n for n in names if n and not n.startswith(".tack/") and n not in skip}):
         full = root / name
         if full.is_file() and not full.is_symlink() and full.stat().st_size <= MAX_FILE_BYTES:
             out.append(name)
@@ -127,12 +128,12 @@ def check_file(
     return rel, results, sups, errors
 
 
-def _validate_checks(principles: list[Principle]) -> None:
+def _validate_checks(doc: PrinciplesDoc, principles: list[Principle]) -> None:
     for p in principles:
         check = p.check
         if check is None:
             continue
-        where = f"{p.id} (line {check.line})"
+        where = f"{doc.path}:{check.line}: {p.id}"
         if check.kind == "python":
             try:
                 resolve_python_check(check.name or "")
@@ -141,7 +142,10 @@ def _validate_checks(principles: list[Principle]) -> None:
         elif check.kind == "ast-grep":
             problem = ast_grep_problem(check)
             if problem:
-                raise PrinciplesError(f"{where}: {problem}. Run `tack principles lint`.")
+                raise PrinciplesError(
+                    f"{where}: the ast-grep rule cannot run: {problem}. Fix the rule "
+                    "(https://ast-grep.github.io/reference/rule.html), then check it with "
+                    "`tack principles lint`.")
 
 
 def scan(
@@ -155,19 +159,22 @@ def scan(
     jobs: int | None = None,
     only: list[str] | None = None,
     on_progress: Progress | None = None,
+    skip: Collection[str] = (),
 ) -> ScanResult:
     """Scan `root` against `doc`. `judge` (a `tack.principles.judge.Judge`) enables the
-    model-judged principles; without it they are listed in `skipped_rules`."""
+    model-judged principles; without it they are listed in `skipped_rules`. Files in `skip`
+    (repository-relative) are not scanned: the baseline quotes every finding's snippet, a
+    reasonless suppression's among them, and would report it again as its own."""
     started = time.perf_counter()
     root = root.resolve()
     cache = cache or ScanCache(None)
     wanted = {x.upper() for x in only} if only else None
     principles = [p for p in doc.principles
                   if p.check is not None and (wanted is None or p.id in wanted)]
-    _validate_checks(principles)
+    _validate_checks(doc, principles)
     judged = [p for p in principles if p.check and p.check.kind == "model"]
     result = ScanResult(findings=[], since=since, rules=[p.id for p in principles])
-    files = list_files(root, since)
+    files = list_files(root, since, skip)
     result.files = files
 
     digests: dict[str, str] = {}

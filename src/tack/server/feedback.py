@@ -115,7 +115,8 @@ def feedback_endpoint(orch: Orchestrator) -> Callable[[Request], Any]:
         raw_id = request.path_params["run_id"]
         if not raw_id.isdigit() or orch.store.run(int(raw_id)) is None:
             return _error(404, "run_not_found", f"there is no run {raw_id!r}; run ids are in "
-                          "`runs[].run_id` of GET /api/v1/<identifier> and in `tack status`")
+                          "`runs[].run_id` of GET /api/v1/<identifier>, in `tack runs` and in "
+                          "`tack status`")
         try:
             sentiment, comment, author = parse_feedback(
                 await request.body(), request.headers.get("content-type", "application/json"))

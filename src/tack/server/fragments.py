@@ -145,6 +145,21 @@ def retrying(snapshot: dict[str, Any]) -> Markup:
     return _rows((row(r) for r in snapshot.get("retrying") or []), "Nothing queued.", 5)
 
 
+def held(snapshot: dict[str, Any]) -> Markup:
+    """Issues an operator canceled: not dispatched again until moved in the tracker or retried
+    here (*Retry now* releases the hold)."""
+    def row(h: dict[str, Any]) -> Markup:
+        ident = str(h.get("issue_identifier") or "")
+        return _fill('<tr data-issue="{}"><td>{}</td><td>{}</td><td>{}</td></tr>', ident,
+                     issue_link(ident, f"held-link-{ident}"), h.get("state") or "",
+                     _action("Retry now", f"Release {ident} and retry it now",
+                             f"/api/v1/{quote(ident, safe='')}/retry",
+                             f"{ident} released; the next poll dispatches it again",
+                             ident=f"held-retry-{ident}"))
+
+    return _rows((row(h) for h in snapshot.get("held") or []), "No held issues.", 3)
+
+
 def handoffs(snapshot: dict[str, Any]) -> Markup:
     return _rows((_fill('<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>', 
         issue_link(str(h.get("issue_identifier") or "")), stamp(h.get("at")), h.get("state") or "",
@@ -204,7 +219,7 @@ def timeline_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
                     f"Retry requested for {identifier}", ident="timeline-retry")
     return _fill('<strong id="timeline-issue">{}</strong> <span id="timeline-status" class="pill">{}</span> {}{}', 
         identifier, status if detail else "unknown issue",
-        cancel if status == "running" else "", retry if status == "retrying" else "")
+        cancel if status == "running" else "", retry if status in ("retrying", "held") else "")
 
 
 def timeline_runs(detail: dict[str, Any] | None) -> Markup:
@@ -239,7 +254,7 @@ def timeline_events(detail: dict[str, Any] | None) -> Markup:
 def state_fragments(snapshot: dict[str, Any]) -> dict[str, str]:
     """SSE event name → HTML for the panels every dashboard shows."""
     return {"totals": totals(snapshot), "health": health(snapshot), "running": running(snapshot),
-            "retrying": retrying(snapshot), "handoffs": handoffs(snapshot),
+            "retrying": retrying(snapshot), "held": held(snapshot), "handoffs": handoffs(snapshot),
             "runs": recent_runs(snapshot)}
 
 

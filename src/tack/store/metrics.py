@@ -229,3 +229,34 @@ def prs_per_engineer_week(repo: Path, since: float, branch_prefix: str = "tack/"
         {"engineer": engineer, "week": week, "prs": n}
         for (engineer, week), n in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))
     ]
+
+
+def run_rows(db: sqlite3.Connection, *, identifier: str | None = None,
+             limit: int = 20) -> list[dict[str, Any]]:
+    """The newest runs first (running ones too), optionally of one issue: what `tack runs`
+    lists, so a person can find the run id `tack feedback RUN` takes."""
+    where, params = ("WHERE identifier = ? COLLATE NOCASE", [identifier]) if identifier else ("", [])
+    rows = db.execute(
+        "SELECT id, identifier, attempt, status, started_at, ended_at, error, turn_count,"
+        f" total_tokens FROM runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+    ).fetchall()
+    return [
+        {
+            "run_id": int(r["id"]),
+            "issue_identifier": r["identifier"],
+            "attempt": r["attempt"],
+            "status": r["status"],
+            "started_at": _iso(r["started_at"]),
+            "ended_at": _iso(r["ended_at"]),
+            "error": r["error"],
+            "turn_count": int(r["turn_count"]),
+            "total_tokens": int(r["total_tokens"]),
+        }
+        for r in rows
+    ]
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -392,34 +392,32 @@ class LocalTracker:
         tail = issue.identifier.rsplit("-", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
-    def list_issues(self, states: list[str] | None = None) -> list[Issue]:
+    def list_issues(
+        self, states: list[str] | None = None, *, with_comments: bool = False
+    ) -> list[Issue]:
         """Issues ordered by identifier number; all of them when `states` is None.
 
-        Comments are not loaded here, to keep polling cheap; `get` and
-        `fetch_issues_by_ids` load them.
+        Comments are loaded only when asked (`tack issue list --json`), to keep polling cheap;
+        `get` and `fetch_issues_by_ids` always load them.
         """
-        if states is not None:
-            wanted = sorted({normalize_state(s) for s in states if normalize_state(s)})
-            if not wanted:
-                return []
-            key = tuple(wanted)
+        if states is None:
             with self._tx() as conn:
-                # data_version changes when another connection commits; _writes covers ours.
-                version = (conn.execute("PRAGMA data_version").fetchone()[0], self._writes)
-                cached = self._polls.get(key)
-                if cached is not None and cached[0] == version:
-                    return list(cached[1])
-                issues = self._load(
-                    conn,
-                    f"i.state_norm IN ({_marks(len(wanted))})",
-                    wanted,
-                    with_comments=False,
-                    strict=False,
-                )
-                self._polls[key] = (version, issues)
-                return list(issues)
+                return self._load(conn, "1 = 1", (), with_comments=with_comments, strict=False)
+        wanted = sorted({normalize_state(s) for s in states if normalize_state(s)})
+        if not wanted:
+            return []
+        where = f"i.state_norm IN ({_marks(len(wanted))})"
         with self._tx() as conn:
-            return self._load(conn, "1 = 1", (), with_comments=False, strict=False)
+            if with_comments:
+                return self._load(conn, where, wanted, with_comments=True, strict=False)
+            # data_version changes when another connection commits; _writes covers ours.
+            version = (conn.execute("PRAGMA data_version").fetchone()[0], self._writes)
+            cached = self._polls.get(tuple(wanted))
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
+            issues = self._load(conn, where, wanted, with_comments=False, strict=False)
+            self._polls[tuple(wanted)] = (version, issues)
+            return list(issues)
 
     def get(self, id_or_identifier: str) -> Issue:
         """One issue with its comments, by id or identifier (identifiers ignore case)."""

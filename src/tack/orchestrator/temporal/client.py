@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from tack.errors import TackError
@@ -67,8 +68,11 @@ def tls_settings(cfg: ExecutorConfig, base: Path) -> bool | TLSConfig:
     return cfg.tls
 
 
-async def connect(cfg: ExecutorConfig, *, base: Path, identity: str | None = None) -> Client:
-    """A client for `executor.address`/`namespace`; raises TackError when it cannot connect."""
+async def connect(cfg: ExecutorConfig, *, base: Path, identity: str | None = None,
+                  runtime: Runtime | None = None) -> Client:
+    """A client for `executor.address`/`namespace`; raises TackError when it cannot connect.
+
+    `runtime`: the Temporal runtime to run on (default: the SDK's process-wide one)."""
     api_key = resolve_value(cfg.api_key, "api_key", required=True)
     tls = tls_settings(cfg, base)
     if api_key and tls is False:
@@ -76,9 +80,10 @@ async def connect(cfg: ExecutorConfig, *, base: Path, identity: str | None = Non
     try:
         if identity:
             return await Client.connect(cfg.address, namespace=cfg.namespace,
-                                        api_key=api_key, tls=tls, identity=identity)
+                                        api_key=api_key, tls=tls, identity=identity,
+                                        runtime=runtime)
         return await Client.connect(cfg.address, namespace=cfg.namespace, api_key=api_key,
-                                    tls=tls)
+                                    tls=tls, runtime=runtime)
     except Exception as exc:  # the SDK raises RuntimeError for every connection failure
         raise TackError(
             f"Cannot reach Temporal at {cfg.address} (namespace {cfg.namespace!r}): {exc}. "

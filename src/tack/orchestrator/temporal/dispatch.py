@@ -15,11 +15,13 @@ import structlog
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import CancelledError as TemporalCancelled
+from temporalio.runtime import Runtime
 
 from tack.agents.base import AgentEvent, EventKind, TokenUsage
 from tack.errors import TackError
 from tack.orchestrator.state import RunningEntry
 from tack.orchestrator.temporal.client import connect
+from tack.orchestrator.temporal.runtime import new_runtime
 from tack.orchestrator.temporal.types import (
     TURN_ACTIVITY,
     WORKFLOW_NAME,
@@ -50,16 +52,22 @@ class TemporalExecutor:
     def __init__(self, config: ExecutorConfig) -> None:
         self.config = config
         self._client: Client | None = None
+        # Our own runtime, dropped with the client on close: the SDK's default one keeps its
+        # threads until interpreter shutdown and can abort the exit (temporal/runtime.py).
+        self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
 
     async def client(self, orch: Orchestrator) -> Client:
         async with self._lock:
             if self._client is None:
-                self._client = await connect(self.config, base=orch.workflow.base_dir)
+                self._runtime = self._runtime or new_runtime()
+                self._client = await connect(self.config, base=orch.workflow.base_dir,
+                                             runtime=self._runtime)
             return self._client
 
     async def close(self) -> None:
         self._client = None
+        self._runtime = None
 
     async def run(self, orch: Orchestrator, entry: RunningEntry) -> AttemptOutcome:
         try:

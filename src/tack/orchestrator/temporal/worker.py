@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import structlog
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -43,8 +44,12 @@ async def run_worker(
     backend_factory: BackendFactory = build_backend,
     on_ready: Callable[[str, list[int]], None] | None = None,
     install_signals: bool = True,
+    runtime: Runtime | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; running turns get the graceful-shutdown window to finish."""
+    """Run until SIGINT/SIGTERM; running turns get the graceful-shutdown window to finish.
+
+    `runtime`: the Temporal runtime to run on (`tack worker` gives it one of its own, see
+    `temporal.runtime`); default: the SDK's process-wide one."""
     watcher = WorkflowWatcher(workflow_path)
     wf = watcher.current
     cfg = wf.config.executor
@@ -52,7 +57,7 @@ async def run_worker(
     root = (workspace_root or wf.workspace_root()).expanduser().absolute()
     registry = ProcessRegistry(root)
     swept = registry.sweep()
-    client = await connect(cfg, base=wf.base_dir, identity=worker_name)
+    client = await connect(cfg, base=wf.base_dir, identity=worker_name, runtime=runtime)
     acts = IssueActivities(
         watcher, worker=worker_name, workspace_root=root, repo=repo.absolute() if repo else None,
         registry=registry, backend_factory=backend_factory,
