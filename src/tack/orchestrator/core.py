@@ -18,7 +18,7 @@ import structlog
 
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
-from tack.orchestrator import handoff, recovery, reload, scheduling, snapshots
+from tack.orchestrator import grace, handoff, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
 from tack.orchestrator.worker import AttemptOutcome
@@ -270,6 +270,8 @@ class Orchestrator:
                 self._terminate(entry, "terminal", issue)
             elif cfg.is_active(issue.state) and scheduling.is_routable(issue, cfg):
                 entry.issue = issue
+            elif grace.in_handoff(cfg, issue):
+                grace.let_finish(self, entry, issue)  # handed off: its turn may end first
             else:
                 self._terminate(entry, "inactive", issue)
         for issue_id in set(ids) - seen:
@@ -357,13 +359,16 @@ class Orchestrator:
         status, error = outcome.status, outcome.error
         if reason == "inactive" and status == "succeeded":
             pass  # the run finished its hand-off before the stop reached it: it succeeded
+        elif reason == "handoff":
+            status, error = "succeeded", None  # handed off, then stopped after the grace
         elif reason in ("terminal", "inactive", "missing", "operator"):
             status, error = "canceled", f"canceled: {reason}"
         elif reason == "stalled":
             status, error = "stalled", "stalled: no agent activity"
         elif reason == "shutdown":
             status, error = "interrupted", "interrupted: orchestrator shut down"
-        self.store.finish_run(entry.run_id, status, error)
+        self.store.finish_run(entry.run_id, status, error,
+                              reason=grace.end_reason(self.workflow.config, entry, status, error))
         self._record(entry, "orchestrator", f"run ended: {status}" + (f" ({error})" if error else ""))
         ident = entry.identifier
 
@@ -372,7 +377,7 @@ class Orchestrator:
             self._schedule_retry(
                 issue_id, ident, (entry.attempt or 0) + 1, 0, "resumed after shutdown", "recovery"
             )
-        elif reason in ("terminal", "inactive", "missing", "operator"):
+        elif reason in ("terminal", "inactive", "missing", "operator", "handoff"):
             self.claimed.discard(issue_id)
             self.store.delete_retry(issue_id)
             if reason == "operator":
