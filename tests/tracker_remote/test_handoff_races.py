@@ -1,6 +1,7 @@
-"""Stress: many issues hand off at once against a GitHub that answers 429 + Retry-After and
-cuts connections at random (seeded), and still every issue gets exactly one agent session
-(counted at the stub model) and one agent comment (counted at the fake GitHub).
+"""Stress: many issues hand off at once against a GitHub that answers 429 + Retry-After, cuts
+connections at random (seeded) and lists issues from a replica that lags two seconds, and
+still every issue gets exactly one agent session (counted at the stub model), one run and one
+agent comment (counted at the fake GitHub).
 
 The orchestrator runs in-process on its own thread with the built-in agent on the stub model;
 three agents run at a time, so hand-offs overlap with each other's polls and state refreshes.
@@ -8,10 +9,12 @@ three agents run at a time, so hand-offs overlap with each other's polls and sta
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tack.testing import StubModelServer
 from tests.conftest import git
@@ -36,15 +41,33 @@ HANDOFF_LABEL = "Human Review"
 
 class FlakyGitHub(FakeApis):
     """The fake GitHub, rate limited and unreliable around hand-offs: while any issue is
-    being handed off (from its agent's comment until a moment after its move), each request
-    may be answered 429 with Retry-After or have its reply cut after the server acted on it.
-    The faults come from a seeded generator, so a failing run's fault sequence is known."""
+    being handed off (from its agent's comment until its move), each request may be answered
+    429 with Retry-After or have its reply cut after the server acted on it, and listings
+    lag behind. The faults come from a seeded generator, so a run's fault sequence is known."""
 
-    def __init__(self, token: str, seed: int) -> None:
+    def __init__(self, token: str, seed: int, list_lag_s: float) -> None:
         super().__init__(token)
         self.rng = random.Random(seed)
         self.in_handoff: set[int] = set()
         self.faults_injected: Counter[str] = Counter()
+        # Listing is served from a replica `list_lag_s` behind: the issues as they were then
+        # (reading one issue by number is current, as on GitHub).
+        self.list_lag_s = list_lag_s
+        self.history: list[tuple[float, dict[int, dict[str, Any]]]] = []
+
+    def _remember(self) -> None:
+        with self.lock:
+            self.history.append((time.monotonic(), copy.deepcopy(self.gh_issues)))
+
+    async def gh_list_issues(self, request: Request) -> Response:
+        cutoff = time.monotonic() - self.list_lag_s
+        with self.lock:
+            seen = [issues for at, issues in self.history if at <= cutoff]
+        current, self.gh_issues = self.gh_issues, seen[-1] if seen else self.gh_issues
+        try:  # the base handler does not await: no other request sees the swap
+            return await super().gh_list_issues(request)
+        finally:
+            self.gh_issues = current
 
     def _fault(self) -> str | None:
         with self.lock:
@@ -87,6 +110,7 @@ class FlakyGitHub(FakeApis):
 
             await inner(scope, receive, keep)
             if scope["method"] == "PATCH" and n:
+                self._remember()
                 with self.lock:
                     self.in_handoff.discard(n)
             if fault == "cut":
@@ -103,7 +127,7 @@ class FlakyGitHub(FakeApis):
 @pytest.fixture
 def flaky(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyGitHub]:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    apis = FlakyGitHub(TOKEN, seed=23)
+    apis = FlakyGitHub(TOKEN, seed=23, list_lag_s=2.0)
     with ServerThread(apis.app()) as server:
         apis.url = server.url
         yield apis
@@ -133,12 +157,13 @@ def test_many_hand_offs_under_rate_limits_and_cut_replies_dispatch_each_issue_on
     git(repo, "commit", "-q", "-m", "initial")
     for n in range(1, ISSUES + 1):
         flaky.gh_issues[n] = gh_issue("o/r", n, f"Task {n}")
+    flaky._remember()
     stub = StubModelServer({"conversations": [{"steps": [COMMENT, HANDOFF, DONE]}]})
     stub.start_in_thread()
     cleanup.append(stub)
     config = {
         "tracker": {"kind": "github", "endpoint": flaky.url, "api_key": "$GITHUB_TOKEN",
-                    "provider": {"repo": "o/r", "retry_base_ms": 50, "max_attempts": 4}},
+                    "provider": {"repo": "o/r", "retry_base_ms": 50, "max_attempts": 8}},
         "pull_requests": {"publish": "off"},
         "polling": {"interval_ms": 100},
         "workspace": {"root": "./ws", "repo": "./repo"},
@@ -157,6 +182,11 @@ def test_many_hand_offs_under_rate_limits_and_cut_replies_dispatch_each_issue_on
             return moved and not snap["running"] and not snap["retrying"]
 
         wait_for(settled, 150, "every issue handed off and the orchestrator idle")
+        # Idle for longer than the listing lags (30 polls of 100 ms): a stale listing read now
+        # would start a second session here.
+        ticks = running.orch.tick_count
+        wait_for(lambda: running.orch.tick_count >= ticks + 30, 60, "30 more polls")
+        assert settled()
         db_path = running.orch.store.path
     finally:
         running.stop()

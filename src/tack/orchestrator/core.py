@@ -18,7 +18,7 @@ import structlog
 
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
-from tack.orchestrator import grace, handoff, recovery, reload, scheduling, snapshots
+from tack.orchestrator import grace, handoff, recheck, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
 from tack.orchestrator.worker import AttemptOutcome
@@ -82,6 +82,7 @@ class Orchestrator:
         # kept in the store's meta table across restarts.
         self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
+        self.handed_off: set[str] = set()  # re-read before another dispatch (recheck)
         self.rate_limits: dict[str, Any] | None = None
         self.totals = Totals()
         self.config_error: str | None = None
@@ -212,7 +213,9 @@ class Orchestrator:
             if self._slots_left() <= 0:
                 break
             if self._should_dispatch(issue):
-                self._dispatch(issue, attempt=None)
+                fresh = await recheck.confirmed(self, issue)  # a listing may lag a hand-off
+                if fresh is not None:
+                    self._dispatch(fresh, attempt=None)
         self._notify()
 
     def _slots_left(self) -> int:
@@ -252,6 +255,7 @@ class Orchestrator:
             self.reconcile_error = None
             return
         ids = list(self.running)
+        read_at = time.monotonic()
         try:
             refreshed = await self.tracker.fetch_issues_by_ids(ids)
         except TrackerError as exc:
@@ -266,6 +270,8 @@ class Orchestrator:
             if entry is None:
                 continue
             seen.add(issue.id)
+            if entry.issue_read_mono > read_at:
+                continue  # its worker read the issue since this read began: that one is newer
             if cfg.is_terminal(issue.state):
                 self._terminate(entry, "terminal", issue)
             elif cfg.is_active(issue.state) and scheduling.is_routable(issue, cfg):
@@ -397,6 +403,7 @@ class Orchestrator:
                 attempt, self.workflow.config.agent.max_retry_backoff_ms
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
+        recheck.note_exit(self, entry)
         if handoff.handed_off(self.workflow.config, entry):
             self._spawn(handoff.publish(self, entry))
         self._notify()

@@ -34,6 +34,9 @@ class RunningEntry:
     # When reconciliation first saw the issue in the hand-off state (monotonic): the run may
     # finish its turn until agent.handoff_grace_ms after that (orchestrator.grace).
     handed_off_mono: float | None = None
+    # When the read that gave `issue` began (monotonic): a slower read that began earlier
+    # (reconciliation waiting out a 429) must not overwrite it with an older state.
+    issue_read_mono: float = 0.0
     # Which worker runs it: "local", or a `tack worker`'s identity under Temporal.
     worker: str | None = None
 
