@@ -18,7 +18,7 @@ from temporalio.exceptions import CancelledError as TemporalCancelled
 
 from tack.agents.base import AgentEvent, EventKind, TokenUsage
 from tack.errors import TackError
-from tack.orchestrator import grace
+from tack.orchestrator.grace import count_final_tokens
 from tack.orchestrator.state import RunningEntry
 from tack.orchestrator.temporal.client import connect
 from tack.orchestrator.temporal.types import (
@@ -95,7 +95,7 @@ class TemporalExecutor:
 
     def _finished(self, orch: Orchestrator, entry: RunningEntry, result: RunResult) -> None:
         entry.worker, entry.workspace = result.worker, result.workspace
-        grace.count_final_tokens(orch, entry, TokenUsage(
+        count_final_tokens(orch, entry, TokenUsage(
             result.tokens.input_tokens, result.tokens.output_tokens, result.tokens.total_tokens))
         orch.store.update_run(entry.run_id, workspace=f"{result.worker}:{result.workspace}",
                               turn_count=result.turns)
