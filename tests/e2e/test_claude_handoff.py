@@ -27,7 +27,7 @@ STEPS = [
 
 def test_a_claude_run_that_hands_off_keeps_its_final_usage_and_reads_succeeded(
         tmp_path: Path, cleanup: list[Any]) -> None:
-    project, up, home = start(tmp_path, [{"match": "Work on TACK-1", "steps": STEPS}],
+    _, up, home = start(tmp_path, [{"match": "Work on TACK-1", "steps": STEPS}],
                               cleanup, polling={"interval_ms": 100})
     run = wait_for(lambda: (d := up.detail("TACK-1")) and d["runs"] and d["runs"][0]["ended_at"]
                    and d["runs"][0], 90, f"the run to end\n{up.output()}")
