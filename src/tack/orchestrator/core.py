@@ -18,7 +18,7 @@ import structlog
 
 from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
-from tack.orchestrator import handoff, recovery, reload, scheduling, snapshots
+from tack.orchestrator import grace, handoff, recheck, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
 from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
 from tack.orchestrator.worker import AttemptOutcome
@@ -84,6 +84,7 @@ class Orchestrator:
         # kept in the store's meta table across restarts.
         self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
+        self.handed_off: set[str] = set()  # re-read before another dispatch (recheck)
         self.rate_limits: dict[str, Any] | None = None
         self.totals = Totals()
         self.config_error: str | None = None
@@ -218,7 +219,9 @@ class Orchestrator:
             if self._slots_left() <= 0:
                 break
             if self._should_dispatch(issue):
-                self._dispatch(issue, attempt=None)
+                fresh = await recheck.confirmed(self, issue)  # a listing may lag a hand-off
+                if fresh is not None:
+                    self._dispatch(fresh, attempt=None)
         self._notify()
 
     def _slots_left(self) -> int:
@@ -258,6 +261,7 @@ class Orchestrator:
             self.reconcile_error = None
             return
         ids = list(self.running)
+        read_at = time.monotonic()
         try:
             refreshed = await self.tracker.fetch_issues_by_ids(ids)
         except TrackerError as exc:
@@ -272,10 +276,14 @@ class Orchestrator:
             if entry is None:
                 continue
             seen.add(issue.id)
+            if entry.issue_read_mono > read_at:
+                continue  # its worker read the issue since this read began: that one is newer
             if cfg.is_terminal(issue.state):
                 self._terminate(entry, "terminal", issue)
             elif cfg.is_active(issue.state) and scheduling.is_routable(issue, cfg):
                 entry.issue = issue
+            elif grace.in_handoff(cfg, issue):
+                grace.let_finish(self, entry, issue)  # handed off: its turn may end first
             else:
                 self._terminate(entry, "inactive", issue)
         for issue_id in set(ids) - seen:
@@ -363,13 +371,16 @@ class Orchestrator:
         status, error = outcome.status, outcome.error
         if reason == "inactive" and status == "succeeded":
             pass  # the run finished its hand-off before the stop reached it: it succeeded
+        elif reason == "handoff":
+            status, error = "succeeded", None  # handed off, then stopped after the grace
         elif reason in ("terminal", "inactive", "missing", "operator"):
             status, error = "canceled", f"canceled: {reason}"
         elif reason == "stalled":
             status, error = "stalled", "stalled: no agent activity"
         elif reason == "shutdown":
             status, error = "interrupted", "interrupted: orchestrator shut down"
-        self.store.finish_run(entry.run_id, status, error)
+        self.store.finish_run(entry.run_id, status, error,
+                              reason=grace.end_reason(self.workflow.config, entry, status, error))
         self._record(entry, "orchestrator", f"run ended: {status}" + (f" ({error})" if error else ""))
         ident = entry.identifier
 
@@ -378,7 +389,7 @@ class Orchestrator:
             self._schedule_retry(
                 issue_id, ident, (entry.attempt or 0) + 1, 0, "resumed after shutdown", "recovery"
             )
-        elif reason in ("terminal", "inactive", "missing", "operator"):
+        elif reason in ("terminal", "inactive", "missing", "operator", "handoff"):
             self.claimed.discard(issue_id)
             self.store.delete_retry(issue_id)
             if reason == "operator":
@@ -398,6 +409,7 @@ class Orchestrator:
                 attempt, self.workflow.config.agent.max_retry_backoff_ms
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
+        recheck.note_exit(self, entry)
         if handoff.handed_off(self.workflow.config, entry):
             self._spawn(handoff.publish(self, entry))
         self._notify()

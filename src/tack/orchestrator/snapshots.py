@@ -81,6 +81,7 @@ def recent_run_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, Any]]
             "started_at": iso(r["started_at"]),
             "ended_at": iso(r["ended_at"]),
             "error": r["error"],
+            "end_reason": r["end_reason"],
             "turn_count": r["turn_count"],
             "total_tokens": r["total_tokens"],
         }
@@ -142,6 +143,7 @@ def issue_detail(orch: Orchestrator, identifier: str) -> dict[str, Any] | None:
                 "started_at": iso(r["started_at"]),
                 "ended_at": iso(r["ended_at"]),
                 "error": r["error"],
+                "end_reason": r["end_reason"],
                 "turn_count": r["turn_count"],
                 "tokens": {
                     "input_tokens": r["input_tokens"],

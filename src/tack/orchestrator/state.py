@@ -10,7 +10,8 @@ from typing import Any, Literal
 from tack.agents.base import TokenUsage
 from tack.tracker.base import Issue
 
-CancelReason = Literal["terminal", "inactive", "missing", "stalled", "shutdown", "operator"]
+CancelReason = Literal["terminal", "inactive", "missing", "stalled", "shutdown", "operator",
+                       "handoff"]
 
 
 @dataclass
@@ -30,6 +31,12 @@ class RunningEntry:
     tokens: TokenUsage = field(default_factory=TokenUsage)
     workspace: str | None = None
     cancel_reason: CancelReason | None = None
+    # When reconciliation first saw the issue in the hand-off state (monotonic): the run may
+    # finish its turn until agent.handoff_grace_ms after that (orchestrator.grace).
+    handed_off_mono: float | None = None
+    # When the read that gave `issue` began (monotonic): a slower read that began earlier
+    # (reconciliation waiting out a 429) must not overwrite it with an older state.
+    issue_read_mono: float = 0.0
     # Which worker runs it: "local", or a `tack worker`'s identity under Temporal.
     worker: str | None = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,6 +134,7 @@ class AttemptRunner:
                 await self._record_leftover_work(ws.path, turn)
                 if not result.ok:
                     return AttemptOutcome("failed", f"agent turn error: {result.error}")
+                read_at = time.monotonic()
                 try:
                     refreshed = await self.orch.tracker.fetch_issues_by_ids([issue.id])
                 except TackError as exc:
@@ -140,7 +142,7 @@ class AttemptRunner:
                 if not refreshed:
                     break
                 issue = refreshed[0]
-                self.entry.issue = issue
+                self.entry.issue, self.entry.issue_read_mono = issue, read_at
                 tracker_cfg = self.orch.workflow.config.tracker
                 if not tracker_cfg.is_active(issue.state) or not scheduling.is_routable(
                     issue, tracker_cfg

@@ -174,7 +174,8 @@ def recent_runs(snapshot: dict[str, Any]) -> Markup:
         return _fill(
             '<tr data-run="{}"><td>{}</td><td><span class="{}">{}</span></td><td>{}</td>'
             '<td class="num">{}</td><td>{}</td><td>{}</td></tr>', r.get("run_id"), issue_link(ident), "ok" if status == "succeeded" else "err", status,
-                 stamp(r.get("ended_at")), number(r.get("total_tokens")), r.get("error") or "",
+                 stamp(r.get("ended_at")), number(r.get("total_tokens")),
+                 r.get("end_reason") or r.get("error") or "",
                  _thumbs(r.get("run_id"), f" of {ident}", "run", "#feedback-author"))
 
     return _rows((row(r) for r in snapshot.get("recent_runs") or []), "No finished runs yet.", 6)
@@ -233,8 +234,9 @@ def timeline_runs(detail: dict[str, Any] | None) -> Markup:
     def run(r: dict[str, Any]) -> Markup:
         run_id = r.get("run_id")
         feedback = Markup("").join(given(f) for f in r.get("feedback") or [])
-        return _fill('<li data-run="{}">run {}: {}, {} turns, {} tokens {}{}</li>', 
-            run_id, run_id, r.get("status") or "", r.get("turn_count") or 0,
+        return _fill('<li data-run="{}">run {}: {}{}, {} turns, {} tokens {}{}</li>', 
+            run_id, run_id, r.get("status") or "",
+            f" ({r['end_reason']})" if r.get("end_reason") else "", r.get("turn_count") or 0,
             number((r.get("tokens") or {}).get("total_tokens")),
             _thumbs(run_id, "", "tl", "#feedback-comment, #feedback-author"),
             _fill('<ul aria-label="Feedback on run {}">{}</ul>', run_id, feedback) if feedback else "")

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
   last_event_at REAL,
   issue_state TEXT,
   issue_url TEXT,
-  owner_pid INTEGER
+  owner_pid INTEGER,
+  end_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_identifier ON runs(identifier, id);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
@@ -128,6 +129,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=5000")
             self.db.executescript(_SCHEMA)
+            _add_missing_columns(self.db)
             self.db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -187,10 +189,12 @@ class Store:
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*fields.values(), run_id))
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+    def finish_run(self, run_id: int, status: str, error: str | None = None, *,
+                   reason: str | None = None) -> None:
+        """End a run; `reason` says why in words ("handed off: moved to 'Human Review'")."""
         self.db.execute(
-            "UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ?",
-            (status, error, time.time(), run_id),
+            "UPDATE runs SET status = ?, error = ?, ended_at = ?, end_reason = ? WHERE id = ?",
+            (status, error, time.time(), reason, run_id),
         )
 
     def running_runs(self) -> list[sqlite3.Row]:
@@ -361,3 +365,15 @@ def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
 def iter_rows(rows: list[sqlite3.Row]) -> Iterator[dict[str, Any]]:
     for row in rows:
         yield dict(row)
+
+
+# Columns added after a table was first created: (table, column, SQL type). A state db made
+# by an older Tack gets them on open; nothing stored is lost.
+_ADDED_COLUMNS = [("runs", "end_reason", "TEXT")]
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

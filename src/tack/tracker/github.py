@@ -149,7 +149,11 @@ class GitHubTracker:
         self.priority_labels = provider.get("priority_labels")
         self.per_page = page_size(provider, 100)
         self.terminal_states = list(config.terminal_states)
-        self.transport = ResilientTransport(retry_policy(provider))
+        # Every PATCH Tack sends GitHub (a move, a reopen, a PR's title and body) sets fields
+        # to given values, so one whose reply was lost is sent again: a move lost to a dropped
+        # connection left the issue active, and its agent's work was dispatched a second time.
+        self.transport = ResilientTransport(retry_policy(provider),
+                                            repeatable=frozenset({"PATCH"}))
         # With a Projects v2 board, states come from its Status field instead of labels.
         self.board: ProjectBoard | None = None
         self._board_status: dict[int, str | None] = {}
@@ -418,8 +422,24 @@ class GitHubTracker:
 
     async def comment(self, issue_id: str, body: str, *, author: str = "agent") -> None:
         number = self._number(issue_id)
-        await self._call(f"comment on #{number}", lambda: self.gh.rest.issues.async_create_comment(
-            self.owner, self.name, number, data={"body": body}))
+
+        async def post() -> None:
+            await self._call(f"comment on #{number}",
+                             lambda: self.gh.rest.issues.async_create_comment(
+                                 self.owner, self.name, number, data={"body": body}))
+
+        try:
+            await post()
+        except TrackerError as exc:
+            # A POST whose reply was lost may or may not have been made, and is never resent
+            # blindly: the issue's newest comment says whether it was.
+            if exc.code != "tracker_request":
+                raise
+            comments = await self._comments(number)
+            if len(comments) >= 100:  # the newest is not on the first page: cannot tell
+                raise
+            if not comments or comments[-1].body != body:
+                await post()
 
     async def close(self) -> None:
         if self.board is not None:

@@ -142,8 +142,11 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         inner: httpx.AsyncBaseTransport | None = None,
         stats: HttpStats | None = None,
         pauses: HostPauses | None = None,
+        repeatable: frozenset[str] = frozenset(),
     ) -> None:
         self.policy = policy or RetryPolicy()
+        # Methods beyond the idempotent ones that this API's endpoints make safe to repeat.
+        self.repeatable = repeatable
         self.inner = inner or httpx.AsyncHTTPTransport()
         self.stats = stats or HttpStats()
         self.pauses = pauses or HOST_PAUSES
@@ -165,7 +168,8 @@ class ResilientTransport(httpx.AsyncBaseTransport):
                 streamed = await self.inner.handle_async_request(request)
                 raw = await _read_raw(streamed)
             except httpx.TransportError as exc:
-                if attempt >= self.policy.max_attempts or not _may_resend(request, exc):
+                if attempt >= self.policy.max_attempts or not (
+                        request.method in self.repeatable or _may_resend(request, exc)):
                     raise
                 delay = self.policy.backoff(attempt)
                 log.warning("http.retry", url=_safe_url(request), error=type(exc).__name__,

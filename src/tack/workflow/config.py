@@ -77,6 +77,9 @@ class AgentConfig(Section):
     max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
     # Tack: which backend runs the agent. Symphony's default is codex.
     backend: Literal["codex", "claude", "builtin", "command"] = "codex"
+    # Tack: how long a run whose issue reached tracker.handoff_state may finish its turn
+    # (final message, token usage) before reconciliation stops it; 0 stops it at once.
+    handoff_grace_ms: int = Field(default=30_000, ge=0)
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from temporalio.runtime import Runtime
 
 from tack.agents.base import AgentEvent, EventKind, TokenUsage
 from tack.errors import TackError
+from tack.orchestrator.grace import count_final_tokens
 from tack.orchestrator.state import RunningEntry
 from tack.orchestrator.temporal.client import connect
 from tack.orchestrator.temporal.runtime import new_runtime
@@ -102,6 +103,8 @@ class TemporalExecutor:
 
     def _finished(self, orch: Orchestrator, entry: RunningEntry, result: RunResult) -> None:
         entry.worker, entry.workspace = result.worker, result.workspace
+        count_final_tokens(orch, entry, TokenUsage(
+            result.tokens.input_tokens, result.tokens.output_tokens, result.tokens.total_tokens))
         orch.store.update_run(entry.run_id, workspace=f"{result.worker}:{result.workspace}",
                               turn_count=result.turns)
         orch._record(entry, "orchestrator",
@@ -130,7 +133,7 @@ class TemporalExecutor:
         workflow's result when it completed within the hand-off grace instead."""
         waiter = asyncio.ensure_future(handle.result())
         waiter.add_done_callback(lambda t: t.cancelled() or t.exception())
-        grace = FINISH_GRACE_S if entry.cancel_reason == "inactive" else 0
+        grace = FINISH_GRACE_S if entry.cancel_reason in ("inactive", "handoff") else 0
         try:
             done, _ = await asyncio.wait({waiter}, timeout=grace)
             if done:
