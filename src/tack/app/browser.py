@@ -104,6 +104,10 @@ class BrowserSession:
         pages = [p for p in context.pages if not p.url.startswith("devtools://")]
         self.page = pages[0] if pages else await context.new_page()
         self._watch(self.page)
+        # An agent edits the code between two looks; a cached script would show the old app.
+        cdp = await context.new_cdp_session(self.page)
+        await cdp.send("Network.enable")
+        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
 
     async def _wait_endpoint(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

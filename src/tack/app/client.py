@@ -15,7 +15,7 @@ from typing import Any
 
 from tack.app.config import AppConfig
 from tack.app.home import OWNER_ENV, AppError, AppHome
-from tack.app.procs import read_records, sweep
+from tack.app.procs import group_alive, read_records, sweep
 
 # Long enough for an app's own start_timeout plus a browser launch on a busy machine.
 _SLACK_S = 90.0
@@ -100,7 +100,8 @@ def stop(workspace: Path) -> str:
         except (OSError, ValueError):
             pass
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "daemon" in read_records(home):
+        while time.monotonic() < deadline and any(
+                group_alive(int(str(e.get("pgid")))) for e in read_records(home).values()):
             time.sleep(0.05)
     left = sweep(home)
     return "app session stopped" + (f" (ended leftovers: {', '.join(left)})" if left else "")

@@ -15,13 +15,30 @@ from pathlib import Path
 from tack.app.home import AppHome
 
 
-def start_time(pid: int) -> str | None:
+def _stat(pid: int | str) -> list[str] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 22 (starttime); the command name in field 2 may hold spaces, so split after ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+    # The command name in field 2 may hold spaces, so split after its ')'; fields from 3 on.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat; None when the process is gone or a zombie (whose parent,
+    in a container without an init that reaps, may never collect it)."""
+    fields = _stat(pid)
+    return None if fields is None or fields[0] == "Z" else fields[19]
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is in the group."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(entry.name)
+            if fields is not None and fields[2] == str(pgid) and fields[0] != "Z":
+                return True
+    return False
 
 
 def read_records(home: AppHome) -> dict[str, dict[str, object]]:
@@ -37,7 +54,8 @@ def record(home: AppHome, role: str, pid: int | None) -> None:
     if pid is None:
         records.pop(role, None)
     else:
-        records[role] = {"pid": pid, "pgid": os.getpgid(pid), "start": start_time(pid)}
+        # Every recorded process leads its own session, so its group id is its pid.
+        records[role] = {"pid": pid, "pgid": pid, "start": start_time(pid)}
     home.ensure()
     tmp = home.pids.with_suffix(".tmp")
     tmp.write_text(json.dumps(records))
@@ -58,9 +76,7 @@ def kill_group(pgid: int, grace: float = 3.0) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+        if not group_alive(pgid):
             return
         time.sleep(0.05)
     try:

@@ -25,7 +25,7 @@ from tack.app.procs import record
 from tack.app.snapshot import Digest, refs_in
 from tack.app.video import Recording
 
-_REF = re.compile(r"^e\d+$")
+_REF = re.compile(r"^(?:f\d+)?e\d+$")
 Result = tuple[str, dict[str, Any]]
 
 
@@ -307,8 +307,9 @@ class AppSession:
         await self.stop_app()
 
 
-def _refkey(ref: str) -> int:
-    return int(ref[1:]) if ref[1:].isdigit() else 0
+def _refkey(ref: str) -> tuple[int, int]:
+    frame, _, element = ref.partition("e")
+    return (int(frame[1:] or 0), int(element or 0))
 
 
 def describe_playwright(exc: PlaywrightError, command: str) -> str:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from tack.feedback.tokens import count_tokens
 
-REF = re.compile(r"\[ref=(e\d+)\]")
+REF = re.compile(r"\[ref=((?:f\d+)?e\d+)\]")
+_REF_MARK = re.compile(r" ?\[ref=(?:f\d+)?e\d+\]")
 _ROLE = re.compile(r"^\s*-\s+([a-z]+)")
 INTERACTIVE = frozenset({
     "button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "listbox",
@@ -37,29 +38,29 @@ def _compact(line: str) -> str:
     return line.strip().removeprefix("- ").rstrip(":")
 
 
+def _bare(line: str) -> str:
+    return _REF_MARK.sub("", line).replace(" [active]", "").rstrip()
+
+
 def changes(previous: str | None, current: str) -> list[str]:
-    """Lines added (+) and removed (-) since the previous snapshot of the same page."""
+    """Lines added (+) and removed (-) since the previous snapshot.
+
+    Compared without refs and focus marks: a navigation renumbers refs (`e5` becomes `f1e5`)
+    and every click moves focus, neither of which is a change an agent needs to read. Added
+    lines keep their refs, so they can be acted on; removed lines show none.
+    """
     if previous is None:
         return []
-    out = []
-    for line in difflib.unified_diff(previous.splitlines(), current.splitlines(), n=0,
-                                     lineterm=""):
-        if line.startswith(("+++", "---", "@@")):
+    old, new = previous.splitlines(), current.splitlines()
+    matcher = difflib.SequenceMatcher(None, [_bare(x) for x in old], [_bare(x) for x in new],
+                                      autojunk=False)
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
             continue
-        # Focus moves on every click; it is noise in a diff.
-        if line[:1] in "+-" and line[1:].strip():
-            out.append(line[0] + " " + _compact(line[1:]))
-    return _cancel_focus_only(out)
-
-
-def _cancel_focus_only(lines: list[str]) -> list[str]:
-    def bare(line: str) -> str:
-        return line[2:].replace(" [active]", "")
-
-    removed = {bare(x) for x in lines if x.startswith("-")}
-    added = {bare(x) for x in lines if x.startswith("+")}
-    same = removed & added
-    return [x for x in lines if bare(x) not in same]
+        out += ["- " + _compact(_bare(x)) for x in old[i1:i2] if x.strip()]
+        out += ["+ " + _compact(x.replace(" [active]", "")) for x in new[j1:j2] if x.strip()]
+    return out
 
 
 @dataclass
