@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.app import run as app_run
 from tack.errors import TackError
 from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
@@ -23,6 +24,7 @@ from tack.review.plan_gate import hold_for_plan
 from tack.skills.provenance import prepare_run_skills
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
+from tack.workflow.config import normalize_state
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
@@ -103,7 +105,8 @@ class AttemptRunner:
                 workspace=ws.path,
                 issue=issue,
                 tracker=self.orch.tracker,
-                env=_agent_env(ws.path, issue, wf),
+                env={**_agent_env(ws.path, issue, wf),
+                     **app_run.session_environment(ws.path, cfg.app)},
                 on_process=self._on_process,
             )
             try:
@@ -153,6 +156,10 @@ class AttemptRunner:
                     await asyncio.shield(session.stop())
                 except Exception:
                     log.warning("session stop failed", issue_identifier=issue.identifier, exc_info=True)
+            await asyncio.shield(app_run.run_ended(  # never raises
+                ws.path, wf.tack_dir, self.entry.run_id, self.orch.tracker, self.entry.issue,
+                normalize_state(self.entry.issue.state) == normalize_state(
+                    self.orch.workflow.config.tracker.handoff_state)))
             try:
                 await asyncio.shield(workspaces.after_run(ws))
             except Exception:
