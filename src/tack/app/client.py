@@ -15,7 +15,7 @@ from typing import Any
 
 from tack.app.config import AppConfig
 from tack.app.home import OWNER_ENV, AppError, AppHome
-from tack.app.procs import group_alive, read_records, sweep
+from tack.app.procs import group_alive, kill_group, read_records, sweep
 
 # Long enough for an app's own start_timeout plus a browser launch on a busy machine.
 _SLACK_S = 90.0
@@ -52,13 +52,14 @@ def running(home: AppHome) -> bool:
         return False
 
 
-def ensure_daemon(home: AppHome, timeout: float = 30.0) -> None:
+def ensure_daemon(home: AppHome, timeout: float = 30.0,
+                  env: dict[str, str] | None = None) -> None:
     if running(home):
         return
     sweep(home)  # a daemon that died leaves its app and browser behind
     home.ensure()
     log = home.daemon_log().open("ab")
-    env = dict(os.environ)
+    env = dict(env if env is not None else os.environ)
     env.setdefault("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
     subprocess.Popen([sys.executable, "-m", "tack.app.daemon", str(home.workspace)],
                      cwd=home.workspace, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -73,12 +74,13 @@ def ensure_daemon(home: AppHome, timeout: float = 30.0) -> None:
                    f"its log ({home.daemon_log()}) ends with:\n" + "\n".join(tail))
 
 
-def call(workspace: Path, cmd: str, **args: Any) -> Reply:
-    """Send one command to the workspace's daemon (starting it first); raise on failure."""
+def call(workspace: Path, cmd: str, *, env: dict[str, str] | None = None, **args: Any) -> Reply:
+    """Send one command to the workspace's daemon (starting it, with `env`, first); raise
+    AppError on failure."""
     home = AppHome(workspace)
     if cmd == "stop":
         return Reply(True, stop(workspace), {})
-    ensure_daemon(home)
+    ensure_daemon(home, env=env)
     config = home.read_config()
     try:
         answer = _request(home.socket, {"cmd": cmd, "args": args},
@@ -94,16 +96,20 @@ def call(workspace: Path, cmd: str, **args: Any) -> Reply:
 def stop(workspace: Path) -> str:
     """End the workspace's daemon, app and browser; sweep what a dead daemon left."""
     home = AppHome(workspace)
+    groups = [int(str(e.get("pgid"))) for e in read_records(home).values()]
     if running(home):
         try:
             _request(home.socket, {"cmd": "stop"}, 30)
         except (OSError, ValueError):
             pass
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-                group_alive(int(str(e.get("pgid")))) for e in read_records(home).values()):
+        while time.monotonic() < deadline and any(group_alive(g) for g in groups):
             time.sleep(0.05)
     left = sweep(home)
+    for pgid in groups:
+        if group_alive(pgid) and pgid != os.getpgid(0):
+            kill_group(pgid)
+            left.append(f"process group {pgid}")
     return "app session stopped" + (f" (ended leftovers: {', '.join(left)})" if left else "")
 
 
