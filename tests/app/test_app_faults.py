@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 from tack.app.home import AppHome
@@ -50,3 +51,11 @@ def test_outside_a_workspace_is_a_clear_error(tmp_path: object) -> None:
     result = run_tack("app", "status", cwd=tmp_path, env={"TACK_WORKSPACE": ""})  # type: ignore[arg-type]
     assert result.returncode == 2
     assert "runs inside a workspace" in result.stderr
+
+
+def test_doctor_says_how_to_install_a_missing_chromium(app_workspace: MakeWorkspace) -> None:
+    ws = app_workspace(chromium="/nonexistent/chromium")
+    result = run_tack("doctor", "--json", "--workflow", str(ws / "WORKFLOW.md"), cwd=ws)
+    (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "chromium"]
+    assert not check["ok"] and "/nonexistent/chromium" in check["detail"]
+    assert "apt-get install -y --no-install-recommends chromium" in check["detail"]
