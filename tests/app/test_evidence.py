@@ -70,3 +70,15 @@ def test_changes_ignore_renumbered_refs_and_focus() -> None:
     after = '- button "Add one" [active] [ref=f1e5]\n- status [ref=f1e4]: "Count: 1"'
     assert changes(before, after) == ['- status: "Count: 0"', '+ status [ref=f1e4]: "Count: 1"']
     assert changes(before, before.replace("e5", "f2e5")) == []
+
+
+def test_dashboard_timeline_shows_a_runs_evidence(tmp_path: Path) -> None:
+    from tack.server.artifacts import with_artifacts
+    from tack.server.fragments import timeline_runs
+
+    (artifacts.run_dir(tmp_path, 3)).mkdir(parents=True)
+    (artifacts.run_dir(tmp_path, 3) / "after-fix.png").write_bytes(PNG)
+    detail = with_artifacts({"runs": [{"run_id": 3, "status": "succeeded"}]}, tmp_path)
+    html = str(timeline_runs(detail))
+    assert '<img src="/api/v1/runs/3/artifacts/after-fix.png"' in html
+    assert 'aria-label="Evidence of run 3"' in html

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -13,6 +14,15 @@ from tack.app import artifacts
 
 if TYPE_CHECKING:
     from tack.orchestrator import Orchestrator
+
+
+def with_artifacts(detail: dict[str, Any] | None, tack_dir: Path) -> dict[str, Any] | None:
+    """The issue detail with `runs[].artifacts` (names) added, for the API and dashboard."""
+    if detail is None:
+        return None
+    runs = detail.get("runs") or []
+    return {**detail, "runs": [{**r, "artifacts": artifacts.listing(tack_dir, int(r["run_id"]))}
+                               for r in runs]}
 
 
 def artifact_routes(orch: Orchestrator) -> list[Route]:
