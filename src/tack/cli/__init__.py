@@ -26,6 +26,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
+    if sys.argv[1:2] == ["app"]:
+        # Agents call `tack app` many times a turn: skip importing every other command.
+        from tack.cli import app_cmds; app_cmds.register(app)  # noqa: E702
+        return
     from tack.cli import doctor, issue, run, stub, workflow_cmds
 
     run.register(app)
