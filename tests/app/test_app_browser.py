@@ -126,6 +126,6 @@ def test_kill_9_of_tack_leaves_no_app_or_browser_after_the_next_start(
         owner.wait()
     sweep_root(ws.parent)  # what `tack up` does first
     for role, entry in records.items():
-        pid = int(entry["pid"])  # type: ignore[call-overload]
-        wait_for(lambda: start_time(pid) != entry["start"], 15, f"{role} to end")
-        assert not group_alive(int(entry["pgid"]))  # type: ignore[call-overload]
+        pid, born = int(str(entry["pid"])), entry["start"]
+        wait_for(lambda pid=pid, born=born: start_time(pid) != born, 15, f"{role} to end")
+        assert not group_alive(int(str(entry["pgid"])))

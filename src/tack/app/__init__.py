@@ -3,3 +3,5 @@
 One daemon per workspace holds the app's process group and one Chromium; the CLI and the
 built-in agent's `app` tool talk to it over a Unix socket in `<workspace>/.tack/app/`.
 """
+
+from __future__ import annotations

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
 from playwright.async_api import Browser, Page, Playwright, async_playwright
 
 from tack.app.home import AppError
-from tack.app.procs import kill_group
 from tack.app.process import url_answers
+from tack.app.procs import kill_group
+
+log = structlog.get_logger("tack.app.browser")
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -85,17 +88,12 @@ class BrowserSession:
         if self.cdp is None:
             if not Path(self.chromium).exists():
                 raise AppError(f"Chromium is missing at {self.chromium}: {INSTALL_HINT}.")
-            self.proc = subprocess.Popen(
-                [self.chromium, *CHROMIUM_ARGS, f"--remote-debugging-port={self.port}",
-                 "--remote-debugging-address=127.0.0.1", f"--user-data-dir={self.profile}",
-                 "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True)
+            self.proc = self._launch()
             await self._wait_endpoint(30)
         self.pw = await async_playwright().start()
         try:
             self.browser = await self.pw.chromium.connect_over_cdp(self.endpoint, timeout=30_000)
-        except Exception as exc:  # noqa: BLE001 — any failure to attach is one message
+        except Exception as exc:
             raise AppError(f"could not attach to the DevTools endpoint {self.endpoint}: {exc}. "
                            "Check that the app (or Chromium) was started with "
                            "--remote-debugging-port and that `app.cdp` names that port.") from exc
@@ -108,6 +106,14 @@ class BrowserSession:
         cdp = await context.new_cdp_session(self.page)
         await cdp.send("Network.enable")
         await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+
+    def _launch(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [self.chromium, *CHROMIUM_ARGS, f"--remote-debugging-port={self.port}",
+             "--remote-debugging-address=127.0.0.1", f"--user-data-dir={self.profile}",
+             "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
 
     async def _wait_endpoint(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -156,14 +162,14 @@ class BrowserSession:
         try:
             if self.browser is not None and self.cdp is None:
                 await asyncio.wait_for(self.browser.close(), 5)
-        except Exception:  # noqa: BLE001 — closing a dead browser is not an error
-            pass
+        except Exception:
+            log.debug("browser close failed", exc_info=True)
         try:
             if self.pw is not None:
                 await asyncio.wait_for(self.pw.stop(), 5)
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:
+            log.debug("playwright stop failed", exc_info=True)
         if self.proc is not None:
             await asyncio.to_thread(kill_group, self.proc.pid)
-            self.proc.wait()
+            await asyncio.to_thread(self.proc.wait)
         self.browser = self.page = self.pw = None

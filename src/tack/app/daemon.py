@@ -21,6 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 from tack.app.home import OWNER_ENV, AppError, AppHome
 from tack.app.procs import record, start_time
 from tack.app.session import AppSession, Result, describe_playwright
+
 log = structlog.get_logger("tack.app.daemon")
 
 
@@ -100,7 +101,7 @@ class Daemon:
                 return {"ok": False, "error": describe_playwright(exc, cmd)}
             except (KeyError, TypeError, ValueError) as exc:
                 return {"ok": False, "error": f"bad request for `{cmd}`: {exc}"}
-            except Exception as exc:  # noqa: BLE001 — the daemon outlives any one command
+            except Exception as exc:
                 log.exception("app command failed", cmd=cmd)
                 return {"ok": False, "error": f"`tack app {cmd}` failed: {exc!r}; see "
                                               f"{self.home.daemon_log()}"}

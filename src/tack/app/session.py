@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 
@@ -25,6 +26,7 @@ from tack.app.procs import record
 from tack.app.snapshot import Digest, refs_in
 from tack.app.video import Recording
 
+log = structlog.get_logger("tack.app.session")
 _REF = re.compile(r"^(?:f\d+)?e\d+$")
 Result = tuple[str, dict[str, Any]]
 
@@ -299,8 +301,8 @@ class AppSession:
         if self.recording is not None:
             try:
                 await self.recording.stop()
-            except Exception:  # noqa: BLE001 — a recording lost at shutdown is not fatal
-                pass
+            except Exception:
+                log.warning("recording lost at shutdown", exc_info=True)
         if self.browser is not None:
             await self.browser.close()
             record(self.home, "browser", None)
