@@ -59,6 +59,12 @@ def test_agent_sees_the_seeded_bug_then_verifies_the_fix(app_workspace: MakeWork
     tack_app(ws, "fill", ref_of(fixed, 'textbox "Note"'), "hello")
     assert tack_app(ws, "eval", "document.getElementById('note').value").strip() == '"hello"'
 
+    tack_app(ws, "record", "start")
+    tack_app(ws, "click", "#add")
+    stopped = tack_app(ws, "record", "stop")
+    poster = Path(re.search(r"poster: (\S+)", stopped).group(1))  # type: ignore[union-attr]
+    assert poster.read_bytes()[:2] == b"\xff\xd8" and poster.parent == AppHome(ws).artifacts
+
     unknown = run_tack("app", "click", "e999", cwd=ws)
     assert unknown.returncode == 2 and "unknown ref e999" in unknown.stderr
 
