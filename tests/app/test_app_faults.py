@@ -59,3 +59,15 @@ def test_doctor_says_how_to_install_a_missing_chromium(app_workspace: MakeWorksp
     (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "chromium"]
     assert not check["ok"] and "/nonexistent/chromium" in check["detail"]
     assert "apt-get install -y --no-install-recommends chromium" in check["detail"]
+
+
+def test_a_daemon_nobody_owns_stops_when_idle(app_workspace: MakeWorkspace) -> None:
+    from tack.app.procs import group_alive, read_records
+    from tests.e2e.harness import wait_for
+
+    ws = app_workspace()
+    result = run_tack("app", "status", cwd=ws, env={"TACK_APP_IDLE_S": "1",
+                                                    "TACK_APP_OWNER_PID": ""})
+    assert result.returncode == 0 and "app: stopped" in result.stdout
+    pgid = int(str(read_records(AppHome(ws))["daemon"]["pgid"]))
+    wait_for(lambda: not group_alive(pgid), 20, "the idle daemon to stop")

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from tack.app.procs import record, start_time
 from tack.app.session import AppSession, Result, describe_playwright
 
 log = structlog.get_logger("tack.app.daemon")
+IDLE_ENV = "TACK_APP_IDLE_S"
+DEFAULT_IDLE_S = 3600.0
 
 
 async def dispatch(session: AppSession, cmd: str, args: dict[str, Any]) -> Result:
@@ -64,12 +67,15 @@ class Daemon:
         self.session = AppSession(home, home.read_config())
         self.done = asyncio.Event()
         self.lock = asyncio.Lock()  # one page: commands run one at a time
+        self.last_used = time.monotonic()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await reader.readline()
             request = json.loads(line or b"{}")
             cmd = str(request.get("cmd", ""))
+            if cmd != "ping":  # a liveness check is not use
+                self.last_used = time.monotonic()
             reply: dict[str, Any]
             if cmd == "stop":
                 async with self.lock:  # the app and browser are gone when the caller hears back
@@ -107,10 +113,16 @@ class Daemon:
                                               f"{self.home.daemon_log()}"}
         return {"ok": False, "error": f"`tack app {cmd}` failed twice"}
 
-    async def watch_owner(self, owner: int) -> None:
-        born = start_time(owner)
+    async def watch(self, owner: int | None, idle_s: float) -> None:
+        """End with the owning run; a daemon nobody owns (started from a person's shell) ends
+        after `idle_s` without a command."""
+        born = start_time(owner) if owner else None
         while not self.done.is_set():
-            if start_time(owner) != born:
+            if owner and start_time(owner) != born:
+                self.done.set()
+                return
+            if not owner and time.monotonic() - self.last_used > idle_s:
+                log.info("app daemon idle; stopping", idle_s=idle_s)
                 self.done.set()
                 return
             await asyncio.sleep(1)
@@ -125,10 +137,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.done.set)
-        watcher = None
-        owner = os.environ.get(OWNER_ENV)
-        if owner and owner.isdigit():
-            watcher = asyncio.create_task(self.watch_owner(int(owner)))
+        owner = os.environ.get(OWNER_ENV, "")
+        watcher = asyncio.create_task(self.watch(
+            int(owner) if owner.isdigit() else None,
+            float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_S)))
         try:
             await self.done.wait()
         finally:
@@ -136,8 +148,7 @@ class Daemon:
             await self.session.close()
             sock.unlink(missing_ok=True)
             record(self.home, "daemon", None)
-            if watcher:
-                watcher.cancel()
+            watcher.cancel()
 
 
 def main(argv: list[str] | None = None) -> None:
