@@ -23,7 +23,7 @@ from tack.app.config import AppConfig
 from tack.app.home import AppError, AppHome, expand, port_in_use
 from tack.app.process import AppProcess
 from tack.app.procs import record
-from tack.app.snapshot import Digest, refs_in
+from tack.app.snapshot import Digest, ref_map, refs_in
 from tack.app.video import Recording
 
 log = structlog.get_logger("tack.app.session")
@@ -186,7 +186,7 @@ class AppSession:
         if not scope:
             self.previous_tree = tree
         data = {"url": page.url, "title": digest.title, "path": str(path),
-                "refs": sorted(refs_in(tree), key=_refkey), "errors": errors, "failed": failed}
+                "refs": ref_map(tree), "errors": errors, "failed": failed}
         if full:
             return f"url: {page.url}\ntitle: {digest.title}\n{tree}", {**data, "tree": tree}
         return digest.render(self.config.snapshot_budget), data

@@ -29,6 +29,17 @@ def refs_in(tree: str) -> set[str]:
     return set(REF.findall(tree))
 
 
+def ref_map(tree: str) -> dict[str, str]:
+    """Each ref with its element (`button "Add one"`), for `--json` readers."""
+    out = {}
+    for line in tree.splitlines():
+        match = REF.search(line)
+        if match:
+            element = _REF_MARK.sub("", line[:match.start()]).strip().removeprefix("- ")
+            out[match.group(1)] = re.sub(r" \[[a-z]+(=[^\]]*)?\]", "", element).strip()
+    return out
+
+
 def role_of(line: str) -> str | None:
     match = _ROLE.match(line)
     return match.group(1) if match else None
