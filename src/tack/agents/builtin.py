@@ -24,7 +24,8 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import SKILL_TOOL, TOOLS, ToolSpec, run_tool
+from tack.agents.tools import APP_TOOL, SKILL_TOOL, TOOLS, ToolSpec, run_tool
+from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
 from tack.skills.agent_tool import skill_catalog
 from tack.workflow.config import BuiltinConfig
@@ -327,6 +328,8 @@ class BuiltinSession:
         )
         self.catalog = skill_catalog(ctx.workspace, skills_budget or 0)
         tools = [*TOOLS, SKILL_TOOL] if self.catalog.shown else TOOLS
+        if app_configured(ctx.workspace):
+            tools = [*tools, APP_TOOL]
         prompt += self.catalog.text
         self.conversation: ChatConversation | ResponsesConversation = (
             ResponsesConversation(prompt, tools) if config.api == "responses"

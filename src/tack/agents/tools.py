@@ -145,6 +145,25 @@ SKILL_TOOL = ToolSpec(
             file={**_STR, "description": "A file of the skill, e.g. references/api.md."}),
 )
 
+# Offered only when the run configured an app (`app:` in WORKFLOW.md; tack.app.agent_tool).
+APP_TOOL = ToolSpec(
+    "app",
+    "See and drive the app you are building (one browser; docs/app.md). `snapshot` prints a "
+    "digest of the page with refs like e12 (the full tree goes to a file); act with `click`, "
+    "`fill`, `select`, `hover` on a ref; `open` a URL or path; `screenshot` keeps evidence "
+    "for reviewers. `flag`: --full for snapshot, --errors for console, --failed for "
+    "network, --url for wait.",
+    _schema(["command"],
+            command={"type": "string", "enum": ["start", "stop", "status", "logs", "open",
+                                                "snapshot", "click", "fill", "press", "select",
+                                                "hover", "wait", "screenshot", "console",
+                                                "network", "eval", "record"]},
+            target={**_STR, "description": "A ref (e12) or CSS selector."},
+            value={**_STR, "description": "Text to fill, key to press, option, URL, text to "
+                   "wait for, JS to eval, screenshot path, or record start|stop."},
+            flag={"type": "boolean", "description": "The command's flag (see above)."}),
+)
+
 
 async def run_tool(
     name: str, args: dict[str, Any] | str, ctx: SessionContext, *,
@@ -163,6 +182,8 @@ async def run_tool(
             return _skill(parsed, ctx.workspace)
         if name == "commit":
             return await commit_tool(parsed, ctx.workspace)
+        if name == APP_TOOL.name:
+            return await _app(parsed, ctx)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
@@ -223,6 +244,16 @@ def _skill(args: dict[str, Any], workspace: Path) -> ToolOutcome:
 
 
 # --- file tools -------------------------------------------------------------------------
+
+
+async def _app(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
+    from tack.app.agent_tool import run_app_tool
+    from tack.errors import TackError
+
+    try:
+        return ToolOutcome(True, await run_app_tool(args, ctx.workspace, shell_env(ctx)))
+    except TackError as exc:
+        return ToolOutcome(False, f"error: {exc.message}")
 
 
 def _list_files(args: dict[str, Any], workspace: Path) -> str:

@@ -26,6 +26,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register() -> None:
+    if sys.argv[1:2] == ["app"]:
+        # Agents call `tack app` many times a turn: skip importing every other command.
+        from tack.cli import app_cmds; app_cmds.register(app)  # noqa: E702
+        return
     from tack.cli import doctor, issue, run, stub, workflow_cmds
 
     run.register(app)
@@ -41,6 +45,7 @@ def _register() -> None:
     from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
     from tack.cli import learn; learn.register(app)  # noqa: E702
     from tack.cli import skills; skills.register(app)  # noqa: E702
+    from tack.cli import app_cmds; app_cmds.register(app)  # noqa: E702
 
 
 def _print_version(value: bool) -> None:

@@ -125,6 +125,9 @@ def run_checks(workflow: Path | None) -> list[Check]:
                 "install with `npm install -g @anthropic-ai/claude-code` or set claude.command"),
     ]
     checks.append(_command(config.command.command))
+    checks.append(_binary("chromium", config.app.chromium,
+                          "`tack app` needs it: `apt-get install -y --no-install-recommends "
+                          "chromium`, or set app.chromium in WORKFLOW.md"))
     if wf_check is not None:
         checks.append(wf_check)
     return checks

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tack.app.artifacts import evidence_markdown
 from tack.tracker.base import Issue
 
 MARKER = "<!-- tack:handoff -->"
@@ -54,6 +55,7 @@ def render(issue: Issue, summary: dict[str, Any], *, link: str, diff_stat: str,
         parts += ["## Commits", "", *[f"- {c}" for c in commits], ""]
     checks = _checks(summary.get("checks"))
     parts += ["## Checks", "", *(checks or ["_No checks were reported by this run._"]), ""]
+    parts += evidence_markdown(int(summary.get("run_id") or 0), list(summary.get("artifacts") or []))
     tokens = summary.get("tokens") or {}
     row = [str(tokens.get(k, "–")) for k in ("input", "output", "total")]
     row += [str(summary.get("turns", "–")), str(summary.get("run_id", "–"))]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents.base import TokenUsage
+from tack.app.artifacts import listing as artifact_listing
 from tack.errors import TackError
 from tack.orchestrator.state import RunningEntry
 from tack.store import PublishRow
@@ -264,7 +265,8 @@ async def _publish(orch: Orchestrator, entry: RunningEntry) -> Handoff | None:
                "message": entry.last_message,
                "tokens": {"input": entry.tokens.input_tokens,
                           "output": entry.tokens.output_tokens,
-                          "total": entry.tokens.total_tokens}}
+                          "total": entry.tokens.total_tokens},
+               "artifacts": artifact_listing(orch.workflow.tack_dir, entry.run_id)}
     result = await publish_handoff(cfg, workspace, branch, entry.issue, summary,
                                    db=orch.store.db)
     where = result.url or f"{result.remote}/{result.branch}"

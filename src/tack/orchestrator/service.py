@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import structlog
 
+from tack.app.run import sweep_leftovers
 from tack.errors import TackError
 from tack.forge.intake import ReviewIntake
 from tack.orchestrator.core import BackendFactory, Orchestrator
@@ -41,6 +42,7 @@ async def run_service(
         orch = (Orchestrator(watcher, store, backend_factory=backend_factory)
                 if backend_factory else Orchestrator(watcher, store))
         verify_before_up(SkillsHome(wf.base_dir))  # a tampered or missing skill stops `tack up`
+        sweep_leftovers(wf.workspace_root())  # app sessions a killed Tack left behind
         problem = orch._preflight()
         if problem:
             raise TackError(f"Cannot start: {problem}")

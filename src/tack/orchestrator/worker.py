@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.app import run as app_run
 from tack.errors import TackError
 from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
@@ -26,6 +27,7 @@ from tack.skills.provenance import prepare_run_skills
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
 from tack.workspace.commit import commit_leftover_work
+from tack.workflow.config import normalize_state
 
 if TYPE_CHECKING:
     from tack.orchestrator.core import Orchestrator
@@ -108,7 +110,8 @@ class AttemptRunner:
                 workspace=ws.path,
                 issue=issue,
                 tracker=self.orch.tracker,
-                env=_agent_env(ws.path, issue, wf),
+                env={**_agent_env(ws.path, issue, wf),
+                     **app_run.session_environment(ws.path, cfg.app)},
                 on_process=self._on_process,
             )
             try:
@@ -161,6 +164,10 @@ class AttemptRunner:
                 except Exception:
                     log.warning("session stop failed", issue_identifier=issue.identifier, exc_info=True)
                 await self._record_leftover_work(ws.path, self.entry.turn_count)
+            await asyncio.shield(app_run.run_ended(  # never raises
+                ws.path, wf.tack_dir, self.entry.run_id, self.orch.tracker, self.entry.issue,
+                normalize_state(self.entry.issue.state) == normalize_state(
+                    self.orch.workflow.config.tracker.handoff_state)))
             try:
                 await asyncio.shield(workspaces.after_run(ws))
             except Exception:

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
+from tack.server.artifacts import artifact_routes, with_artifacts
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
@@ -147,7 +148,8 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
 
     async def issue(request: Request) -> Response:
         identifier = request.path_params["identifier"]
-        detail = with_feedback(orch.issue_detail(identifier), orch.store.db)
+        detail = with_artifacts(with_feedback(orch.issue_detail(identifier), orch.store.db),
+                                orch.workflow.tack_dir)
         if detail is None:
             return _error(404, "issue_not_found", f"issue {identifier!r} is unknown to this orchestrator")
         return JSONResponse(redacted(detail))
@@ -213,6 +215,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/api/v1/metrics", metrics_json, methods=["GET"]),
         Route("/api/v1/refresh", refresh, methods=["POST"]),
         Route("/api/v1/runs/{run_id}/feedback", feedback_endpoint(orch), methods=["POST"]),
+        *artifact_routes(orch),
         Route("/api/v1/{identifier}/cancel", cancel, methods=["POST"]),
         Route("/api/v1/{identifier}/retry", retry, methods=["POST"]),
         Route("/api/v1/{identifier}", issue, methods=["GET"]),

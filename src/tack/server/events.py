@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from tack.server import fragments
+from tack.server.artifacts import with_artifacts
 from tack.server.feedback import with_feedback
 
 if TYPE_CHECKING:
@@ -101,7 +102,8 @@ async def state_stream(
 
 
 def _detail(orch: Orchestrator, redact: Callable[[Any], Any], issue: str) -> tuple[Any, str]:
-    detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
+    detail = redact(with_artifacts(with_feedback(orch.issue_detail(issue), orch.store.db),
+                                     orch.workflow.tack_dir))
     return detail, json.dumps(detail, default=str, sort_keys=True)
 
 
@@ -116,7 +118,8 @@ def _panels(orch: Orchestrator, redact: Callable[[Any], Any],
     """(event, digest, framed SSE message) for every panel of the page (and of `issue`)."""
     panels = fragments.state_fragments(redact(orch.snapshot()))
     if issue:
-        detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))
+        detail = redact(with_artifacts(with_feedback(orch.issue_detail(issue), orch.store.db),
+                                     orch.workflow.tack_dir))
         panels.update(fragments.issue_fragments(issue, detail))
     return [(event, hashlib.blake2b(html.encode(), digest_size=16).digest(), sse_html(event, html))
             for event, html in panels.items()]

@@ -223,6 +223,22 @@ def timeline_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
         cancel if status == "running" else "", retry if status in ("retrying", "held") else "")
 
 
+def _evidence(run_id: Any, names: list[str]) -> Markup:
+    """Links to a run's screenshots and recordings (tack app); images show inline."""
+    if not names:
+        return Markup("")
+
+    def one(name: str) -> Markup:
+        url = f"/api/v1/runs/{quote(str(run_id), safe='')}/artifacts/{quote(name, safe='')}"
+        if name.lower().endswith((".png", ".jpg", ".jpeg")):
+            return _fill('<li><a href="{}"><img src="{}" alt="{}" loading="lazy" '
+                         'style="max-width:240px"></a></li>', url, url, name)
+        return _fill('<li><a href="{}">{}</a></li>', url, name)
+
+    return _fill('<ul aria-label="Evidence of run {}">{}</ul>', run_id,
+                 Markup("").join(one(n) for n in names))
+
+
 def timeline_runs(detail: dict[str, Any] | None) -> Markup:
     def given(f: dict[str, Any]) -> Markup:
         sentiment = f.get("sentiment") or ""
@@ -234,12 +250,13 @@ def timeline_runs(detail: dict[str, Any] | None) -> Markup:
     def run(r: dict[str, Any]) -> Markup:
         run_id = r.get("run_id")
         feedback = Markup("").join(given(f) for f in r.get("feedback") or [])
-        return _fill('<li data-run="{}">run {}: {}{}, {} turns, {} tokens {}{}</li>', 
+        return _fill('<li data-run="{}">run {}: {}{}, {} turns, {} tokens {}{}{}</li>', 
             run_id, run_id, r.get("status") or "",
             f" ({r['end_reason']})" if r.get("end_reason") else "", r.get("turn_count") or 0,
             number((r.get("tokens") or {}).get("total_tokens")),
             _thumbs(run_id, "", "tl", "#feedback-comment, #feedback-author"),
-            _fill('<ul aria-label="Feedback on run {}">{}</ul>', run_id, feedback) if feedback else "")
+            _fill('<ul aria-label="Feedback on run {}">{}</ul>', run_id, feedback) if feedback else "",
+            _evidence(run_id, r.get("artifacts") or []))
 
     runs = (detail or {}).get("runs") or []
     return Markup("").join(run(r) for r in runs[:TIMELINE_RUNS]) or Markup('<li class="muted">No runs yet.</li>')

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tack.app.config import AppConfig
+
 DEFAULT_ACTIVE_STATES = ["Todo", "In Progress"]
 DEFAULT_TERMINAL_STATES = ["Done", "Closed", "Cancelled", "Canceled", "Duplicate"]
 
@@ -355,6 +357,7 @@ KNOWN_SECTIONS = (
     "learning",
     "review",
     "skills",
+    "app",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
@@ -383,4 +386,5 @@ class ServiceConfig(BaseModel):
     learning: LearningConfig = Field(default_factory=LearningConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
+    app: AppConfig = Field(default_factory=AppConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)
