@@ -24,7 +24,7 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import TOOLS, run_tool
+from tack.agents.tools import ToolSpec, run_tool, tool_specs
 from tack.errors import AgentError
 from tack.workflow.config import BuiltinConfig
 
@@ -140,8 +140,9 @@ class _ChatBuilder:
 class ChatConversation:
     path = "/chat/completions"
 
-    def __init__(self, system_prompt: str) -> None:
+    def __init__(self, system_prompt: str, tools: list[ToolSpec]) -> None:
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+        self.tools = tools
 
     def add_user(self, text: str) -> None:
         self.messages.append({"role": "user", "content": text})
@@ -150,7 +151,7 @@ class ChatConversation:
         body: dict[str, Any] = {
             "model": config.model,
             "messages": self.messages,
-            "tools": [t.chat_schema() for t in TOOLS],
+            "tools": [t.chat_schema() for t in self.tools],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -235,8 +236,9 @@ def _reply_from_items(items: list[dict[str, Any]], response: dict[str, Any]) -> 
 class ResponsesConversation:
     path = "/responses"
 
-    def __init__(self, system_prompt: str) -> None:
+    def __init__(self, system_prompt: str, tools: list[ToolSpec]) -> None:
         self.instructions = system_prompt
+        self.tools = tools
         # The whole history is sent each time (no server-side state), so any
         # Responses-compatible server works.
         self.input: list[dict[str, Any]] = []
@@ -249,7 +251,7 @@ class ResponsesConversation:
             "model": config.model,
             "instructions": self.instructions,
             "input": self.input,
-            "tools": [t.responses_schema() for t in TOOLS],
+            "tools": [t.responses_schema() for t in self.tools],
             "stream": True,
             "store": False,
         }
@@ -321,8 +323,8 @@ class BuiltinSession:
             identifier=ctx.issue.identifier, title=ctx.issue.title, workspace=ctx.workspace
         )
         self.conversation: ChatConversation | ResponsesConversation = (
-            ResponsesConversation(prompt) if config.api == "responses"
-            else ChatConversation(prompt)
+            ResponsesConversation(prompt, tool_specs(ctx)) if config.api == "responses"
+            else ChatConversation(prompt, tool_specs(ctx))
         )
         headers = {"Accept": "text/event-stream"}
         if config.api_key:

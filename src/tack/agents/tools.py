@@ -14,9 +14,12 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tack.agents.base import SessionContext
+
+if TYPE_CHECKING:
+    from tack.plugins.types import AgentTool
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
@@ -115,14 +118,30 @@ TOOLS: list[ToolSpec] = [
                 body={**_STR, "description": "Comment text for comment."}),
     ),
 ]
-TOOLS.append(ToolSpec(
+# Offered through Tack's own plug-in (tack.plugins.builtin), like any plug-in's tool.
+CHECK_TOOL = ToolSpec(
     "check",
     "Run the repository's tests and linters (`tack check`) and get the failures as short "
     "prose: what failed, where, why, and the runbook to follow. Run it before handing off.",
     _schema([], profile={**_STR, "description": "A check or profile from WORKFLOW.md."},
             command={**_STR, "description": "A command to check instead, e.g. `pytest -q`."}),
-))
-TOOL_NAMES = [t.name for t in TOOLS]
+)
+TOOL_NAMES = [t.name for t in TOOLS] + [CHECK_TOOL.name]
+
+
+def session_tools(ctx: SessionContext) -> list[AgentTool]:
+    """The plug-in tools offered in this session: the run's, or Tack's own for a session
+    started outside a run (a reviewer, a distillation)."""
+    if ctx.tools is not None:
+        return ctx.tools
+    from tack.plugins.builtin import own_tools
+
+    return own_tools()
+
+
+def tool_specs(ctx: SessionContext) -> list[ToolSpec]:
+    """Every tool the model is offered: the built-in ones, then the plug-ins'."""
+    return TOOLS + [t.spec for t in session_tools(ctx)]
 
 
 async def run_tool(
@@ -136,12 +155,13 @@ async def run_tool(
             return await _shell(parsed, ctx, shell_timeout_ms)
         if name == "tracker":
             return await _tracker(parsed, ctx)
-        if name == "check":
-            return await _check(parsed, ctx, shell_timeout_ms)
+        plugged = {t.spec.name: t for t in session_tools(ctx)}
+        if name in plugged:
+            return await plugged[name].run(parsed, ctx, shell_timeout_ms)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
-                                 + ", ".join(TOOL_NAMES))
+                                 + ", ".join(t.name for t in tool_specs(ctx)))
         return ToolOutcome(True, handler(parsed, ctx.workspace))
     except ToolInputError as exc:
         return ToolOutcome(False, f"error: {exc}")

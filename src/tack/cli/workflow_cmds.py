@@ -98,9 +98,9 @@ def register(app: typer.Typer) -> None:
         else:
             assert issue_id is not None
             issue = asyncio.run(_fetch_issue(loaded, issue_id))
-        from tack.orchestrator.guidance import guidance_for
+        from tack.plugins import Run, default_plugins
 
-        guidance = guidance_for(loaded, issue)
-        text = loaded.render_prompt(issue, attempt, lessons=guidance.lessons,
-                                    principles=guidance.principles)
+        variables = default_plugins().prompt_context(
+            Run(workflow=loaded, issue=issue, attempt=attempt))
+        text = loaded.render_prompt(issue, attempt, extra=variables)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
