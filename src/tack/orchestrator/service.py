@@ -37,7 +37,7 @@ async def run_service(
         store.acquire()
         orch = (Orchestrator(watcher, store, backend_factory=backend_factory)
                 if backend_factory else Orchestrator(watcher, store))
-        problem = orch._preflight()
+        problem = orch.preflight()
         if problem:
             raise TackError(f"Cannot start: {problem}")
         if install_signals:

@@ -21,7 +21,6 @@ from temporalio.exceptions import ApplicationError
 from tack.agents import AgentBackend, AgentEvent, AgentSession, SessionContext, TurnResult
 from tack.errors import TackError
 from tack.orchestrator import scheduling
-from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.temporal import branches
 from tack.orchestrator.temporal.processes import ProcessRegistry
 from tack.orchestrator.temporal.types import (
@@ -38,6 +37,7 @@ from tack.orchestrator.temporal.types import (
 )
 from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
 from tack.orchestrator.worker import _agent_env, continuation_prompt
+from tack.plugins import Plugins, Run, default_plugins
 from tack.redact import Redactor, secret_values
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
@@ -146,8 +146,10 @@ class IssueActivities:
         repo: Path | None,
         registry: ProcessRegistry,
         backend_factory: BackendFactory,
+        plugins: Plugins | None = None,
     ) -> None:
         self.watcher = watcher
+        self.plugins = plugins or default_plugins()
         self.worker = worker
         self.registry = registry
         self.backend_factory = backend_factory
@@ -228,6 +230,9 @@ class IssueActivities:
             await self.workspaces.before_run(ws)
         except TackError as exc:
             raise ApplicationError(f"before_run hook error: {exc.message}") from None
+        plugged = Run(workflow=wf, issue=issue, attempt=run.attempt, workspace=ws.path,
+                      redact=self.redactor.text)
+        self.plugins.workspace_prepared(plugged)
         prompt = self._prompt(wf, issue, inp)
         started: set[int] = set()
 
@@ -235,8 +240,13 @@ class IssueActivities:
             self.registry.record(pgid, alive)
             (started.add if alive else started.discard)(pgid)
 
-        ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
-                             env=_agent_env(ws.path, issue), on_process=on_process)
+        try:
+            ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
+                                 env=self.plugins.session_environment(
+                                     plugged, _agent_env(ws.path, issue)),
+                                 on_process=on_process, tools=self.plugins.session_tools(plugged))
+        except TackError as exc:
+            raise config_error(f"agent session startup error: {exc.message}") from None
         session: AgentSession | None = None
         try:
             try:
@@ -309,10 +319,9 @@ class IssueActivities:
                                        wf.config.tracker.handoff_state)
         # A turn Temporal retries is a retry attempt for the prompt, as in Symphony.
         attempt = run.attempt if tries == 1 else (run.attempt or 0) + tries - 1
-        guidance = guidance_for(wf, issue)
         try:
-            return wf.render_prompt(issue, attempt, lessons=guidance.lessons,
-                                    principles=guidance.principles)
+            return wf.render_prompt(issue, attempt, extra=self.plugins.prompt_context(
+                Run(workflow=wf, issue=issue, attempt=attempt, redact=self.redactor.text)))
         except TackError as exc:
             raise config_error(f"prompt error: {exc.message}") from None
 
