@@ -11,7 +11,6 @@ import asyncio
 import functools
 import signal
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import structlog
@@ -20,8 +19,10 @@ from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
 from tack.orchestrator import handoff, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
-from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
+from tack.orchestrator.host import plugin_run
+from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry, Totals
 from tack.orchestrator.worker import AttemptOutcome
+from tack.plugins import Plugins, default_plugins
 from tack.redact import Redactor, secret_values
 from tack.store import RetryRow, Store
 from tack.tracker import Tracker, build_tracker
@@ -36,14 +37,6 @@ log = structlog.get_logger("tack.orchestrator")
 BackendFactory = Callable[[Workflow], AgentBackend]
 
 
-@dataclass
-class Totals:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    ended_seconds: float = 0.0
-
-
 class Orchestrator:
     def __init__(
         self,
@@ -53,10 +46,13 @@ class Orchestrator:
         backend_factory: BackendFactory = build_backend,
         tracker: Tracker | None = None,
         executor: Executor | None = None,
+        plugins: Plugins | None = None,
     ) -> None:
         self.watcher = watcher
         self.store = store
         self.backend_factory = backend_factory
+        # Tack's own parts and the installed plug-ins (tack.plugins.hookspecs).
+        self.plugins = plugins or default_plugins()
         wf = watcher.current
         self.redactor = Redactor(
             [wf.config.builtin.api_key or "", wf.config.server.token or "",
@@ -99,6 +95,7 @@ class Orchestrator:
         self._next_tick = 0.0
         self.listeners: list[Callable[[], None]] = []
         self.changes = 0  # counts _notify calls: viewers share work done per change
+        self.publisher = handoff.HandoffPublisher(self, self._spawn)
 
     # -- public control --------------------------------------------------------------------
 
@@ -126,7 +123,24 @@ class Orchestrator:
 
     async def startup(self) -> None:
         """Recover from whatever the last process left behind (see `recovery`)."""
-        await recovery.recover(self)
+        plan = recovery.plan_recovery(self.store)
+        self.totals = plan.totals
+        self.held = plan.held
+        for retry in plan.retries:
+            self.retrying[retry.issue_id] = retry
+            self.claimed.add(retry.issue_id)
+        for run in plan.interrupted:
+            if run.issue_id not in self.retrying:
+                self._schedule_retry(
+                    run.issue_id,
+                    run.identifier,
+                    attempt=run.attempt,
+                    delay_ms=0,
+                    error="resumed after the orchestrator stopped mid-run",
+                    kind="recovery",
+                )
+        await recovery.cleanup_terminal_workspaces(
+            self.tracker, self.workspaces, self.workflow.config.tracker)
 
     async def run(self) -> None:
         """Run until `stop()`; then stop every agent and persist what resumes next time."""
@@ -153,7 +167,7 @@ class Orchestrator:
         self._wake.clear()
         if self._stopping.is_set():
             return
-        reload.reload_workflow(self)
+        self._reload_workflow()
         while not self._exits.empty():
             issue_id, outcome = self._exits.get_nowait()
             await self._on_worker_exit(issue_id, outcome)
@@ -162,7 +176,8 @@ class Orchestrator:
             await self.tick()
             self._next_tick = time.monotonic() + self.workflow.config.polling.interval_ms / 1000
         await self._fire_due_retries()
-        handoff.fire_due_publishes(self)
+        if not self._stopping.is_set():
+            self.publisher.fire_due_publishes()
 
     async def _shutdown(self) -> None:
         for entry in self.running.values():
@@ -392,8 +407,9 @@ class Orchestrator:
                 attempt, self.workflow.config.agent.max_retry_backoff_ms
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
-        if handoff.handed_off(self.workflow.config, entry):
-            self._spawn(handoff.publish(self, entry))
+        self.plugins.run_ended(plugin_run(self, entry), status, error)
+        if handoff.reached_handoff(self.workflow.config, entry):
+            self.publisher.start(entry)
         self._notify()
 
     def _schedule_retry(
@@ -521,6 +537,8 @@ class Orchestrator:
             self.store.update_run(entry.run_id, session_id=entry.session_id)
         if event.kind == "rate_limits":
             self.rate_limits = data
+        if self.plugins.implemented("turn_event"):
+            self.plugins.turn_event(plugin_run(self, entry), event)
         if event.usage is not None:
             entry.tokens = entry.tokens + event.usage
             self.totals.input_tokens += event.usage.input_tokens
@@ -546,6 +564,36 @@ class Orchestrator:
         )
         self._notify()  # the timeline changed: open dashboards show the line now
 
+    # -- what collaborators use (tack.orchestrator.host) -------------------------------------
+
+    def record(self, entry: RunningEntry, kind: str, message: str) -> None:
+        """Add a line to the run's timeline and tell open dashboards."""
+        self._record(entry, kind, message)
+
+    def notify(self) -> None:
+        """Tell open dashboards and streams that state changed."""
+        self._notify()
+
+    def preflight(self) -> str | None:
+        """Why nothing can be dispatched now (a broken WORKFLOW.md, no agent), or None."""
+        return self._preflight()
+
+    def _reload_workflow(self) -> None:
+        result = reload.reload_workflow(self.watcher, self.workspaces,
+                                        config_error=self.config_error,
+                                        tracker_config=self._tracker_config)
+        self.config_error = result.config_error
+        if result.tracker is not None:
+            old = self.tracker
+            self.tracker = result.tracker
+            self._tracker_config = result.tracker_config or {}
+            self._spawn(old.close())
+        if result.changed:
+            self._next_tick = min(
+                self._next_tick,
+                time.monotonic() + self.workflow.config.polling.interval_ms / 1000,
+            )
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
@@ -570,7 +618,7 @@ class Orchestrator:
     # -- snapshots for the API ---------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return snapshots.state_snapshot(self)
+        return snapshots.state_snapshot(self, self.publisher.pending_publishes())
 
     def issue_detail(self, identifier: str) -> dict[str, Any] | None:
         return snapshots.issue_detail(self, identifier)
