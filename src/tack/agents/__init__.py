@@ -49,6 +49,12 @@ def build_backend(workflow: Workflow) -> AgentBackend:
         from tack.agents.codex import CodexBackend
 
         return CodexBackend(workflow.config.codex)
+    from tack.plugins import default_plugins
+
+    plugged = default_plugins().registered("register_agent_backends")
+    if name in plugged:
+        backend: AgentBackend = plugged[name](workflow)
+        return backend
     raise AgentError(
         f"agent.backend {name!r} is not available yet in this Tack (available: builtin). "
         f"Set `agent: {{backend: builtin}}` and a `builtin:` section in {workflow.path}.",

@@ -11,13 +11,13 @@ from tack.workflow.config import TrackerConfig
 SUPPORTED_KINDS = ("local", "github", "linear", "gitlab", "jira")
 
 __all__ = [
+    "SUPPORTED_KINDS",
     "BlockerRef",
     "Comment",
     "Issue",
     "Tracker",
     "build_tracker",
     "normalize_labels",
-    "SUPPORTED_KINDS",
 ]
 
 
@@ -45,6 +45,12 @@ def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
         from tack.tracker.jira import JiraTracker
 
         return JiraTracker.from_config(config)
+    from tack.plugins import default_plugins
+
+    plugged = default_plugins().registered("register_trackers")
+    if kind in plugged:
+        tracker: Tracker = plugged[kind](config, tack_dir)
+        return tracker
     if not kind:
         raise TrackerError(
             "tracker.kind is not set in WORKFLOW.md. Add `tracker: {kind: local}` to use the "
@@ -53,6 +59,6 @@ def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
         )
     raise TrackerError(
         f"tracker.kind {config.kind!r} is not supported by this Tack. Supported: "
-        f"{', '.join(SUPPORTED_KINDS)}. Fix tracker.kind in WORKFLOW.md.",
+        f"{', '.join([*SUPPORTED_KINDS, *plugged])}. Fix tracker.kind in WORKFLOW.md.",
         code="unsupported_tracker_kind",
     )

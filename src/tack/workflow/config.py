@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 DEFAULT_ACTIVE_STATES = ["Todo", "In Progress"]
 DEFAULT_TERMINAL_STATES = ["Done", "Closed", "Cancelled", "Canceled", "Duplicate"]
@@ -70,13 +71,30 @@ class HooksConfig(Section):
     timeout_ms: int = Field(default=60_000, gt=0)
 
 
+BUILTIN_BACKENDS = ("codex", "claude", "builtin", "command")
+
+
 class AgentConfig(Section):
     max_concurrent_agents: int = Field(default=10, gt=0)
     max_turns: int = Field(default=20, gt=0)
     max_retry_backoff_ms: int = Field(default=300_000, gt=0)
     max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
     # Tack: which backend runs the agent. Symphony's default is codex.
-    backend: Literal["codex", "claude", "builtin", "command"] = "codex"
+    # Plug-ins add more (`register_agent_backends`, docs/extending.md).
+    backend: str = "codex"
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from tack.plugins import default_plugins
+
+        names = [*BUILTIN_BACKENDS, *default_plugins().registered("register_agent_backends")]
+        if value not in names:
+            quoted = [repr(n) for n in names]
+            # Reported like a Literal's error: "must be 'codex', ... or 'command'".
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": ", ".join(quoted[:-1]) + " or " + quoted[-1]})
+        return value
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod
