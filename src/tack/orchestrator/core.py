@@ -124,23 +124,15 @@ class Orchestrator:
     async def startup(self) -> None:
         """Recover from whatever the last process left behind (see `recovery`)."""
         plan = recovery.plan_recovery(self.store)
-        self.totals = plan.totals
-        self.held = plan.held
-        for retry in plan.retries:
-            self.retrying[retry.issue_id] = retry
-            self.claimed.add(retry.issue_id)
+        self.totals, self.held = plan.totals, plan.held
+        self.retrying.update({retry.issue_id: retry for retry in plan.retries})
+        self.claimed.update(self.retrying)
         for run in plan.interrupted:
             if run.issue_id not in self.retrying:
-                self._schedule_retry(
-                    run.issue_id,
-                    run.identifier,
-                    attempt=run.attempt,
-                    delay_ms=0,
-                    error="resumed after the orchestrator stopped mid-run",
-                    kind="recovery",
-                )
-        await recovery.cleanup_terminal_workspaces(
-            self.tracker, self.workspaces, self.workflow.config.tracker)
+                self._schedule_retry(run.issue_id, run.identifier, run.attempt, 0,
+                                     "resumed after the orchestrator stopped mid-run", "recovery")
+        await recovery.cleanup_terminal_workspaces(self.tracker, self.workspaces,
+                                                   self.workflow.config.tracker)
 
     async def run(self) -> None:
         """Run until `stop()`; then stop every agent and persist what resumes next time."""
@@ -564,35 +556,16 @@ class Orchestrator:
         )
         self._notify()  # the timeline changed: open dashboards show the line now
 
-    # -- what collaborators use (tack.orchestrator.host) -------------------------------------
-
-    def record(self, entry: RunningEntry, kind: str, message: str) -> None:
-        """Add a line to the run's timeline and tell open dashboards."""
-        self._record(entry, kind, message)
-
-    def notify(self) -> None:
-        """Tell open dashboards and streams that state changed."""
-        self._notify()
-
-    def preflight(self) -> str | None:
-        """Why nothing can be dispatched now (a broken WORKFLOW.md, no agent), or None."""
-        return self._preflight()
-
     def _reload_workflow(self) -> None:
-        result = reload.reload_workflow(self.watcher, self.workspaces,
-                                        config_error=self.config_error,
+        result = reload.reload_workflow(self.watcher, self.workspaces, config_error=self.config_error,
                                         tracker_config=self._tracker_config)
         self.config_error = result.config_error
         if result.tracker is not None:
-            old = self.tracker
-            self.tracker = result.tracker
-            self._tracker_config = result.tracker_config or {}
-            self._spawn(old.close())
+            self._spawn(self.tracker.close())
+            self.tracker, self._tracker_config = result.tracker, result.tracker_config or {}
         if result.changed:
-            self._next_tick = min(
-                self._next_tick,
-                time.monotonic() + self.workflow.config.polling.interval_ms / 1000,
-            )
+            interval_s = self.workflow.config.polling.interval_ms / 1000
+            self._next_tick = min(self._next_tick, time.monotonic() + interval_s)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -614,6 +587,9 @@ class Orchestrator:
                 listener()
             except Exception:  # observers never break scheduling
                 log.warning("state listener failed", exc_info=True)
+
+    # What collaborators call (tack.orchestrator.host); the core keeps its private names.
+    record, notify, preflight = _record, _notify, _preflight
 
     # -- snapshots for the API ---------------------------------------------------------------
 
