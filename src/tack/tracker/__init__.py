@@ -11,13 +11,13 @@ from tack.workflow.config import TrackerConfig
 SUPPORTED_KINDS = ("local", "github", "linear", "gitlab", "jira")
 
 __all__ = [
-    "SUPPORTED_KINDS",
     "BlockerRef",
     "Comment",
     "Issue",
     "Tracker",
     "build_tracker",
     "normalize_labels",
+    "SUPPORTED_KINDS",
 ]
 
 
