@@ -1,5 +1,5 @@
 """After a hand-off: push the run's branch and open or update its pull request (tack.forge),
-then, with `review.on_handoff`, let the reviewer agent review the change, all in the
+then tell the plug-ins (`handed_off`; Tack's reviewer at hand-off is one), all in the
 background. Each publish is queued in the store before its first attempt, so a failed or
 interrupted one is retried from the orchestrator's loop, even after a restart; every failure is
 recorded on the issue's timeline, never fatal to the orchestrator.
@@ -99,8 +99,8 @@ class HandoffPublisher:
             # for the next orchestrator. A retry rebuilds the PR body from the run row.
             self.host.store.update_run(entry.run_id, last_message=entry.last_message)
             first_wait_ms = retry_delay_ms(cfg.pull_requests.retry_backoff_ms, 1)
-            self.host.store.save_publish(PublishRow(entry.run_id, entry.issue.id, entry.identifier, 1,
-                                               time.time() + first_wait_ms / 1000, None))
+            self.host.store.save_publish(PublishRow(entry.run_id, entry.issue.id, entry.identifier,
+                                                    1, time.time() + first_wait_ms / 1000, None))
             self.host.notify()
             await self._attempt(entry, 1)
         else:
@@ -121,7 +121,7 @@ class HandoffPublisher:
             # Shutdown: the row stays queued and the next orchestrator makes this attempt again.
             with contextlib.suppress(Exception):  # the store may be closed already
                 self._note(row, f"publish interrupted (attempt {attempt}): the orchestrator "
-                      "stopped; it is tried again when it next runs")
+                           "stopped; it is tried again when it next runs")
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
             error = self._error_text(exc)
@@ -201,7 +201,7 @@ class HandoffPublisher:
         run = self.host.store.run(row.run_id)
         if run is None or cfg.pull_requests.publish != "tack":
             self._drop(row, "its run is gone from the state db" if run is None
-                  else f"pull_requests.publish is now {cfg.pull_requests.publish!r}")
+                       else f"pull_requests.publish is now {cfg.pull_requests.publish!r}")
             return
         try:
             found = await self.host.tracker.fetch_issues_by_ids([row.issue_id])
@@ -231,8 +231,8 @@ class HandoffPublisher:
         self.host.notify()
 
     def _note(self, row: PublishRow, message: str) -> None:
-        self.host.store.add_event(run_id=row.run_id, issue_id=row.issue_id, identifier=row.identifier,
-                             kind="orchestrator", message=message)
+        self.host.store.add_event(run_id=row.run_id, issue_id=row.issue_id,
+                                  identifier=row.identifier, kind="orchestrator", message=message)
 
     def _error_text(self, exc: Exception) -> str:
         message = exc.message if isinstance(exc, TackError) else f"{type(exc).__name__}: {exc}"
@@ -255,7 +255,7 @@ class HandoffPublisher:
             await run_git(workspace, "fetch", "-q", remote, f"+{branch}:{branch}", check=False)
         if not await run_git(workspace, "remote", "get-url", remote, check=False):
             self.host.record(entry, "orchestrator", f"not published: no git remote {remote!r} "
-                         "(pull_requests.remote)")
+                             "(pull_requests.remote)")
             return None
         summary = {"run_id": entry.run_id, "turns": entry.turn_count,
                    "message": entry.last_message,

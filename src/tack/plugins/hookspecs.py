@@ -52,12 +52,12 @@ def turn_event(run: Run, event: AgentEvent) -> None:
 
 @hookspec
 def run_ended(run: Run, status: str, error: str | None) -> None:
-    """The attempt ended: status is succeeded, failed, timed_out, canceled, stalled or interrupted."""
+    """The attempt ended: succeeded, failed, timed_out, canceled, stalled or interrupted."""
 
 
 @hookspec
 def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None] | None:
-    """The run ended in the hand-off state and was published (`handoff` None if not); may be async."""
+    """The run ended in the hand-off state, after publishing (`handoff` None if not); may be async."""
 
 
 # -- plug-in kinds: each gets a `register(name, thing)` to call once per thing -------------
@@ -75,9 +75,9 @@ def register_agent_backends(register: Callable[[str, Any], None]) -> None:
 
 @hookspec
 def register_scan_rules(register: Callable[[str, Any], None]) -> None:
-    """Register Python checks `(SourceFile, args) -> Iterable[Violation]` for PRINCIPLES.md rules."""
+    """Register Python checks `(SourceFile, args) -> Iterable[Violation]` for PRINCIPLES.md."""
 
 
 @hookspec
 def register_feedback_parsers(register: Callable[[str, Any], None]) -> None:
-    """Register `tack check` output parsers `(text, ParseContext) -> (findings, exit_code)` by format."""
+    """Register `tack check` parsers `(text, ParseContext) -> (findings, test_count)` by format."""
