@@ -57,7 +57,7 @@ def run_ended(run: Run, status: str, error: str | None) -> None:
 
 @hookspec
 def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None] | None:
-    """The run ended in the hand-off state, after publishing (`handoff` None if not); may be async."""
+    """The run handed off; after publishing (`handoff` None when not published). May be async."""
 
 
 # -- plug-in kinds: each gets a `register(name, thing)` to call once per thing -------------
