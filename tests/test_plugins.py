@@ -35,7 +35,7 @@ def installed() -> Iterator[Plugins]:
     before = set(plugins.names())
     yield plugins
     for name in set(plugins.names()) - before:
-        plugins.pm.unregister(name=name)
+        plugins.unregister(name)
 
 
 class Greeter:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
+from typing import Any, Awaitable, Callable, Literal, Protocol
 
 from tack.tracker.base import Issue, Tracker
-
-if TYPE_CHECKING:
-    from tack.plugins.types import AgentTool
 
 EventKind = Literal[
     "session_started",
@@ -78,6 +75,49 @@ class TurnResult:
     error: str | None = None
     final_message: str = ""
     usage: TokenUsage = field(default_factory=TokenUsage)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def chat_schema(self) -> dict[str, Any]:
+        """Chat Completions `tools` entry."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+    def responses_schema(self) -> dict[str, Any]:
+        """Responses API `tools` entry."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+
+
+@dataclass
+class ToolOutcome:
+    ok: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """A tool for the agent from a plug-in (`session_tools`): its schema, and
+    `run(args, ctx, timeout_ms)` that answers a call (a `ToolInputError` it raises goes back
+    to the model as an error)."""
+
+    spec: ToolSpec
+    run: Callable[[dict[str, Any], SessionContext, int], Awaitable[ToolOutcome]]
 
 
 @dataclass

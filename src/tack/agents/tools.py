@@ -12,14 +12,12 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tack.agents.base import SessionContext
+from tack.agents.base import AgentTool, SessionContext, ToolOutcome, ToolSpec
 
-if TYPE_CHECKING:
-    from tack.plugins.types import AgentTool
+__all__ = ["AgentTool", "ToolOutcome", "ToolSpec", "run_tool", "session_tools", "tool_specs"]
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
@@ -30,39 +28,6 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Tack Agent",
     "GIT_COMMITTER_EMAIL": "agent@tack.invalid",
 }
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-    def chat_schema(self) -> dict[str, Any]:
-        """Chat Completions `tools` entry."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-    def responses_schema(self) -> dict[str, Any]:
-        """Responses API `tools` entry."""
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.parameters,
-        }
-
-
-@dataclass
-class ToolOutcome:
-    ok: bool
-    output: str
 
 
 class ToolInputError(Exception):
@@ -132,11 +97,12 @@ TOOL_NAMES = [t.name for t in TOOLS] + [CHECK_TOOL.name]
 def session_tools(ctx: SessionContext) -> list[AgentTool]:
     """The plug-in tools offered in this session: the run's, or Tack's own for a session
     started outside a run (a reviewer, a distillation)."""
-    if ctx.tools is not None:
-        return ctx.tools
-    from tack.plugins.builtin import own_tools
+    return ctx.tools if ctx.tools is not None else own_tools()
 
-    return own_tools()
+
+def own_tools() -> list[AgentTool]:
+    """Tack's own plug-in tools (tack.plugins.builtin): `check`."""
+    return [AgentTool(CHECK_TOOL, _check)]
 
 
 def tool_specs(ctx: SessionContext) -> list[ToolSpec]:

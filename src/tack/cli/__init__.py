@@ -44,6 +44,9 @@ def _register() -> None:
 @app.callback()
 def _root() -> None:
     """Harness engineering for autonomous coding agents."""
+    from tack.plugins import default_plugins
+
+    default_plugins()  # installed plug-ins' trackers, backends, checks, parsers (docs/extending.md)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from tack.errors import TackError
 from tack.feedback.history import FindingHistory, current_branch
 from tack.feedback.model import CheckRun, Finding
-from tack.feedback.parsers import all_formats, parse_output
+from tack.feedback.parsers import FORMATS, parse_output
 from tack.feedback.paths import ParseContext
 from tack.feedback.render import render_prose
 from tack.feedback.runbooks import attach_runbooks, load_runbooks
@@ -71,9 +71,9 @@ def enrich(argv: list[str], report: Path) -> tuple[list[str], str | None]:
 
 def run_check(spec: CheckSpec, ctx: ParseContext, env: dict[str, str] | None = None
               ) -> CheckRun:
-    if spec.format is not None and spec.format not in all_formats():
+    if spec.format is not None and spec.format not in FORMATS:
         raise CheckError(f"check {spec.name!r}: unknown format {spec.format!r}; use one of "
-                         f"{', '.join(sorted(all_formats()))} or leave it out to auto-detect.")
+                         f"{', '.join(sorted(FORMATS))} or leave it out to auto-detect.")
     with tempfile.TemporaryDirectory(prefix="tack-check-") as tmp:
         report = Path(tmp) / "report"
         argv, shell, fmt = _command(spec, report)

@@ -1,6 +1,10 @@
 """Tack's plug-in manager: Tack's own parts and installed plug-ins, behind the hooks of
 `tack.plugins.hookspecs` (pluggy, project name and entry-point group `tack`).
 
+The parts never import this module: what plug-ins register (trackers, agent backends, scan
+checks, check parsers) is put into each part's own table when the plug-ins load, and the
+orchestrator calls the run-lifecycle hooks. `tack` loads the plug-ins before any command.
+
 Observer hooks (`workspace_prepared`, `turn_event`, `run_ended`, `handed_off`) never break a
 run: a failing plug-in is logged and skipped. Hooks whose answer the run needs
 (`session_environment`, `session_tools`, `prompt_context`) raise `PluginError` naming the plug-in.
@@ -8,8 +12,10 @@ run: a failing plug-in is logged and skipped. Hooks whose answer the run needs
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
-from functools import lru_cache
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -29,6 +35,8 @@ ENTRY_POINT_GROUP = "tack"
 hookimpl = pluggy.HookimplMarker("tack")
 # Template variables Tack itself binds; a plug-in may not replace them.
 RESERVED_PROMPT_NAMES = frozenset({"issue", "attempt"})
+# Tack's own parts, registered first, by module name (as simonw/llm's default plug-ins).
+DEFAULT_PLUGINS = {"tack.builtin": "tack.plugins.builtin"}
 
 
 class Plugins:
@@ -37,9 +45,10 @@ class Plugins:
     def __init__(self, *, load_entry_points: bool = True) -> None:
         self.pm = pluggy.PluginManager("tack")
         self.pm.add_hookspecs(hookspecs)
-        from tack.plugins import builtin
-
-        self.pm.register(builtin, name="tack.builtin")
+        # How to take out what each plug-in put into the parts' tables.
+        self._undo: dict[str, list[Callable[[], object]]] = {}
+        for name, module in DEFAULT_PLUGINS.items():
+            self.register(importlib.import_module(module), name=name)
         if load_entry_points:
             self._load_entry_points()
 
@@ -49,7 +58,7 @@ class Plugins:
                 continue
             try:
                 plugin = ep.load()
-                self.pm.register(plugin, name=ep.name)
+                self.register(plugin, name=ep.name)
             except Exception as exc:  # noqa: BLE001 - a broken plug-in must name itself
                 raise PluginError(
                     f"Tack plug-in {ep.name!r} (entry point {ep.value} in group "
@@ -58,7 +67,45 @@ class Plugins:
                 ) from None
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        self.pm.register(plugin, name=name)
+        registered = self.pm.register(plugin, name=name)
+        if registered is not None:
+            self._install_kinds(registered)
+
+    def unregister(self, name: str) -> None:
+        from tack.principles.rules import python_checks
+
+        self.pm.unregister(name=name)
+        for undo in self._undo.pop(name, []):
+            undo()
+        python_checks.cache_clear()
+
+    def _install_kinds(self, name: str) -> None:
+        """Put what plug-in `name` registers into the parts' tables; the first plug-in to claim
+        a name keeps it, and no plug-in replaces a built-in one."""
+        from tack.agents import PLUGGED_BACKENDS
+        from tack.feedback.parsers import FORMATS
+        from tack.principles.checks import BUILTIN_CHECKS
+        from tack.principles.rules import PLUGGED_CHECKS, python_checks
+        from tack.tracker import PLUGGED_KINDS, SUPPORTED_KINDS
+        from tack.workflow.config import AGENT_BACKENDS
+
+        tables: dict[str, tuple[dict[str, Any], Any]] = {
+            "register_trackers": (PLUGGED_KINDS, SUPPORTED_KINDS),
+            "register_agent_backends": (PLUGGED_BACKENDS, AGENT_BACKENDS),
+            "register_scan_rules": (PLUGGED_CHECKS, BUILTIN_CHECKS),
+            "register_feedback_parsers": (FORMATS, ()),
+        }
+        undo = self._undo.setdefault(name, [])
+        for hook, (table, builtin) in tables.items():
+            for key, thing in self._registered_by(name, hook).items():
+                if key in table or key in builtin:
+                    continue
+                table[key] = thing
+                undo.append(functools.partial(table.pop, key, None))
+                if hook == "register_agent_backends":  # `agent.backend` accepts it now
+                    AGENT_BACKENDS.append(key)
+                    undo.append(functools.partial(AGENT_BACKENDS.remove, key))
+        python_checks.cache_clear()
 
     def names(self) -> list[str]:
         return [name for name, _ in self.pm.list_name_plugin()]
@@ -151,20 +198,21 @@ class Plugins:
 
     # -- plug-in kinds ---------------------------------------------------------------------
 
-    def registered(self, hook: str) -> dict[str, Any]:
-        """What the plug-ins register through `hook` (e.g. `register_trackers`), by name; the
-        first plug-in to claim a name keeps it."""
+    def _registered_by(self, plugin: str, hook: str) -> dict[str, Any]:
+        """What plug-in `plugin` registers through `hook` (e.g. `register_trackers`)."""
         found: dict[str, Any] = {}
 
         def register(name: str, thing: Any) -> None:
             found.setdefault(name, thing)
 
         for impl in self._impls(hook):
+            if impl.plugin_name != plugin:
+                continue
             try:
                 _call(impl, {"register": register})
             except Exception as exc:
-                raise PluginError(f"Tack plug-in {impl.plugin_name!r} failed in its {hook} "
-                                  f"hook: {type(exc).__name__}: {exc}") from exc
+                raise PluginError(f"Tack plug-in {plugin!r} failed in its {hook} hook: "
+                                  f"{type(exc).__name__}: {exc}") from exc
         return found
 
 
@@ -173,7 +221,7 @@ def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
     return impl.function(*[kwargs[name] for name in impl.argnames])
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def default_plugins() -> Plugins:
     """Tack's own parts plus every installed plug-in, loaded once per process."""
     return Plugins()

@@ -39,13 +39,9 @@ def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None] | None:
     return review(run, handoff)
 
 
-def own_tools() -> list[AgentTool]:
-    from tack.agents.tools import CHECK_TOOL, _check
-
-    return [AgentTool(CHECK_TOOL, _check)]
-
-
 @hookimpl
 def session_tools(run: Run) -> list[AgentTool]:
     """The `check` tool: `tack check` with its findings as short prose."""
+    from tack.agents.tools import own_tools
+
     return own_tools()

@@ -1,19 +1,22 @@
 """The objects hooks receive and return: a `Run` (one attempt of one issue) and an
-`AgentTool` (a tool the agent is offered for a session)."""
+`AgentTool` (a tool the agent is offered for a session, from `tack.agents.base`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tack.agents.base import AgentTool
 
 if TYPE_CHECKING:
-    from tack.agents.base import SessionContext
-    from tack.agents.tools import ToolOutcome, ToolSpec
     from tack.store import Store
     from tack.tracker.base import Issue
     from tack.workflow import Workflow
+
+
+__all__ = ["AgentTool", "Run"]
 
 
 def _no_note(message: str) -> None:
@@ -45,15 +48,3 @@ class Run:
     @property
     def identifier(self) -> str:
         return self.issue.identifier
-
-
-ToolHandler = Callable[[dict[str, Any], "SessionContext", int], Awaitable["ToolOutcome"]]
-
-
-@dataclass(frozen=True)
-class AgentTool:
-    """A tool for the agent: its schema, and `run(args, ctx, timeout_ms)` that answers a call
-    (a `ToolInputError` it raises goes back to the model as an error)."""
-
-    spec: ToolSpec
-    run: ToolHandler

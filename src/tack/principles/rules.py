@@ -193,17 +193,20 @@ def count_matches(check: Check, code: str) -> int:
     return len(run_ast_grep(check, SgRoot(code, language).root()))
 
 
+# Checks Tack plug-ins register (`register_scan_rules`); tack.plugins clears the cache below.
+PLUGGED_CHECKS: dict[str, PythonCheck] = {}
+
+
 @lru_cache(maxsize=1)
 def python_checks() -> dict[str, PythonCheck]:
     """Every known Python check: built-ins, then plug-ins (a plug-in may not shadow one)."""
-    from tack.plugins import default_plugins
     from tack.principles.checks import BUILTIN_CHECKS
 
     found: dict[str, PythonCheck] = dict(BUILTIN_CHECKS)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in found:
             found[ep.name] = _lazy(ep)
-    for name, check in default_plugins().registered("register_scan_rules").items():
+    for name, check in PLUGGED_CHECKS.items():
         found.setdefault(name, check)
     return found
 

@@ -71,7 +71,8 @@ class HooksConfig(Section):
     timeout_ms: int = Field(default=60_000, gt=0)
 
 
-BUILTIN_BACKENDS = ("codex", "claude", "builtin", "command")
+# The names `agent.backend` accepts; plug-ins add theirs (`register_agent_backends`).
+AGENT_BACKENDS = ["codex", "claude", "builtin", "command"]
 
 
 class AgentConfig(Section):
@@ -80,17 +81,14 @@ class AgentConfig(Section):
     max_retry_backoff_ms: int = Field(default=300_000, gt=0)
     max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
     # Tack: which backend runs the agent. Symphony's default is codex.
-    # Plug-ins add more (`register_agent_backends`, docs/extending.md).
+    # One of AGENT_BACKENDS (docs/extending.md: plug-ins add more).
     backend: str = "codex"
 
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        from tack.plugins import default_plugins
-
-        names = [*BUILTIN_BACKENDS, *default_plugins().registered("register_agent_backends")]
-        if value not in names:
-            quoted = [repr(n) for n in names]
+        if value not in AGENT_BACKENDS:
+            quoted = [repr(n) for n in AGENT_BACKENDS]
             # Reported like a Literal's error: "must be 'codex', ... or 'command'".
             raise PydanticCustomError("literal_error", "Input should be {expected}",
                                       {"expected": ", ".join(quoted[:-1]) + " or " + quoted[-1]})

@@ -47,14 +47,6 @@ FORMATS: dict[str, Callable[[str, ParseContext], Parsed]] = {
 }
 
 
-def all_formats() -> dict[str, Callable[[str, ParseContext], Parsed]]:
-    """`FORMATS`, then the formats plug-ins register (`register_feedback_parsers`)."""
-    from tack.plugins import default_plugins
-
-    plugged = default_plugins().registered("register_feedback_parsers")
-    return {**plugged, **FORMATS}
-
-
 def load_json(text: str) -> Any:
     """The first JSON document in `text`, skipping any banner lines before it."""
     decoder = json.JSONDecoder()
@@ -100,7 +92,7 @@ def parse_output(text: str, fmt: str | None, ctx: ParseContext) -> tuple[str, li
                                                                          int | None]:
     """(format used, findings, number of tests when known)."""
     fmt = fmt or detect_format(text)
-    parser = all_formats().get(fmt)
+    parser = FORMATS.get(fmt)
     if parser is None:
         raise KeyError(fmt)
     findings, total = parser(text, ctx)
