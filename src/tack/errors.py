@@ -55,3 +55,9 @@ class StoreError(TackError):
     """The durable state store cannot be opened or is held by another process."""
 
     code = "store_error"
+
+
+class PluginError(TackError):
+    """A plug-in cannot be loaded, or a hook it implements failed where Tack needs its answer."""
+
+    code = "plugin_error"

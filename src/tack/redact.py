@@ -54,3 +54,16 @@ def secret_values(mapping: dict[str, Any]) -> list[str]:
         elif isinstance(value, str) and _SECRET_NAME.search(str(key)):
             out.append(value)
     return out
+
+
+def service_redactor(config: Any) -> Redactor:
+    """A redactor for every secret a `ServiceConfig` holds: the model key, the server and
+    executor tokens, the tracker's and forge's keys and the tracker provider's secrets."""
+    from tack.tracker.http import resolve_secret
+
+    return Redactor(
+        [config.builtin.api_key or "", config.server.token or "",
+         config.executor.api_key or "", resolve_secret(config.tracker.api_key) or "",
+         resolve_secret(config.pull_requests.api_key) or ""]
+        + secret_values(config.tracker.provider)
+    )

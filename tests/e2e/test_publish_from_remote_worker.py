@@ -53,7 +53,7 @@ async def test_a_workspace_on_another_machine_is_published_from_the_remote(
         entry = RunningEntry(issue=issue, run_id=run_id, attempt=None,
                              workspace="/nonexistent/worker-b/TACK-1", worker="worker-b")
         assert handoff.handed_off(orch.workflow.config, entry)
-        await handoff.publish(orch, entry)
+        await orch.publisher.publish(entry)
         events = [e["message"] for e in orch.issue_detail("TACK-1")["recent_events"]]
     finally:
         store.close()

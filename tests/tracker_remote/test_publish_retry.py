@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tack.errors import TackError
-from tack.orchestrator import Orchestrator, handoff
+from tack.orchestrator import Orchestrator
 from tack.orchestrator.handoff import retry_delay_ms
 from tack.orchestrator.state import RunningEntry
 from tack.store import Store
@@ -310,7 +310,7 @@ def test_a_publish_cut_off_by_a_shutdown_is_made_by_the_next_orchestrator(
     wait_for(lambda: time.time() > due, 30, "the queue row to come due")
     ticks = first.orch.tick_count
     wait_for(lambda: first.orch.tick_count >= ticks + 5, 30, "more steps of the loop")
-    name = f"publish-retry:{run_id}"
+    name = f"publish:{run_id}"  # the publisher's task for the run (first attempt or retry)
     assert first.call(tasks_named(name)) == ["publish"] and gated.waiting == 1
 
     async def cancel() -> None:
@@ -379,7 +379,7 @@ def test_a_retry_superseded_by_a_newer_handoff_does_not_come_back(
         orch.store.finish_run(run_id, "succeeded")
         entry = RunningEntry(issue=issue, run_id=run_id, attempt=1, workspace=workspace,
                              last_message="Second hand-off: reworked.")
-        orch._spawn(handoff.publish(orch, entry))
+        orch.publisher.start(entry)
         return run_id
 
     new_run = up.call(hand_off_again)

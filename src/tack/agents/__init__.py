@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tack.agents.base import (
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 
+# Backends plug-ins register (`register_agent_backends`), by `agent.backend` name.
+PLUGGED_BACKENDS: dict[str, Callable[[Workflow], AgentBackend]] = {}
+
+
 def build_backend(workflow: Workflow) -> AgentBackend:
     """The backend `agent.backend` selects, configured from its section."""
     name = workflow.config.agent.backend
@@ -50,6 +55,8 @@ def build_backend(workflow: Workflow) -> AgentBackend:
         from tack.agents.codex import CodexBackend
 
         return CodexBackend(workflow.config.codex)
+    if name in PLUGGED_BACKENDS:
+        return PLUGGED_BACKENDS[name](workflow)
     raise AgentError(
         f"agent.backend {name!r} is not available yet in this Tack (available: builtin). "
         f"Set `agent: {{backend: builtin}}` and a `builtin:` section in {workflow.path}.",

@@ -77,6 +77,49 @@ class TurnResult:
     usage: TokenUsage = field(default_factory=TokenUsage)
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+    def chat_schema(self) -> dict[str, Any]:
+        """Chat Completions `tools` entry."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+    def responses_schema(self) -> dict[str, Any]:
+        """Responses API `tools` entry."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+
+
+@dataclass
+class ToolOutcome:
+    ok: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """A tool for the agent from a plug-in (`session_tools`): its schema, and
+    `run(args, ctx, timeout_ms)` that answers a call (a `ToolInputError` it raises goes back
+    to the model as an error)."""
+
+    spec: ToolSpec
+    run: Callable[[dict[str, Any], SessionContext, int], Awaitable[ToolOutcome]]
+
+
 @dataclass
 class SessionContext:
     """What a backend needs to start a session for one issue."""
@@ -89,6 +132,8 @@ class SessionContext:
     # Called with the pid (process group id) of every long-lived child process the agent
     # starts, so a restarted orchestrator can sweep leftovers after a crash.
     on_process: Callable[[int, bool], None] | None = None
+    # Plug-in tools for the session (`session_tools` hook); None offers Tack's own.
+    tools: list[AgentTool] | None = None
 
 
 class AgentSession(Protocol):

@@ -24,7 +24,7 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import APP_TOOL, SKILL_TOOL, TOOLS, ToolSpec, run_tool
+from tack.agents.tools import APP_TOOL, SKILL_TOOL, ToolSpec, run_tool, tool_specs
 from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
 from tack.skills.agent_tool import skill_catalog
@@ -143,9 +143,9 @@ class _ChatBuilder:
 class ChatConversation:
     path = "/chat/completions"
 
-    def __init__(self, system_prompt: str, tools: list[ToolSpec] = TOOLS) -> None:
-        self.tools = tools
+    def __init__(self, system_prompt: str, tools: list[ToolSpec]) -> None:
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}]
+        self.tools = tools
 
     def add_user(self, text: str) -> None:
         self.messages.append({"role": "user", "content": text})
@@ -239,9 +239,9 @@ def _reply_from_items(items: list[dict[str, Any]], response: dict[str, Any]) -> 
 class ResponsesConversation:
     path = "/responses"
 
-    def __init__(self, system_prompt: str, tools: list[ToolSpec] = TOOLS) -> None:
-        self.tools = tools
+    def __init__(self, system_prompt: str, tools: list[ToolSpec]) -> None:
         self.instructions = system_prompt
+        self.tools = tools
         # The whole history is sent each time (no server-side state), so any
         # Responses-compatible server works.
         self.input: list[dict[str, Any]] = []
@@ -327,7 +327,9 @@ class BuiltinSession:
             identifier=ctx.issue.identifier, title=ctx.issue.title, workspace=ctx.workspace
         )
         self.catalog = skill_catalog(ctx.workspace, skills_budget or 0)
-        tools = [*TOOLS, SKILL_TOOL] if self.catalog.shown else TOOLS
+        tools = tool_specs(ctx)
+        if self.catalog.shown:
+            tools = [*tools, SKILL_TOOL]
         if app_configured(ctx.workspace):
             tools = [*tools, APP_TOOL]
         prompt += self.catalog.text

@@ -13,15 +13,16 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tack.agents.base import SessionContext
-from tack.tracker.credentials import environ_without
-from tack.store.feedback import agent_comment
+from tack.agents.base import AgentTool, SessionContext, ToolOutcome, ToolSpec
 from tack.errors import TackError
+from tack.store.feedback import agent_comment
+from tack.tracker.credentials import environ_without
 from tack.workspace.commit import AGENT_EMAIL, AGENT_NAME, commit_work, is_own_repository
+
+__all__ = ["AgentTool", "ToolOutcome", "ToolSpec", "run_tool", "session_tools", "tool_specs"]
 
 READ_MAX_CHARS = 48_000
 SHELL_OUTPUT_MAX = 8_000
@@ -32,39 +33,6 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": AGENT_NAME,
     "GIT_COMMITTER_EMAIL": AGENT_EMAIL,
 }
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-    def chat_schema(self) -> dict[str, Any]:
-        """Chat Completions `tools` entry."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-    def responses_schema(self) -> dict[str, Any]:
-        """Responses API `tools` entry."""
-        return {
-            "type": "function",
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.parameters,
-        }
-
-
-@dataclass
-class ToolOutcome:
-    ok: bool
-    output: str
 
 
 class ToolInputError(Exception):
@@ -120,13 +88,14 @@ TOOLS: list[ToolSpec] = [
                 body={**_STR, "description": "Comment text for comment."}),
     ),
 ]
-TOOLS.append(ToolSpec(
+# Offered through Tack's own plug-in (tack.plugins.builtin), like any plug-in's tool.
+CHECK_TOOL = ToolSpec(
     "check",
     "Run the repository's tests and linters (`tack check`) and get the failures as short "
     "prose: what failed, where, why, and the runbook to follow. Run it before handing off.",
     _schema([], profile={**_STR, "description": "A check or profile from WORKFLOW.md."},
             command={**_STR, "description": "A command to check instead, e.g. `pytest -q`."}),
-))
+)
 COMMIT_TOOL = ToolSpec(
     "commit",
     "Record your work on this issue's branch: stages every change in the workspace "
@@ -135,7 +104,7 @@ COMMIT_TOOL = ToolSpec(
     _schema(["message"], message={**_STR, "description": "Why the change is needed."}),
 )
 TOOLS.append(COMMIT_TOOL)
-TOOL_NAMES = [t.name for t in TOOLS]
+TOOL_NAMES = [t.name for t in TOOLS] + [CHECK_TOOL.name]
 # Offered only when the workspace has skills (tack.skills.agent_tool).
 SKILL_TOOL = ToolSpec(
     "skill",
@@ -165,6 +134,22 @@ APP_TOOL = ToolSpec(
 )
 
 
+def session_tools(ctx: SessionContext) -> list[AgentTool]:
+    """The plug-in tools offered in this session: the run's, or Tack's own for a session
+    started outside a run (a reviewer, a distillation)."""
+    return ctx.tools if ctx.tools is not None else own_tools()
+
+
+def own_tools() -> list[AgentTool]:
+    """Tack's own plug-in tools (tack.plugins.builtin): `check`."""
+    return [AgentTool(CHECK_TOOL, _check)]
+
+
+def tool_specs(ctx: SessionContext) -> list[ToolSpec]:
+    """Every tool the model is offered: the built-in ones, then the plug-ins'."""
+    return TOOLS + [t.spec for t in session_tools(ctx)]
+
+
 async def run_tool(
     name: str, args: dict[str, Any] | str, ctx: SessionContext, *,
     shell_timeout_ms: int = 120_000,
@@ -176,18 +161,19 @@ async def run_tool(
             return await _shell(parsed, ctx, shell_timeout_ms)
         if name == "tracker":
             return await _tracker(parsed, ctx)
-        if name == "check":
-            return await _check(parsed, ctx, shell_timeout_ms)
-        if name == SKILL_TOOL.name:
-            return _skill(parsed, ctx.workspace)
         if name == "commit":
             return await commit_tool(parsed, ctx.workspace)
+        if name == SKILL_TOOL.name:
+            return _skill(parsed, ctx.workspace)
         if name == APP_TOOL.name:
             return await _app(parsed, ctx)
+        plugged = {t.spec.name: t for t in session_tools(ctx)}
+        if name in plugged:
+            return await plugged[name].run(parsed, ctx, shell_timeout_ms)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
-                                 + ", ".join(TOOL_NAMES))
+                                 + ", ".join(t.name for t in tool_specs(ctx)))
         return ToolOutcome(True, handler(parsed, ctx.workspace))
     except ToolInputError as exc:
         return ToolOutcome(False, f"error: {exc}")

@@ -63,6 +63,9 @@ def _root(
     ),
 ) -> None:
     """Harness engineering for autonomous coding agents."""
+    from tack.plugins import default_plugins
+
+    default_plugins()  # installed plug-ins' trackers, backends, checks, parsers (docs/extending.md)
 
 
 def main() -> None:

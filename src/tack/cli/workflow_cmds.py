@@ -107,11 +107,11 @@ def register(app: typer.Typer) -> None:
         else:
             assert issue_id is not None
             issue = asyncio.run(_fetch_issue(loaded, issue_id))
-        from tack.orchestrator.guidance import guidance_for
+        from tack.plugins import Run, default_plugins
 
-        guidance = guidance_for(loaded, issue)
-        text = loaded.render_prompt(issue, attempt, lessons=guidance.lessons,
-                                    principles=guidance.principles)
+        variables = default_plugins().prompt_context(
+            Run(workflow=loaded, issue=issue, attempt=attempt))
+        text = loaded.render_prompt(issue, attempt, extra=variables)
         from tack.review.plan_gate import approved_plan, with_approved_plan
 
         text = with_approved_plan(text, approved_plan(issue))

@@ -11,7 +11,6 @@ import asyncio
 import functools
 import signal
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import structlog
@@ -20,14 +19,14 @@ from tack.agents import AgentBackend, AgentEvent, build_backend
 from tack.errors import TackError, TrackerError
 from tack.orchestrator import grace, handoff, recheck, recovery, reload, scheduling, snapshots
 from tack.orchestrator.executor import Executor, build_executor
-from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry
+from tack.orchestrator.host import plugin_run
+from tack.orchestrator.state import CancelReason, RetryEntry, RunningEntry, Totals
 from tack.orchestrator.worker import AttemptOutcome
-from tack.redact import Redactor, secret_values
+from tack.plugins import Plugins, default_plugins
+from tack.redact import service_redactor
 from tack.store import RetryRow, Store
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
-from tack.tracker.credentials import withheld_env
-from tack.tracker.http import resolve_secret
 from tack.workflow import Workflow, WorkflowWatcher
 from tack.workflow.config import normalize_state
 from tack.workspace import WorkspaceManager
@@ -35,14 +34,6 @@ from tack.workspace import WorkspaceManager
 log = structlog.get_logger("tack.orchestrator")
 
 BackendFactory = Callable[[Workflow], AgentBackend]
-
-
-@dataclass
-class Totals:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-    ended_seconds: float = 0.0
 
 
 class Orchestrator:
@@ -54,34 +45,25 @@ class Orchestrator:
         backend_factory: BackendFactory = build_backend,
         tracker: Tracker | None = None,
         executor: Executor | None = None,
+        plugins: Plugins | None = None,
     ) -> None:
         self.watcher = watcher
         self.store = store
         self.backend_factory = backend_factory
+        # Tack's own parts and the installed plug-ins (tack.plugins.hookspecs).
+        self.plugins = plugins or default_plugins()
         wf = watcher.current
-        self.redactor = Redactor(
-            [wf.config.builtin.api_key or "", wf.config.server.token or "",
-             resolve_secret(wf.config.tracker.api_key) or "",
-             resolve_secret(wf.config.pull_requests.api_key) or ""]
-            + secret_values(wf.config.tracker.provider)
-        )
+        self.redactor = service_redactor(wf.config)
         self.tracker: Tracker = tracker or build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
         # Where runs execute; chosen at start (a changed `executor:` needs a restart).
         self.executor: Executor = executor or build_executor(wf.config.executor)
         self._tracker_config = wf.config.tracker.model_dump()
-        self.workspaces = WorkspaceManager(
-            root=wf.workspace_root(),
-            repo=wf.repo_dir(),
-            workspace=wf.config.workspace,
-            hooks=wf.config.hooks,
-            withheld_env=withheld_env(wf),
-        )
+        self.workspaces = WorkspaceManager.for_workflow(wf)
         self.running: dict[str, RunningEntry] = {}
         self.claimed: set[str] = set()
         self.retrying: dict[str, RetryEntry] = {}
-        # Operator-canceled issues: issue id -> (identifier, state when canceled). They are
-        # not dispatched again until their tracker state changes or an operator retries them;
-        # kept in the store's meta table across restarts.
+        # Operator-canceled issue id -> (identifier, state when canceled): not dispatched again
+        # until its state changes or an operator retries it; kept in the store across restarts.
         self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
         self.handed_off: set[str] = set()  # re-read before another dispatch (recheck)
@@ -104,6 +86,7 @@ class Orchestrator:
         # Called on every `request_refresh` (POST /api/v1/refresh), e.g. the review intake.
         self.refresh_listeners: list[Callable[[], None]] = []
         self.changes = 0  # counts _notify calls: viewers share work done per change
+        self.publisher = handoff.HandoffPublisher(self, self._spawn)
 
     # -- public control --------------------------------------------------------------------
 
@@ -133,7 +116,16 @@ class Orchestrator:
 
     async def startup(self) -> None:
         """Recover from whatever the last process left behind (see `recovery`)."""
-        await recovery.recover(self)
+        plan = recovery.plan_recovery(self.store)
+        self.totals, self.held = plan.totals, plan.held
+        self.retrying.update({retry.issue_id: retry for retry in plan.retries})
+        self.claimed.update(self.retrying)
+        for run in plan.interrupted:
+            if run.issue_id not in self.retrying:
+                self._schedule_retry(run.issue_id, run.identifier, run.attempt, 0,
+                                     "resumed after the orchestrator stopped mid-run", "recovery")
+        await recovery.cleanup_terminal_workspaces(self.tracker, self.workspaces,
+                                                   self.workflow.config.tracker)
 
     async def run(self) -> None:
         """Run until `stop()`; then stop every agent and persist what resumes next time."""
@@ -160,7 +152,7 @@ class Orchestrator:
         self._wake.clear()
         if self._stopping.is_set():
             return
-        reload.reload_workflow(self)
+        self._reload_workflow()
         while not self._exits.empty():
             issue_id, outcome = self._exits.get_nowait()
             await self._on_worker_exit(issue_id, outcome)
@@ -169,7 +161,8 @@ class Orchestrator:
             await self.tick()
             self._next_tick = time.monotonic() + self.workflow.config.polling.interval_ms / 1000
         await self._fire_due_retries()
-        handoff.fire_due_publishes(self)
+        if not self._stopping.is_set():
+            self.publisher.fire_due_publishes()
 
     async def _shutdown(self) -> None:
         for entry in self.running.values():
@@ -293,17 +286,10 @@ class Orchestrator:
 
     def _reconcile_stalls(self) -> None:
         stall_ms = self.workflow.config.codex.stall_timeout_ms
-        if stall_ms <= 0:
-            return
-        now = time.monotonic()
-        for entry in list(self.running.values()):
-            if entry.cancel_reason:
-                continue
-            since = entry.last_activity_mono or entry.started_mono
-            if (now - since) * 1000 > stall_ms:
-                log.warning("run stalled; killing", issue_identifier=entry.identifier)
-                self._record(entry, "orchestrator", f"stalled: no agent activity for {stall_ms} ms")
-                self._terminate(entry, "stalled", None)
+        for entry in scheduling.stalled(self.running.values(), stall_ms, time.monotonic()):
+            log.warning("run stalled; killing", issue_identifier=entry.identifier)
+            self._record(entry, "orchestrator", f"stalled: no agent activity for {stall_ms} ms")
+            self._terminate(entry, "stalled", None)
 
     def _terminate(self, entry: RunningEntry, reason: CancelReason, issue: Issue | None) -> None:
         if entry.cancel_reason:
@@ -410,8 +396,9 @@ class Orchestrator:
             )
             self._schedule_retry(issue_id, ident, attempt, delay, error, "failure", url=entry.issue.url)
         recheck.note_exit(self, entry)
-        if handoff.handed_off(self.workflow.config, entry):
-            self._spawn(handoff.publish(self, entry))
+        self.plugins.run_ended(plugin_run(self, entry), status, error)
+        if handoff.reached_handoff(self.workflow.config, entry):
+            self.publisher.start(entry)
         self._notify()
 
     def _schedule_retry(
@@ -540,6 +527,8 @@ class Orchestrator:
             self.store.update_run(entry.run_id, session_id=entry.session_id)
         if event.kind == "rate_limits":
             self.rate_limits = data
+        if self.plugins.implemented("turn_event"):
+            self.plugins.turn_event(plugin_run(self, entry), event)
         if event.usage is not None:
             entry.tokens = entry.tokens + event.usage
             self.totals.input_tokens += event.usage.input_tokens
@@ -565,6 +554,17 @@ class Orchestrator:
         )
         self._notify()  # the timeline changed: open dashboards show the line now
 
+    def _reload_workflow(self) -> None:
+        result = reload.reload_workflow(self.watcher, self.workspaces, config_error=self.config_error,
+                                        tracker_config=self._tracker_config)
+        self.config_error = result.config_error
+        if result.tracker is not None:
+            self._spawn(self.tracker.close())
+            self.tracker, self._tracker_config = result.tracker, result.tracker_config or {}
+        if result.changed:
+            interval_s = self.workflow.config.polling.interval_ms / 1000
+            self._next_tick = min(self._next_tick, time.monotonic() + interval_s)
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
@@ -586,10 +586,13 @@ class Orchestrator:
             except Exception:  # observers never break scheduling
                 log.warning("state listener failed", exc_info=True)
 
+    # What collaborators call (tack.orchestrator.host); the core keeps its private names.
+    record, notify, preflight, terminate = _record, _notify, _preflight, _terminate
+
     # -- snapshots for the API ---------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return snapshots.state_snapshot(self)
+        return snapshots.state_snapshot(self, self.publisher.pending_publishes())
 
     def issue_detail(self, identifier: str) -> dict[str, Any] | None:
         return snapshots.issue_detail(self, identifier)

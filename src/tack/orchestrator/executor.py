@@ -14,13 +14,13 @@ from tack.orchestrator.worker import AttemptOutcome, AttemptRunner
 from tack.workflow.config import ExecutorConfig
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.orchestrator.host import RunHost
 
 
 class Executor(Protocol):
     kind: str
 
-    async def run(self, orch: Orchestrator, entry: RunningEntry) -> AttemptOutcome:
+    async def run(self, orch: RunHost, entry: RunningEntry) -> AttemptOutcome:
         """Run one attempt; cancelling the task stops it (`entry.cancel_reason` says why)."""
         ...
 
@@ -32,7 +32,7 @@ class LocalExecutor:
 
     kind = "local"
 
-    async def run(self, orch: Orchestrator, entry: RunningEntry) -> AttemptOutcome:
+    async def run(self, orch: RunHost, entry: RunningEntry) -> AttemptOutcome:
         entry.worker = "local"
         return await AttemptRunner(orch, entry).run()
 

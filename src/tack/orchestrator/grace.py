@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tack.agents.base import TokenUsage
 from tack.orchestrator.state import RunningEntry
@@ -16,14 +16,30 @@ from tack.tracker.base import Issue
 from tack.workflow.config import ServiceConfig, TrackerConfig, normalize_state
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.orchestrator.host import RunHost
+    from tack.orchestrator.state import CancelReason
+    from tack.workflow import Workflow
+
+
+class GraceHost(Protocol):
+    """What the grace period needs of the orchestrator (the core implements it)."""
+
+    running: dict[str, RunningEntry]
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+    def record(self, entry: RunningEntry, kind: str, message: str) -> None: ...
+
+    def terminate(self, entry: RunningEntry, reason: CancelReason,
+                  issue: Issue | None) -> None: ...
 
 
 def in_handoff(cfg: TrackerConfig, issue: Issue | None) -> bool:
     return issue is not None and normalize_state(issue.state) == normalize_state(cfg.handoff_state)
 
 
-def let_finish(orch: Orchestrator, entry: RunningEntry, issue: Issue) -> None:
+def let_finish(orch: GraceHost, entry: RunningEntry, issue: Issue) -> None:
     """Reconciliation saw the run's issue in the hand-off state: stop the run only when its
     turn has not ended `agent.handoff_grace_ms` later."""
     entry.issue = issue
@@ -32,22 +48,22 @@ def let_finish(orch: Orchestrator, entry: RunningEntry, issue: Issue) -> None:
     entry.handed_off_mono = time.monotonic()
     grace_ms = orch.workflow.config.agent.handoff_grace_ms
     if grace_ms <= 0:
-        orch._terminate(entry, "handoff", issue)
+        orch.terminate(entry, "handoff", issue)
         return
-    orch._record(entry, "orchestrator", f"issue handed off to {issue.state!r}; letting the "
+    orch.record(entry, "orchestrator", f"issue handed off to {issue.state!r}; letting the "
                  f"agent finish its turn (up to {grace_ms / 1000:g} s)")
     asyncio.get_running_loop().call_later(grace_ms / 1000, _grace_over, orch, entry, grace_ms)
 
 
-def _grace_over(orch: Orchestrator, entry: RunningEntry, grace_ms: int) -> None:
+def _grace_over(orch: GraceHost, entry: RunningEntry, grace_ms: int) -> None:
     if orch.running.get(entry.issue.id) is not entry or entry.cancel_reason:
         return  # ended by itself, or stopped for another reason
     if not in_handoff(orch.workflow.config.tracker, entry.issue):
         entry.handed_off_mono = None  # moved back to work (rework): the run goes on
         return
-    orch._record(entry, "orchestrator", f"the turn did not end within {grace_ms} ms of the "
+    orch.record(entry, "orchestrator", f"the turn did not end within {grace_ms} ms of the "
                  "hand-off (agent.handoff_grace_ms); stopping the run")
-    orch._terminate(entry, "handoff", entry.issue)
+    orch.terminate(entry, "handoff", entry.issue)
 
 
 def end_reason(cfg: ServiceConfig, entry: RunningEntry, status: str, error: str | None) -> str:
@@ -71,7 +87,7 @@ def end_reason(cfg: ServiceConfig, entry: RunningEntry, status: str, error: str 
     return error or status
 
 
-def count_final_tokens(orch: Orchestrator, entry: RunningEntry, reported: TokenUsage) -> None:
+def count_final_tokens(orch: RunHost, entry: RunningEntry, reported: TokenUsage) -> None:
     """Add what a run reported in all (a Temporal run's result) beyond what its progress
     events delivered: the last turn's usage often arrives after the last progress poll."""
     missing = TokenUsage(max(reported.input_tokens - entry.tokens.input_tokens, 0),

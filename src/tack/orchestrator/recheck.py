@@ -6,7 +6,7 @@ time, with a second agent session and its comments posted twice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tack.errors import TrackerError
 from tack.orchestrator import grace, scheduling
@@ -14,16 +14,29 @@ from tack.orchestrator.state import RunningEntry
 from tack.tracker.base import Issue
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.tracker import Tracker
+    from tack.workflow import Workflow
 
 
-def note_exit(orch: Orchestrator, entry: RunningEntry) -> None:
+class RecheckHost(Protocol):
+    """What the re-read needs of the orchestrator (the core implements it)."""
+
+    handed_off: set[str]
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+    @property
+    def tracker(self) -> Tracker: ...
+
+
+def note_exit(orch: RecheckHost, entry: RunningEntry) -> None:
     """Remember a run that ended with its issue handed off."""
     if grace.in_handoff(orch.workflow.config.tracker, entry.issue):
         orch.handed_off.add(entry.issue.id)
 
 
-async def confirmed(orch: Orchestrator, listed: Issue) -> Issue | None:
+async def confirmed(orch: RecheckHost, listed: Issue) -> Issue | None:
     """The issue to dispatch for `listed`: itself, or, after a hand-off, its fresh read when
     that says it is eligible again (a person sent it back to work); None skips it this tick."""
     if listed.id not in orch.handed_off:

@@ -1,12 +1,13 @@
 """Hot reload of WORKFLOW.md between ticks (SPEC §6.2): a good edit applies to the next
 dispatch (workspace layout, hooks, tracker), a broken one is reported in health while the
-last good config stays in force.
+last good config stays in force. `reload_workflow` says what changed; the orchestrator
+applies it (a new tracker, an earlier next tick).
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -15,26 +16,37 @@ from tack.tracker import build_tracker
 from tack.tracker.credentials import withheld_env
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.tracker import Tracker
+    from tack.workflow import WorkflowWatcher
+    from tack.workspace import WorkspaceManager
 
 log = structlog.get_logger(__name__)
 
 
-def reload_workflow(orch: Orchestrator) -> None:
+@dataclass
+class Reloaded:
+    """The outcome of one reload check."""
+
+    config_error: str | None
+    changed: bool = False  # a good edit applied: the next tick should come soon
+    tracker: Tracker | None = None  # a tracker built from a changed `tracker:` section
+    tracker_config: dict[str, Any] | None = None
+
+
+def reload_workflow(watcher: WorkflowWatcher, workspaces: WorkspaceManager, *,
+                    config_error: str | None, tracker_config: dict[str, Any]) -> Reloaded:
     """Apply a changed WORKFLOW.md; a broken one is reported and the last good one stays."""
-    changed = orch.watcher.check()
-    err = orch.watcher.last_error
+    changed = watcher.check()
+    err = watcher.last_error
     if err is not None:
-        if orch.config_error != err.message:
+        if config_error != err.message:
             log.error("WORKFLOW.md reload failed; keeping the last good config", error=err.message)
-        orch.config_error = err.message
-        return
-    orch.config_error = None
+        return Reloaded(err.message)
     if not changed:
-        return
-    wf = orch.workflow
+        return Reloaded(None)
+    wf = watcher.current
     log.info("WORKFLOW.md reloaded", path=str(wf.path))
-    orch.workspaces.update(
+    workspaces.update(
         root=wf.workspace_root(),
         repo=wf.repo_dir(),
         workspace=wf.config.workspace,
@@ -42,16 +54,10 @@ def reload_workflow(orch: Orchestrator) -> None:
         withheld_env=withheld_env(wf),
     )
     new_tracker_cfg = wf.config.tracker.model_dump()
-    if new_tracker_cfg != orch._tracker_config:
+    if new_tracker_cfg != tracker_config:
         try:
             tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
         except TackError as exc:
-            orch.config_error = exc.message
-            return
-        old = orch.tracker
-        orch.tracker = tracker
-        orch._tracker_config = new_tracker_cfg
-        orch._spawn(old.close())
-    orch._next_tick = min(
-        orch._next_tick, time.monotonic() + wf.config.polling.interval_ms / 1000
-    )
+            return Reloaded(exc.message)
+        return Reloaded(None, changed=True, tracker=tracker, tracker_config=new_tracker_cfg)
+    return Reloaded(None, changed=True)

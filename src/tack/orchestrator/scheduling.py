@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Iterable
 
+from tack.orchestrator.state import RunningEntry
 from tack.tracker.base import Issue
 from tack.workflow.config import AgentConfig, TrackerConfig, normalize_state
 
@@ -76,3 +77,11 @@ def failure_backoff_ms(attempt: int, max_backoff_ms: int) -> int:
     """min(10 s · 2^(attempt-1), cap) for a 1-based attempt."""
     attempt = max(attempt, 1)
     return int(min(FAILURE_BASE_MS * (2 ** min(attempt - 1, 30)), max_backoff_ms))
+
+
+def stalled(entries: Iterable[RunningEntry], stall_ms: int, now: float) -> list[RunningEntry]:
+    """SPEC §16.3: the runs silent for longer than `codex.stall_timeout_ms` (0 disables)."""
+    if stall_ms <= 0:
+        return []
+    return [e for e in entries if not e.cancel_reason
+            and (now - (e.last_activity_mono or e.started_mono)) * 1000 > stall_ms]

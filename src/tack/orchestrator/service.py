@@ -43,7 +43,7 @@ async def run_service(
                 if backend_factory else Orchestrator(watcher, store))
         verify_before_up(SkillsHome(wf.base_dir))  # a tampered or missing skill stops `tack up`
         sweep_leftovers(wf.workspace_root())  # app sessions a killed Tack left behind
-        problem = orch._preflight()
+        problem = orch.preflight()
         if problem:
             raise TackError(f"Cannot start: {problem}")
         if install_signals:

@@ -1,20 +1,39 @@
-"""JSON views of orchestrator state for the API and dashboard (SPEC §13.3, §13.7.2)."""
+"""JSON views of orchestrator state for the API and dashboard (SPEC §13.3, §13.7.2), built
+from the state the orchestrator hands over (`SchedulerState`), never from its internals."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tack.orchestrator import handoff
-from tack.orchestrator.state import RunningEntry
+from tack.orchestrator.state import RetryEntry, RunningEntry, Totals
 from tack.orchestrator.timefmt import iso
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.store import PublishRow, Store
+    from tack.workflow import Workflow
 
 
+class SchedulerState(Protocol):
+    """The orchestrator's public state that the views read."""
 
-def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
+    running: dict[str, RunningEntry]
+    retrying: dict[str, RetryEntry]
+    held: dict[str, tuple[str, str]]
+    totals: Totals
+    rate_limits: dict[str, Any] | None
+    config_error: str | None
+    dispatch_error: str | None
+    reconcile_error: str | None
+    last_tick_at: float | None
+    tick_count: int
+    store: Store
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+
+def state_snapshot(orch: SchedulerState, pending: list[PublishRow]) -> dict[str, Any]:
     now = time.time()
     running = [running_row(e, now) for e in orch.running.values()]
     retrying = [r.to_dict() for r in sorted(orch.retrying.values(), key=lambda r: r.due_at)]
@@ -48,14 +67,14 @@ def state_snapshot(orch: Orchestrator) -> dict[str, Any]:
         # Hand-offs whose publish failed and is tried again (pull_requests.retry_*).
         "pending_publishes": [{"identifier": p.identifier, "attempt": p.attempt,
                                "due_at": iso(p.due_at), "error": p.error}
-                              for p in handoff.pending_publishes(orch)],
+                              for p in pending],
         # Canceled by an operator: not dispatched again until moved or retried.
         "held": [{"issue_id": issue_id, "issue_identifier": ident, "state": state}
                  for issue_id, (ident, state) in orch.held.items()],
     }
 
 
-def recent_handoffs_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, Any]]:
+def recent_handoffs_rows(orch: SchedulerState, limit: int = 10) -> list[dict[str, Any]]:
     from tack.store.metrics import recent_handoffs
 
     handoff_state = orch.workflow.config.tracker.handoff_state
@@ -71,7 +90,7 @@ def recent_handoffs_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, 
     ]
 
 
-def recent_run_rows(orch: Orchestrator, limit: int = 10) -> list[dict[str, Any]]:
+def recent_run_rows(orch: SchedulerState, limit: int = 10) -> list[dict[str, Any]]:
     return [
         {
             "run_id": r["id"],
@@ -109,7 +128,7 @@ def running_row(e: RunningEntry, now: float) -> dict[str, Any]:
         "tokens": e.tokens.to_dict(),
     }
 
-def issue_detail(orch: Orchestrator, identifier: str) -> dict[str, Any] | None:
+def issue_detail(orch: SchedulerState, identifier: str) -> dict[str, Any] | None:
     """SPEC §13.7.2 GET /api/v1/<identifier>; None when the issue is unknown."""
     key = identifier.lower()
     entry = next((e for e in orch.running.values() if e.identifier.lower() == key), None)

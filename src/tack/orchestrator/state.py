@@ -15,6 +15,14 @@ CancelReason = Literal["terminal", "inactive", "missing", "stalled", "shutdown",
 
 
 @dataclass
+class Totals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    ended_seconds: float = 0.0
+
+
+@dataclass
 class RunningEntry:
     issue: Issue
     run_id: int

@@ -18,9 +18,8 @@ import structlog
 from tack.agents import AgentEvent, AgentSession, SessionContext
 from tack.app import run as app_run
 from tack.errors import TackError
-from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
-from tack.orchestrator.guidance import guidance_for
+from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approved_plan
 from tack.skills.provenance import prepare_run_skills
@@ -30,7 +29,7 @@ from tack.workspace.commit import commit_leftover_work
 from tack.workflow.config import normalize_state
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.orchestrator.host import RunHost
     from tack.workflow.loader import Workflow
 
 log = structlog.get_logger("tack.worker")
@@ -53,7 +52,7 @@ def continuation_prompt(issue: Issue, turn: int, max_turns: int, handoff_state: 
 
 
 class AttemptRunner:
-    def __init__(self, orchestrator: Orchestrator, entry: RunningEntry) -> None:
+    def __init__(self, orchestrator: RunHost, entry: RunningEntry) -> None:
         self.orch = orchestrator
         self.entry = entry
 
@@ -61,7 +60,7 @@ class AttemptRunner:
         await self.orch.on_agent_event(self.entry, event)
 
     def _note(self, message: str) -> None:
-        self.orch._record(self.entry, "orchestrator", message)
+        self.orch.record(self.entry, "orchestrator", message)
 
     async def run(self) -> AttemptOutcome:
         wf = self.orch.workflow
@@ -85,6 +84,8 @@ class AttemptRunner:
                 await workspaces.before_run(ws)
             except TackError as exc:
                 return AttemptOutcome("failed", f"before_run hook error: {exc.message}")
+            run = plugin_run(self.orch, self.entry)
+            self.orch.plugins.workspace_prepared(run)
             try:
                 if await hold_for_plan(cfg, self.orch.tracker, issue):
                     self._note(f"plan written; {issue.identifier} waits in "
@@ -92,17 +93,13 @@ class AttemptRunner:
                     return AttemptOutcome("succeeded")
             except TackError as exc:
                 return AttemptOutcome("failed", f"plan gate error: {exc.message}")
-            guidance = guidance_for(wf, issue, ws.path)
             try:
-                prompt = wf.render_prompt(issue, self.entry.attempt, lessons=guidance.lessons,
-                                          principles=guidance.principles)
+                prompt = wf.render_prompt(issue, self.entry.attempt,
+                                          extra=self.orch.plugins.prompt_context(run))
                 prompt = with_approved_plan(prompt, await approved_plan_for(
                     cfg, self.orch.tracker, issue))
             except TackError as exc:
                 return AttemptOutcome("failed", f"prompt error: {exc.message}")
-            if guidance.lessons:
-                record_lessons_given(self.orch.store.db, self.entry.run_id, guidance.lesson_ids)
-                self._note(f"lessons in the prompt: {', '.join(guidance.lesson_ids)}")
             if os.path.realpath(ws.path) != os.path.realpath(workspaces.path_for(issue.identifier)):
                 return AttemptOutcome("failed", "workspace path is outside the workspace root")
             backend = self.orch.backend_factory(wf)
@@ -114,6 +111,11 @@ class AttemptRunner:
                      **app_run.session_environment(ws.path, cfg.app)},
                 on_process=self._on_process,
             )
+            try:
+                ctx.env = self.orch.plugins.session_environment(run, ctx.env)
+                ctx.tools = self.orch.plugins.session_tools(run)
+            except TackError as exc:
+                return AttemptOutcome("failed", f"agent session startup error: {exc.message}")
             try:
                 session = await backend.start_session(ctx)
             except TackError as exc:

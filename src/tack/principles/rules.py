@@ -228,6 +228,10 @@ def count_matches(check: Check, code: str) -> int:
     return len(run_ast_grep(check, SgRoot(code, language).root()))
 
 
+# Checks Tack plug-ins register (`register_scan_rules`); tack.plugins clears the cache below.
+PLUGGED_CHECKS: dict[str, PythonCheck] = {}
+
+
 @lru_cache(maxsize=1)
 def python_checks() -> dict[str, PythonCheck]:
     """Every known Python check: built-ins, then plug-ins (a plug-in may not shadow one)."""
@@ -237,6 +241,8 @@ def python_checks() -> dict[str, PythonCheck]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in found:
             found[ep.name] = _lazy(ep)
+    for name, check in PLUGGED_CHECKS.items():
+        found.setdefault(name, check)
     return found
 
 

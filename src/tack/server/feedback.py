@@ -125,7 +125,7 @@ def feedback_endpoint(orch: Orchestrator) -> Callable[[Request], Any]:
         run_id = int(raw_id)
         row_id = await asyncio.to_thread(_give, orch.store.path, run_id, sentiment, comment,
                                          author)
-        orch._notify()
+        orch.notify()
         return JSONResponse({"id": row_id, "run_id": run_id,
                              "sentiment": _SYMBOL[sentiment], "comment": comment,
                              "author": author or "dashboard"}, status_code=201)

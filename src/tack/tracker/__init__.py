@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from tack.errors import TrackerError
@@ -19,6 +20,10 @@ __all__ = [
     "normalize_labels",
     "SUPPORTED_KINDS",
 ]
+
+
+# Trackers plug-ins register (`register_trackers`), by `tracker.kind`.
+PLUGGED_KINDS: dict[str, Callable[[TrackerConfig, Path], Tracker]] = {}
 
 
 def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
@@ -45,6 +50,8 @@ def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
         from tack.tracker.jira import JiraTracker
 
         return JiraTracker.from_config(config)
+    if kind in PLUGGED_KINDS:
+        return PLUGGED_KINDS[kind](config, tack_dir)
     if not kind:
         raise TrackerError(
             "tracker.kind is not set in WORKFLOW.md. Add `tracker: {kind: local}` to use the "
@@ -53,6 +60,6 @@ def build_tracker(config: TrackerConfig, *, tack_dir: Path) -> Tracker:
         )
     raise TrackerError(
         f"tracker.kind {config.kind!r} is not supported by this Tack. Supported: "
-        f"{', '.join(SUPPORTED_KINDS)}. Fix tracker.kind in WORKFLOW.md.",
+        f"{', '.join([*SUPPORTED_KINDS, *PLUGGED_KINDS])}. Fix tracker.kind in WORKFLOW.md.",
         code="unsupported_tracker_kind",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from tack.app.config import AppConfig
 
@@ -72,16 +73,31 @@ class HooksConfig(Section):
     timeout_ms: int = Field(default=60_000, gt=0)
 
 
+# The names `agent.backend` accepts; plug-ins add theirs (`register_agent_backends`).
+AGENT_BACKENDS = ["codex", "claude", "builtin", "command"]
+
+
 class AgentConfig(Section):
     max_concurrent_agents: int = Field(default=10, gt=0)
     max_turns: int = Field(default=20, gt=0)
     max_retry_backoff_ms: int = Field(default=300_000, gt=0)
     max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
     # Tack: which backend runs the agent. Symphony's default is codex.
-    backend: Literal["codex", "claude", "builtin", "command"] = "codex"
+    # One of AGENT_BACKENDS (docs/extending.md: plug-ins add more).
+    backend: str = "codex"
     # Tack: how long a run whose issue reached tracker.handoff_state may finish its turn
     # (final message, token usage) before reconciliation stops it; 0 stops it at once.
     handoff_grace_ms: int = Field(default=30_000, ge=0)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in AGENT_BACKENDS:
+            quoted = [repr(n) for n in AGENT_BACKENDS]
+            # Reported like a Literal's error: "must be 'codex', ... or 'command'".
+            raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                      {"expected": ", ".join(quoted[:-1]) + " or " + quoted[-1]})
+        return value
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod

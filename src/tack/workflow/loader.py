@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ class Workflow:
 
     def render_prompt(self, issue: Issue | dict[str, Any], attempt: int | None = None, *,
                       lessons: list[dict[str, Any]] | None = None,
-                      principles: list[dict[str, Any]] | None = None) -> str:
+                      principles: list[dict[str, Any]] | None = None,
+                      extra: Mapping[str, Any] | None = None) -> str:
         return render_prompt(
             self.prompt_template,
             issue,
@@ -87,6 +89,7 @@ class Workflow:
             line_offset=self.template_line_offset,
             lessons=lessons,
             principles=principles,
+            extra=extra,
         )
 
 

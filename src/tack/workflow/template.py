@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,11 @@ def render_prompt(
     line_offset: int = 0,
     lessons: list[dict[str, Any]] | None = None,
     principles: list[dict[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Render the prompt for one issue; `attempt` is None on the first run. `lessons` and
-    `principles` are the guidance Tack selected for this issue (empty lists by default).
+    `principles` are the guidance Tack selected for this issue (empty lists by default);
+    `extra` holds the variables plug-ins add (`prompt_context`), and may set those two.
 
     `line_offset` is the number of file lines before the template body, so errors point at
     the right line of WORKFLOW.md.
@@ -162,8 +165,9 @@ def render_prompt(
     text = template if template.strip() else DEFAULT_PROMPT
     bound = parse_template(text, source=source, line_offset=line_offset)
     try:
-        return bound.render(issue=issue_context(issue), attempt=attempt,
-                            lessons=lessons or [], principles=principles or [])
+        variables: dict[str, Any] = {"lessons": lessons or [], "principles": principles or [],
+                                     **(extra or {})}
+        return bound.render(**variables, issue=issue_context(issue), attempt=attempt)
     except LiquidError as exc:
         line = _error_line(exc, text, line_offset)
         raise WorkflowError(

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,6 +24,9 @@ from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
+
+if TYPE_CHECKING:
+    from tack.workflow import Workflow
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +52,16 @@ class WorkspaceManager:
         self._strategy_lock = asyncio.Lock()
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env)
+
+    @classmethod
+    def for_workflow(cls, wf: Workflow, *, root: Path | None = None,
+                     repo: Path | None = None) -> WorkspaceManager:
+        """The manager a workflow's settings describe; hooks never get Tack's credentials."""
+        from tack.tracker.credentials import withheld_env
+
+        return cls(root=root or wf.workspace_root(), repo=repo or wf.repo_dir(),
+                   workspace=wf.config.workspace, hooks=wf.config.hooks,
+                   withheld_env=withheld_env(wf))
 
     def update(
         self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,

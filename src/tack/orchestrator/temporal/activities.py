@@ -21,7 +21,6 @@ from temporalio.exceptions import ApplicationError
 from tack.agents import AgentBackend, AgentEvent, AgentSession, SessionContext, TurnResult
 from tack.errors import TackError
 from tack.orchestrator import scheduling
-from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.temporal import branches
 from tack.orchestrator.temporal.processes import ProcessRegistry
 from tack.orchestrator.temporal.types import (
@@ -38,7 +37,8 @@ from tack.orchestrator.temporal.types import (
 )
 from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
 from tack.orchestrator.worker import _agent_env, continuation_prompt
-from tack.redact import Redactor, secret_values
+from tack.plugins import Plugins, Run, default_plugins
+from tack.redact import Redactor, service_redactor
 from tack.review.plan_gate import approved_plan, with_approved_plan
 from tack.tracker import Tracker, build_tracker
 from tack.tracker.base import Issue
@@ -150,22 +150,18 @@ class IssueActivities:
         repo: Path | None,
         registry: ProcessRegistry,
         backend_factory: BackendFactory,
+        plugins: Plugins | None = None,
     ) -> None:
         self.watcher = watcher
+        self.plugins = plugins or default_plugins()
         self.worker = worker
         self.registry = registry
         self.backend_factory = backend_factory
         self._root, self._repo = workspace_root, repo
         wf = watcher.current
         self.tracker: Tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
-        self.workspaces = WorkspaceManager(
-            root=workspace_root, repo=repo or wf.repo_dir(), workspace=wf.config.workspace,
-            hooks=wf.config.hooks, withheld_env=withheld_env(wf),
-        )
-        self.redactor = Redactor(
-            [wf.config.builtin.api_key or "", wf.config.server.token or "",
-             wf.config.executor.api_key or ""] + secret_values(wf.config.tracker.provider)
-        )
+        self.workspaces = WorkspaceManager.for_workflow(wf, root=workspace_root, repo=repo)
+        self.redactor = service_redactor(wf.config)
 
     @property
     def workflow(self) -> Workflow:
@@ -233,6 +229,9 @@ class IssueActivities:
             await self.workspaces.before_run(ws)
         except TackError as exc:
             raise ApplicationError(f"before_run hook error: {exc.message}") from None
+        plugged = Run(workflow=wf, issue=issue, attempt=run.attempt, workspace=ws.path,
+                      redact=self.redactor.text)
+        self.plugins.workspace_prepared(plugged)
         prompt = self._prompt(wf, issue, inp)
         started: set[int] = set()
 
@@ -240,8 +239,13 @@ class IssueActivities:
             self.registry.record(pgid, alive)
             (started.add if alive else started.discard)(pgid)
 
-        ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
-                             env=_agent_env(ws.path, issue, wf), on_process=on_process)
+        try:
+            ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
+                                 env=self.plugins.session_environment(
+                                     plugged, _agent_env(ws.path, issue, wf)),
+                                 on_process=on_process, tools=self.plugins.session_tools(plugged))
+        except TackError as exc:
+            raise config_error(f"agent session startup error: {exc.message}") from None
         session: AgentSession | None = None
         try:
             try:
@@ -318,10 +322,10 @@ class IssueActivities:
                                        wf.config.tracker.handoff_state)
         # A turn Temporal retries is a retry attempt for the prompt, as in Symphony.
         attempt = run.attempt if tries == 1 else (run.attempt or 0) + tries - 1
-        guidance = guidance_for(wf, issue)
         try:
             return with_approved_plan(wf.render_prompt(
-                issue, attempt, lessons=guidance.lessons, principles=guidance.principles),
+                issue, attempt, extra=self.plugins.prompt_context(
+                    Run(workflow=wf, issue=issue, attempt=attempt, redact=self.redactor.text))),
                 approved_plan(issue))
         except TackError as exc:
             raise config_error(f"prompt error: {exc.message}") from None

@@ -36,7 +36,7 @@ from tack.orchestrator.worker import AttemptOutcome
 from tack.workflow.config import ExecutorConfig
 
 if TYPE_CHECKING:
-    from tack.orchestrator.core import Orchestrator
+    from tack.orchestrator.host import RunHost
 
 log = structlog.get_logger("tack.temporal.dispatch")
 
@@ -58,7 +58,7 @@ class TemporalExecutor:
         self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
 
-    async def client(self, orch: Orchestrator) -> Client:
+    async def client(self, orch: RunHost) -> Client:
         async with self._lock:
             if self._client is None:
                 self._runtime = self._runtime or new_runtime()
@@ -70,7 +70,7 @@ class TemporalExecutor:
         self._client = None
         self._runtime = None
 
-    async def run(self, orch: Orchestrator, entry: RunningEntry) -> AttemptOutcome:
+    async def run(self, orch: RunHost, entry: RunningEntry) -> AttemptOutcome:
         try:
             client = await self.client(orch)
             handle = await self._start(client, orch, entry)
@@ -101,17 +101,17 @@ class TemporalExecutor:
         self._finished(orch, entry, result)
         return AttemptOutcome("succeeded")
 
-    def _finished(self, orch: Orchestrator, entry: RunningEntry, result: RunResult) -> None:
+    def _finished(self, orch: RunHost, entry: RunningEntry, result: RunResult) -> None:
         entry.worker, entry.workspace = result.worker, result.workspace
         count_final_tokens(orch, entry, TokenUsage(
             result.tokens.input_tokens, result.tokens.output_tokens, result.tokens.total_tokens))
         orch.store.update_run(entry.run_id, workspace=f"{result.worker}:{result.workspace}",
                               turn_count=result.turns)
-        orch._record(entry, "orchestrator",
+        orch.record(entry, "orchestrator",
                      f"workflow finished on worker {result.worker} after {result.turns} turn(s); "
                      f"branch {result.branch or '-'} at {result.head or '-'}")
 
-    async def _start(self, client: Client, orch: Orchestrator, entry: RunningEntry
+    async def _start(self, client: Client, orch: RunHost, entry: RunningEntry
                      ) -> WorkflowHandle[Any, RunResult]:
         cfg = orch.workflow.config
         inp = RunInput(
@@ -122,7 +122,7 @@ class TemporalExecutor:
         )
         handle = await start_issue_run(client, self.config.task_queue, inp)
         wid = handle.id
-        orch._record(entry, "orchestrator",
+        orch.record(entry, "orchestrator",
                      f"temporal workflow {wid} (run {handle.result_run_id}) on task queue "
                      f"{self.config.task_queue}")
         return handle
@@ -163,7 +163,7 @@ async def start_issue_run(client: Client, task_queue: str, inp: RunInput
 class _Follower:
     """Polls the workflow's pending activity and mirrors it onto the running entry."""
 
-    def __init__(self, orch: Orchestrator, entry: RunningEntry,
+    def __init__(self, orch: RunHost, entry: RunningEntry,
                  handle: WorkflowHandle[Any, RunResult], client: Client) -> None:
         self.orch, self.entry, self.handle, self.client = orch, entry, handle, client
         self.seen: tuple[int, int, int] = (0, 0, 0)  # (turn, activity attempt, event seq)
@@ -188,7 +188,7 @@ class _Follower:
         for pending in desc.raw_description.pending_activities:
             if pending.last_failure.message and pending.last_failure.message != self.failure:
                 self.failure = pending.last_failure.message
-                self.orch._record(entry, "orchestrator",
+                self.orch.record(entry, "orchestrator",
                                   f"{pending.activity_type.name} attempt {pending.attempt - 1} "
                                   f"failed: {self.failure}; Temporal retries it")
             if pending.state != 2:  # PENDING_ACTIVITY_STATE_STARTED
@@ -196,10 +196,10 @@ class _Follower:
             worker = pending.last_worker_identity or None
             if worker and worker != entry.worker:
                 entry.worker = worker
-                self.orch._record(entry, "orchestrator",
+                self.orch.record(entry, "orchestrator",
                                   f"{pending.activity_type.name} running on worker {worker} "
                                   f"(attempt {pending.attempt})")
-                self.orch._notify()
+                self.orch.notify()
             if pending.activity_type.name == TURN_ACTIVITY and pending.heartbeat_details.payloads:
                 decoded = await self.client.data_converter.decode(
                     pending.heartbeat_details.payloads, [Progress]
