@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tack import sandbox
 from tack.agents.base import SessionContext
 
 READ_MAX_CHARS = 48_000
@@ -143,7 +144,7 @@ async def run_tool(
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
                                  + ", ".join(TOOL_NAMES))
         return ToolOutcome(True, handler(parsed, ctx.workspace))
-    except ToolInputError as exc:
+    except (ToolInputError, sandbox.SandboxUnavailable) as exc:
         return ToolOutcome(False, f"error: {exc}")
     except Exception as exc:  # a tool bug must not end the agent's turn
         return ToolOutcome(False, f"error: {type(exc).__name__}: {exc}")
@@ -325,8 +326,22 @@ async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: 
                  ) -> ToolOutcome:
     command = _arg(args, "command", str)
     timeout_s = max(1, _arg(args, "timeout_ms", int, default_timeout_ms)) / 1000
+    argv, env = ["bash", "-c", command], shell_env(ctx)
+    boxed = None
+    if ctx.sandbox is not None:
+        boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, env)
+        argv, env = boxed.argv, boxed.env
+    try:
+        return await _run_shell(argv, env, ctx, timeout_s, boxed)
+    finally:
+        if boxed is not None:
+            boxed.close()
+
+
+async def _run_shell(argv: list[str], env: dict[str, str], ctx: SessionContext,
+                     timeout_s: float, boxed: sandbox.SandboxedCommand | None) -> ToolOutcome:
     proc = await asyncio.create_subprocess_exec(
-        "bash", "-c", command, cwd=ctx.workspace, env=shell_env(ctx),
+        *argv, cwd=ctx.workspace, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True,
     )
@@ -359,10 +374,14 @@ async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: 
         if ctx.on_process:
             ctx.on_process(pgid, False)
     text = output.text()
+    why = boxed.explain(proc.returncode) if boxed is not None else ""
+    if why:
+        text += f"\nsandbox: {why}"
     if timed_out:
         return ToolOutcome(False, f"error: command timed out after {timeout_s:g}s and was "
                                   f"killed\n{text}")
-    return ToolOutcome(proc.returncode == 0, f"exit code: {proc.returncode}\n{text}")
+    return ToolOutcome(proc.returncode == 0 and not why,
+                       f"exit code: {proc.returncode}\n{text}")
 
 
 # --- tracker ----------------------------------------------------------------------------

@@ -58,6 +58,10 @@ builtin:
   api: chat
 codex:
   stall_timeout_ms: 30000
+# The scripted agent commits its fix itself, which a sandbox's read-only .git refuses
+# (docs/sandbox.md); the demo also runs where bubblewrap is not installed.
+sandbox:
+  enabled: false
 ---
 You are working on issue {{{{ issue.identifier }}}}: {{{{ issue.title }}}}
 

@@ -29,6 +29,7 @@ from tack.tracker.base import Issue
 from tack.tracker.http import resolve_secret
 from tack.workflow import Workflow, WorkflowWatcher
 from tack.workflow.config import normalize_state
+from tack.sandbox.policy import hook_policy
 from tack.workspace import WorkspaceManager
 
 log = structlog.get_logger("tack.orchestrator")
@@ -73,6 +74,7 @@ class Orchestrator:
             repo=wf.repo_dir(),
             workspace=wf.config.workspace,
             hooks=wf.config.hooks,
+            sandbox=hook_policy(wf),
         )
         self.running: dict[str, RunningEntry] = {}
         self.claimed: set[str] = set()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from tack.sandbox.policy import hook_policy
 from tack.errors import TackError
 from tack.tracker import build_tracker
 
@@ -38,6 +39,7 @@ def reload_workflow(orch: Orchestrator) -> None:
         repo=wf.repo_dir(),
         workspace=wf.config.workspace,
         hooks=wf.config.hooks,
+        sandbox=hook_policy(wf),
     )
     new_tracker_cfg = wf.config.tracker.model_dump()
     if new_tracker_cfg != orch._tracker_config:

@@ -20,6 +20,7 @@ from tack.orchestrator import scheduling
 from tack.orchestrator.guidance import guidance_for
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import hold_for_plan
+from tack.sandbox.policy import agent_policy
 from tack.tracker.base import Issue
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class AttemptRunner:
                 tracker=self.orch.tracker,
                 env=_agent_env(ws.path, issue),
                 on_process=self._on_process,
+                sandbox=agent_policy(wf),
             )
             try:
                 session = await backend.start_session(ctx)

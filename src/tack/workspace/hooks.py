@@ -12,13 +12,15 @@ import os
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
 import structlog
 
 from tack.errors import WorkspaceError
+from tack.sandbox.launch import SandboxUnavailable, prepare
+from tack.sandbox.policy import SandboxPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -110,17 +112,37 @@ def _tail(file: IO[bytes]) -> str:
 
 
 async def run_hook(
-    name: str, script: str, *, cwd: Path, env: dict[str, str], timeout_ms: int
+    name: str, script: str, *, cwd: Path, env: dict[str, str], timeout_ms: int,
+    sandbox: SandboxPolicy | None = None,
 ) -> HookResult:
     """Run one hook script; never raises for the script's own failure (see `HookResult`)."""
+    argv, full_env = ["bash", "-lc", script], {**os.environ, **env}
+    boxed = None
+    if sandbox is not None:
+        try:
+            boxed = await prepare(argv, sandbox, cwd, full_env)
+        except SandboxUnavailable as exc:
+            return HookResult(-1, False, exc.message, 0)
+        argv, full_env = boxed.argv, boxed.env
+    try:
+        result = await _run(name, argv, cwd=cwd, env=full_env, timeout_ms=timeout_ms)
+        why = boxed.explain(result.exit_code) if boxed is not None else ""
+        return replace(result, output=f"{result.output}\nsandbox: {why}") if why else result
+    finally:
+        if boxed is not None:
+            boxed.close()
+
+
+async def _run(name: str, argv: list[str], *, cwd: Path, env: dict[str, str], timeout_ms: int
+               ) -> HookResult:
     started = time.monotonic()
     log.info("workspace.hook.start", hook=name, cwd=str(cwd))
     with tempfile.TemporaryFile() as out:
         try:
             proc = await asyncio.create_subprocess_exec(
-                "bash", "-lc", script,
+                *argv,
                 cwd=cwd,
-                env={**os.environ, **env},
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,

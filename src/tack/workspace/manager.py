@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from tack.errors import WorkspaceError
+from tack.sandbox.policy import SandboxPolicy
 from tack.tracker.base import Issue
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git
@@ -38,17 +39,21 @@ class WorkspaceManager:
     """Creates, prepares and removes the workspaces of issues."""
 
     def __init__(
-        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
+        sandbox: SandboxPolicy | None = None,
     ) -> None:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._strategy_lock = asyncio.Lock()
-        self.update(root=root, repo=repo, workspace=workspace, hooks=hooks)
+        self.update(root=root, repo=repo, workspace=workspace, hooks=hooks, sandbox=sandbox)
 
     def update(
-        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig
+        self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
+        sandbox: SandboxPolicy | None = None,
     ) -> None:
         """Apply reloaded settings; operations already running finish with the old ones."""
+        # The sandbox hooks run in (`sandbox.hooks`); None: unconfined, like Symphony's.
+        self.sandbox = sandbox
         self.root = Path(root).expanduser().absolute()
         self.repo = Path(repo).expanduser().absolute()
         self.config = workspace
@@ -141,7 +146,7 @@ class WorkspaceManager:
             if self.hooks.after_create:
                 result = await run_hook(
                     "after_create", self.hooks.after_create, cwd=path, env=self._env(ws),
-                    timeout_ms=self.hooks.timeout_ms,
+                    timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox,
                 )
                 if result.timed_out or result.exit_code != 0:
                     # A half-prepared workspace would be reused as if it were ready.
@@ -179,7 +184,8 @@ class WorkspaceManager:
         """Run `before_run`; a failure or timeout aborts this attempt (raises HookError)."""
         if self.hooks.before_run:
             result = await run_hook("before_run", self.hooks.before_run, cwd=ws.path,
-                                    env=self._env(ws), timeout_ms=self.hooks.timeout_ms)
+                                    env=self._env(ws), timeout_ms=self.hooks.timeout_ms,
+                                    sandbox=self.sandbox)
             raise_for_result("before_run", result, ws.path)
 
     async def after_run(self, ws: Workspace) -> None:
@@ -206,7 +212,7 @@ class WorkspaceManager:
     async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:
         # run_hook logs failures and timeouts; this hook's outcome changes nothing.
         await run_hook(name, script, cwd=ws.path, env=self._env(ws),
-                       timeout_ms=self.hooks.timeout_ms)
+                       timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox)
 
     def _env(self, ws: Workspace) -> dict[str, str]:
         env = {"TACK_ISSUE_IDENTIFIER": ws.identifier, "TACK_WORKSPACE": str(ws.path)}

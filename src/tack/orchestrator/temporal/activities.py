@@ -37,6 +37,7 @@ from tack.orchestrator.temporal.types import (
     TurnOutcome,
 )
 from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
+from tack.sandbox.policy import agent_policy, hook_policy
 from tack.orchestrator.worker import _agent_env, continuation_prompt
 from tack.redact import Redactor, secret_values
 from tack.tracker import Tracker, build_tracker
@@ -156,7 +157,7 @@ class IssueActivities:
         self.tracker: Tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
         self.workspaces = WorkspaceManager(
             root=workspace_root, repo=repo or wf.repo_dir(), workspace=wf.config.workspace,
-            hooks=wf.config.hooks,
+            hooks=wf.config.hooks, sandbox=hook_policy(wf, self._root),
         )
         self.redactor = Redactor(
             [wf.config.builtin.api_key or "", wf.config.server.token or "",
@@ -168,7 +169,8 @@ class IssueActivities:
         if self.watcher.check():
             wf = self.watcher.current
             self.workspaces.update(root=self._root, repo=self._repo or wf.repo_dir(),
-                                   workspace=wf.config.workspace, hooks=wf.config.hooks)
+                                   workspace=wf.config.workspace, hooks=wf.config.hooks,
+                                   sandbox=hook_policy(wf, self._root))
         return self.watcher.current
 
     @property
@@ -236,7 +238,8 @@ class IssueActivities:
             (started.add if alive else started.discard)(pgid)
 
         ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
-                             env=_agent_env(ws.path, issue), on_process=on_process)
+                             env=_agent_env(ws.path, issue), on_process=on_process,
+                             sandbox=agent_policy(wf, self._root))
         session: AgentSession | None = None
         try:
             try:
