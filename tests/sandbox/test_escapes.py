@@ -297,3 +297,13 @@ def test_the_agents_processes_die_with_tack(scene: Scene, tmp_path: Path) -> Non
         parent.kill()  # SIGKILL: Tack gets no chance to clean up
         parent.wait()
     wait_for(lambda: not sleepers(), what="the sandboxed processes to die with their Tack")
+
+
+async def test_the_check_tool_runs_its_command_in_the_sandbox(scene: Scene) -> None:
+    ctx = SessionContext(workspace=scene.ws, issue=scene.tracker.add_issue("escape"),
+                         tracker=scene.tracker, env=dict(os.environ), sandbox=scene.policy)
+    script = f"cat {scene.home}/.ssh/id_rsa; test -z \"$OPENAI_API_KEY\" && echo no-key; exit 3"
+    outcome = await run_tool("check", {"command": script}, ctx)
+    assert not outcome.ok
+    assert SSH_KEY not in outcome.output and API_KEY not in outcome.output
+    assert "No such file or directory" in outcome.output and "no-key" in outcome.output

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -424,8 +426,10 @@ async def _tracker(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
 async def _check(args: dict[str, Any], ctx: SessionContext, timeout_ms: int) -> ToolOutcome:
     from tack.feedback import CheckSpec, resolve_settings, run_checks
 
-    settings = resolve_settings(ctx.workspace)
     command = _arg(args, "command", str, "")
+    if ctx.sandbox is not None:
+        return await _sandboxed_check(command, _arg(args, "profile", str, None), ctx, timeout_ms)
+    settings = resolve_settings(ctx.workspace)
     specs = ([CheckSpec("check", command, timeout_s=timeout_ms / 1000)] if command.strip()
              else settings.select(_arg(args, "profile", str, None)))
     if not specs:
@@ -437,3 +441,23 @@ async def _check(args: dict[str, Any], ctx: SessionContext, timeout_ms: int) -> 
         budget=settings.budget, env=shell_env(ctx))
     return ToolOutcome(report.exit_code == 0,
                        f"exit code: {report.exit_code}\n{report.prose}")
+
+
+async def _sandboxed_check(command: str, profile: str | None, ctx: SessionContext,
+                           timeout_ms: int) -> ToolOutcome:
+    """`tack check` itself inside the sandbox: the checks run the workspace's code (tests,
+    conftest.py, build scripts), which must not run with Tack's rights."""
+    assert ctx.sandbox is not None
+    argv = [sys.executable, "-m", "tack", "check", "--no-history"]
+    if command.strip():
+        words = shlex.split(command) if not set(command) & set("|&;<>()$`*?[]{}~\n") else []
+        argv += ["--", *(words or ["bash", "-c", command])]
+    elif profile:
+        argv += ["--profile", profile]
+    boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, shell_env(ctx))
+    # The same Tack as this one, wherever it is installed or checked out.
+    boxed.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    try:
+        return await _run_shell(boxed.argv, boxed.env, ctx, timeout_ms / 1000, boxed)
+    finally:
+        boxed.close()
