@@ -102,7 +102,7 @@ class AttemptRunner:
                 tracker=self.orch.tracker,
                 env=_agent_env(ws.path, issue),
                 on_process=self._on_process,
-                sandbox=agent_policy(wf),
+                sandbox=agent_policy(wf, trust=issue.trust),
             )
             try:
                 session = await backend.start_session(ctx)

@@ -93,11 +93,17 @@ def _from_workflow(wf: Workflow, workspace_root: Path | None) -> SandboxPolicy:
                               wf.workspace_root(), tack_dir=wf.tack_dir, base_dir=wf.base_dir)
 
 
-def agent_policy(wf: Workflow, workspace_root: Path | None = None) -> SandboxPolicy | None:
+def agent_policy(wf: Workflow, workspace_root: Path | None = None, *,
+                 trust: str = "trusted") -> SandboxPolicy | None:
     """The sandbox of the built-in agent's shell and the command backend; None when off.
     `workspace_root` (hidden inside, but for the agent's own workspace) defaults to the
-    workflow's."""
-    return _from_workflow(wf, workspace_root) if wf.config.sandbox.enabled else None
+    workflow's; an untrusted issue loses the network under `sandbox.untrusted: offline`."""
+    if not wf.config.sandbox.enabled:
+        return None
+    policy = _from_workflow(wf, workspace_root)
+    if trust != "trusted" and wf.config.sandbox.untrusted == "offline":
+        return policy.offline()
+    return policy
 
 
 def hook_policy(wf: Workflow, workspace_root: Path | None = None) -> SandboxPolicy | None:

@@ -335,6 +335,9 @@ class SandboxConfig(Section):
     # Extra writable paths (the workspace and a private /tmp always are).
     writable: list[str] = Field(default_factory=list)
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    # Issues the tracker marks `untrusted` (issue.trust): run them as others, with the
+    # network off, or refuse to dispatch them.
+    untrusted: Literal["run", "offline", "refuse"] = "offline"
 
 
 KNOWN_SECTIONS = (

@@ -239,7 +239,7 @@ class IssueActivities:
 
         ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
                              env=_agent_env(ws.path, issue), on_process=on_process,
-                             sandbox=agent_policy(wf, self._root))
+                             sandbox=agent_policy(wf, self._root, trust=issue.trust))
         session: AgentSession | None = None
         try:
             try:
