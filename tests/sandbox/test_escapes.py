@@ -208,6 +208,7 @@ async def test_cpu_time_is_limited(scene: Scene) -> None:
 
 class _Hello(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.server.hits += 1  # type: ignore[attr-defined]
         body = b"hello from the allowed host"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -219,14 +220,20 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def web() -> Iterator[tuple[int, int]]:
+def web_servers() -> Iterator[list[http.server.ThreadingHTTPServer]]:
     servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello) for _ in range(2)]
     for server in servers:
+        server.hits = 0  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield servers[0].server_address[1], servers[1].server_address[1]
+    yield servers
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def web(web_servers: list[http.server.ThreadingHTTPServer]) -> tuple[int, int]:
+    return web_servers[0].server_address[1], web_servers[1].server_address[1]
 
 
 FETCH = ("python3 - <<'EOF'\n"
@@ -307,3 +314,25 @@ async def test_the_check_tool_runs_its_command_in_the_sandbox(scene: Scene) -> N
     assert not outcome.ok
     assert SSH_KEY not in outcome.output and API_KEY not in outcome.output
     assert "No such file or directory" in outcome.output and "no-key" in outcome.output
+
+
+async def test_a_kept_alive_proxy_connection_cannot_reach_a_second_host(
+        web_servers: list[http.server.ThreadingHTTPServer]) -> None:
+    import asyncio
+
+    from tack.sandbox import FilteringProxy
+
+    allowed, other = (s.server_address[1] for s in web_servers)
+    proxy = await FilteringProxy((f"127.0.0.1:{allowed}",)).start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(proxy.socket_path))
+        writer.write(f"GET http://127.0.0.1:{allowed}/ HTTP/1.1\r\nHost: a\r\n"
+                     "Connection: keep-alive\r\n\r\n"
+                     f"GET http://127.0.0.1:{other}/ HTTP/1.1\r\nHost: b\r\n\r\n".encode())
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(), 20)
+        writer.close()
+    finally:
+        await proxy.close()
+    assert b"hello from the allowed host" in reply
+    assert web_servers[1].hits == 0  # type: ignore[attr-defined]

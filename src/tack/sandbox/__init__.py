@@ -5,6 +5,8 @@ allowlist and limits (docs/sandbox.md).
 nothing here starts the command itself, so each caller keeps its own process handling.
 """
 
+from __future__ import annotations
+
 from tack.sandbox.launch import (
     SandboxedCommand,
     SandboxSupport,

@@ -6,6 +6,8 @@ bubblewrap binds in, and nothing else. Standard library only, started with `pyth
 costs little; usage: forwarder.py PORT SOCKET COMMAND [ARG...].
 """
 
+from __future__ import annotations
+
 import os
 import socket
 import sys
