@@ -56,3 +56,25 @@ def test_a_misspelt_sandbox_key_is_an_error_naming_it(tmp_path: Path) -> None:
         load_workflow(path)
     assert "sandbox.allow_host" in caught.value.message
     assert str(path) in caught.value.message
+
+
+async def test_without_bubblewrap_the_shell_refuses_instead_of_running_unconfined(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tack.agents.base import SessionContext
+    from tack.agents.tools import run_tool
+    from tack.sandbox import sandbox_support
+    from tack.tracker.local import LocalTracker
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no bwrap on it
+    sandbox_support.cache_clear()
+    try:
+        with LocalTracker(tmp_path / "issues.db") as tracker:
+            ctx = SessionContext(workspace=tmp_path, issue=tracker.add_issue("x"),
+                                 tracker=tracker, sandbox=SandboxPolicy())
+            outcome = await run_tool("shell", {"command": "touch ran"}, ctx)
+    finally:
+        sandbox_support.cache_clear()
+    assert not outcome.ok and not (tmp_path / "ran").exists()
+    assert outcome.output.startswith("error: The sandbox for agents' commands is not "
+                                     "available: bwrap not found on PATH")
+    assert "sandbox: {enabled: false}" in outcome.output
