@@ -9,6 +9,7 @@ body says which WORKFLOW.md key to change.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import tempfile
@@ -86,6 +87,8 @@ class FilteringProxy:
         self.socket_path = Path(self._dir) / "proxy.sock"
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.socket_path),
                                                        limit=HEADER_LIMIT)
+        # A Tack that exits without closing its proxies still leaves no socket behind.
+        atexit.register(self._remove_files)
         return self
 
     async def close(self) -> None:
@@ -93,8 +96,13 @@ class FilteringProxy:
             self._server.close()
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
+        self._remove_files()
+        atexit.unregister(self._remove_files)
+
+    def _remove_files(self) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self.socket_path)
+        with contextlib.suppress(OSError):
             os.rmdir(self._dir)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
