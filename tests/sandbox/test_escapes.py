@@ -336,3 +336,23 @@ async def test_a_kept_alive_proxy_connection_cannot_reach_a_second_host(
         await proxy.close()
     assert b"hello from the allowed host" in reply
     assert web_servers[1].hits == 0  # type: ignore[attr-defined]
+
+
+@RUNNERS
+async def test_a_host_services_unix_socket_is_out_of_reach(scene: Scene, run: Runner) -> None:
+    import socket
+
+    if not os.access("/run", os.W_OK):
+        pytest.skip("needs a writable /run to play a host service")
+    path = f"/run/tack-escape-{os.getpid()}-{run.__name__}.sock"
+    service = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    service.bind(path)
+    service.listen(1)
+    try:
+        out = await run(scene, "python3 -c \"import socket, sys; s = socket.socket(socket.AF_UNIX);"
+                               f" s.connect('{path}'); print('connected')\"")
+    finally:
+        service.close()
+        os.unlink(path)
+    assert "connected" not in out.replace("not connected", "")
+    assert "FileNotFoundError" in out

@@ -141,7 +141,10 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
     ws = _real(workspace)
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+            "--tmpfs", "/tmp", "--dir", SANDBOX_HOME,
+            # Services' sockets live here (docker, postgres, dbus, systemd): a read-only
+            # mount still lets a process connect() to a socket, so they must be absent.
+            "--tmpfs", "/run"]
     for hidden in sorted({_real(p) for p in policy.hide}):
         if _under(hidden, "/tmp") and not _under(ws, hidden):
             continue  # the private /tmp already hides it
