@@ -356,3 +356,21 @@ async def test_a_host_services_unix_socket_is_out_of_reach(scene: Scene, run: Ru
         os.unlink(path)
     assert "connected" not in out.replace("not connected", "")
     assert "FileNotFoundError" in out
+
+
+async def test_configured_checks_run_in_the_sandbox_with_the_workflows_own_vars(
+        scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCAPE_MODEL_URL", "http://127.0.0.1:9/v1")
+    (scene.ws / "WORKFLOW.md").write_text(
+        "---\ntracker: {kind: local}\nbuiltin: {base_url: $ESCAPE_MODEL_URL}\n"
+        "feedback:\n  checks:\n"
+        f"    - {{name: peek, command: 'cat {scene.home}/.ssh/id_rsa; echo \"url=$ESCAPE_MODEL_URL\"; exit 4'}}\n"
+        "---\nprompt\n")
+    ctx = SessionContext(workspace=scene.ws, issue=scene.tracker.add_issue("escape"),
+                         tracker=scene.tracker, env=dict(os.environ), sandbox=scene.policy)
+    outcome = await run_tool("check", {}, ctx)
+    assert not outcome.ok
+    assert outcome.output.startswith("exit code: 4"), outcome.output
+    assert "peek" in outcome.output and "No such file or directory" in outcome.output
+    assert SSH_KEY not in outcome.output
+    assert "\n   url=\n" in outcome.output  # the workflow's variable stayed outside

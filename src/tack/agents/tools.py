@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -454,10 +455,34 @@ async def _sandboxed_check(command: str, profile: str | None, ctx: SessionContex
         argv += ["--", *(words or ["bash", "-c", command])]
     elif profile:
         argv += ["--profile", profile]
-    boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, shell_env(ctx))
-    # The same Tack as this one, wherever it is installed or checked out.
-    boxed.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    try:
-        return await _run_shell(boxed.argv, boxed.env, ctx, timeout_ms / 1000, boxed)
-    finally:
-        boxed.close()
+    with tempfile.TemporaryDirectory(prefix="tack-check-") as tmp:
+        # Only the `feedback:` section goes in, resolved here: the rest of WORKFLOW.md may
+        # name `$VAR`s (keys, endpoints) that the sandbox's environment rightly lacks.
+        feedback = await asyncio.to_thread(_feedback_workflow, ctx.workspace, Path(tmp))
+        if feedback is not None:
+            argv[4:4] = ["--workflow", str(feedback)]
+        boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, shell_env(ctx),
+                                      read_only=[Path(tmp)])
+        # The same Tack as this one, wherever it is installed or checked out.
+        boxed.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        try:
+            return await _run_shell(boxed.argv, boxed.env, ctx, timeout_ms / 1000, boxed)
+        finally:
+            boxed.close()
+
+
+def _feedback_workflow(workspace: Path, directory: Path) -> Path | None:
+    """A WORKFLOW.md holding only the workspace's `feedback:` section, or None without one."""
+    import yaml
+
+    from tack.feedback import resolve_settings
+    from tack.workflow import load_workflow
+
+    settings = resolve_settings(workspace)
+    if settings.workflow is None:
+        return None
+    feedback = load_workflow(settings.workflow).config.feedback.model_dump(exclude_none=True)
+    feedback.update(runbooks=str(settings.runbooks_dir), history=False)
+    path = directory / "WORKFLOW.md"
+    path.write_text(f"---\n{yaml.safe_dump({'feedback': feedback})}---\n", encoding="utf-8")
+    return path
