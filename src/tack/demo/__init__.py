@@ -58,8 +58,8 @@ builtin:
   api: chat
 codex:
   stall_timeout_ms: 30000
-# The scripted agent commits its fix itself, which a sandbox's read-only .git refuses
-# (docs/sandbox.md); the demo also runs where bubblewrap is not installed.
+# Off: the scripted agent runs `git commit` in its shell, which the sandbox's read-only .git
+# refuses (docs/sandbox.md), and the demo must run where bubblewrap is not installed.
 sandbox:
   enabled: false
 ---
