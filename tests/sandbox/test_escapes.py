@@ -188,9 +188,16 @@ async def test_the_shared_git_dir_is_read_only(scene: Scene, run: Runner) -> Non
 
 @RUNNERS
 async def test_a_fork_bomb_ends_as_a_failed_command(scene: Scene, run: Runner) -> None:
+    from tack.sandbox.limits import pids_parent
+
+    by_cgroup = pids_parent() is not None
+    if not by_cgroup and os.geteuid() == 0:
+        pytest.skip("root without a writable pids cgroup: nothing can limit processes here "
+                    "(tack doctor says so); a fork bomb would take the machine down")
     out = await run(scene, "bomb() { bomb | bomb & }; bomb; sleep 1; echo the-host-lives")
     assert "Resource temporarily unavailable" in out
-    assert "reached sandbox.limits.processes (64)" in out
+    if by_cgroup:  # RLIMIT_NPROC, the fallback, does not say it was reached
+        assert "reached sandbox.limits.processes (64)" in out
 
 
 @RUNNERS

@@ -122,12 +122,15 @@ def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
                                                   else "sandbox is off in WORKFLOW.md"))]
     if cfg.limits.processes:
         parent = pids_parent()
+        root = os.geteuid() == 0
         checks.append(Check(
-            "sandbox limits", parent is not None,
+            "sandbox limits", parent is not None or not root,
             f"process limit through the pids cgroup {parent}" if parent else
-            "no writable pids cgroup (cgroup v1 `pids` or v2 with the pids controller): "
-            "sandbox.limits.processes is not enforced; a fork bomb is contained only by "
-            "memory and CPU limits"))
+            "no writable pids cgroup: the process limit is RLIMIT_NPROC on top of this "
+            "user's running tasks" if not root else
+            "no writable pids cgroup (cgroup v1 `pids` or v2 with the pids controller) and "
+            "running as root, which RLIMIT_NPROC does not bind: sandbox.limits.processes is "
+            "not enforced; a fork bomb is contained only by memory and CPU limits"))
     policy = policy_from_config(cfg)
     boxed = policy.describe() if cfg.enabled else "none (sandbox.enabled: false): runs as Tack"
     net = "on" if cfg.allow_hosts else "off"

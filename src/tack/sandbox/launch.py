@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from tack.errors import TackError
 from tack.sandbox.limits import PidsCgroup, create_pids_cgroup
 from tack.sandbox.policy import SANDBOX_HOME, SandboxPolicy
@@ -103,6 +105,17 @@ class SandboxedCommand:
             self.cgroup.remove()
 
 
+def user_tasks() -> int:
+    """Processes and threads of this user, as RLIMIT_NPROC counts them."""
+    uid = os.getuid()
+    count = 0
+    for proc in psutil.process_iter(["uids", "num_threads"]):
+        uids, threads = proc.info["uids"], proc.info["num_threads"]
+        if uids is not None and uids.real == uid:
+            count += threads or 1
+    return count
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -172,6 +185,10 @@ def _limits_prefix(policy: SandboxPolicy, cgroup: PidsCgroup | None) -> list[str
     steps = []
     if cgroup is not None:
         steps.append('echo $$ > "$0" || exit 125')
+    elif policy.limits.processes and os.geteuid() != 0:
+        # No writable cgroup: RLIMIT_NPROC, which binds everyone but root, counts all of the
+        # user's tasks, so it allows the configured number on top of those already running.
+        steps.append(f"ulimit -u {user_tasks() + policy.limits.processes}")
     if policy.limits.cpu_seconds:
         # SIGXCPU at the soft limit says why; SIGKILL a little later ends a process ignoring it.
         steps.append(f"ulimit -St {policy.limits.cpu_seconds} && "
@@ -181,7 +198,9 @@ def _limits_prefix(policy: SandboxPolicy, cgroup: PidsCgroup | None) -> list[str
     if not steps:
         return []
     script = " && ".join(steps) + ' && exec "$@"'
-    return ["/bin/sh", "-c", script, str(cgroup.procs) if cgroup else "sh"]
+    # dash (Debian's sh) starts fastest but spells the process limit `-p`; bash says `-u`.
+    shell = "/bin/bash" if "ulimit -u" in script else "/bin/sh"
+    return [shell, "-c", script, str(cgroup.procs) if cgroup else "sh"]
 
 
 async def prepare(argv: Sequence[str], policy: SandboxPolicy, workspace: Path,
