@@ -33,7 +33,7 @@ def test_only_allowlisted_variables_reach_the_agent() -> None:
     policy = policy_from_config(SandboxConfig(env=["PATH", "LANG"]))
     env = policy.environment({"PATH": "/bin", "LANG": "C.UTF-8", "OPENAI_API_KEY": "sk-1",
                               "GITHUB_TOKEN": "ghp_1", "HOME": "/root", "TACK_ISSUE_ID": "7",
-                              "AWS_SECRET_ACCESS_KEY": "x"})
+                              "AWS_SECRET_ACCESS_KEY": "x", "TACK_SERVER_TOKEN": "t"})
     assert env == {"PATH": "/bin", "LANG": "C.UTF-8", "TACK_ISSUE_ID": "7",
                    "HOME": "/tmp/home", "TMPDIR": "/tmp"}
 

@@ -16,8 +16,10 @@ from tack.workflow.loader import Workflow
 
 # Where HOME points inside the sandbox: under the private /tmp, so it starts empty each call.
 SANDBOX_HOME = "/tmp/home"
-# Always passed: Tack's own variables and the git identity the agent commits with.
+# Always passed: Tack's own variables (the issue, the workspace, the prompt file) ...
 ALWAYS_PREFIXES = ("TACK_",)
+# ... but never one that looks like a credential (TACK_SERVER_TOKEN, a test stub's key).
+SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "CREDENTIAL")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class SandboxPolicy:
         """The allowlisted part of `base`; HOME and TMPDIR point inside the sandbox."""
         names = set(self.env_names)
         env = {k: v for k, v in base.items()
-               if k in names or k.startswith(ALWAYS_PREFIXES)}
+               if k in names or (k.startswith(ALWAYS_PREFIXES)
+                                 and not any(m in k.upper() for m in SECRET_MARKERS))}
         env["HOME"] = SANDBOX_HOME
         env["TMPDIR"] = "/tmp"
         env.setdefault("PATH", os.defpath)
