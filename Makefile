@@ -8,9 +8,11 @@ AGENT_CLIS := tools/agents/node_modules/.installed
 # Debian's chromium for the dashboard's browser tests (Playwright drives it; never
 # `playwright install`, which downloads a browser).
 CHROMIUM := /usr/bin/chromium
+# bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite.
+BWRAP := /usr/bin/bwrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install agent-clis browser bench clean
+.PHONY: demo test install agent-clis browser sandbox bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tack needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -34,10 +36,16 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+$(BWRAP):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap
+
+sandbox: $(BWRAP)
+
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM)
+test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP)
 	$(BIN)/tack principles lint
 	$(BIN)/tack scan
 	$(BIN)/mypy

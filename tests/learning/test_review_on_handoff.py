@@ -21,6 +21,8 @@ TOKEN = "test-token-review-123456"
 COMMIT = {"tool_calls": [{"name": "shell", "arguments": {
     "command": "printf 'import time\\n\\ndef wait():\\n    time.sleep(2)\\n' > feature.py "
                "&& git add -A && git commit -q -m 'Add wait()'"}}]}
+# The scripted agent commits with git in its shell, which the sandbox's read-only .git refuses.
+UNSANDBOXED: dict[str, Any] = {"sandbox": {"enabled": False}}
 HANDOFF = {"tool_calls": [{"name": "tracker", "arguments": {
     "action": "move", "state": "Human Review"}}]}
 FINDINGS = {"findings": [
@@ -51,7 +53,7 @@ def test_findings_are_stored_on_the_run_and_noted_on_the_timeline_without_a_remo
         tmp_path: Path, cleanup: list[Any]) -> None:
     stub = start_stub(json.dumps(FINDINGS), cleanup)
     project = Project(tmp_path, stub.url, {"review": {"on_handoff": True},
-                                           "agent": {"max_turns": 3}})
+                                           "agent": {"max_turns": 3}, **UNSANDBOXED})
     ident = project.add_issue("Add a wait helper")
     up = TackUp(project)
     cleanup.append(up)
@@ -80,7 +82,7 @@ def test_a_reviewer_failure_is_recorded_and_breaks_nothing(
         tmp_path: Path, cleanup: list[Any]) -> None:
     stub = start_stub("I would rather not say.", cleanup)
     project = Project(tmp_path, stub.url, {"review": {"on_handoff": True},
-                                           "agent": {"max_turns": 3}})
+                                           "agent": {"max_turns": 3}, **UNSANDBOXED})
     ident = project.add_issue("Add a wait helper")
     up = TackUp(project)
     cleanup.append(up)
@@ -101,7 +103,7 @@ def test_findings_are_posted_as_one_review_on_the_github_pull_request(
     fake.url = server.url
     stub = start_stub(json.dumps(FINDINGS), cleanup)
     project = Project(tmp_path, stub.url, {
-        "review": {"on_handoff": True}, "agent": {"max_turns": 3},
+        "review": {"on_handoff": True}, "agent": {"max_turns": 3}, **UNSANDBOXED,
         "pull_requests": {"forge": "github", "repo": "o/r", "endpoint": fake.url,
                           "api_key": "$GITHUB_TOKEN"}})
     origin = tmp_path / "origin.git"

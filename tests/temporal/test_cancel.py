@@ -45,15 +45,14 @@ def test_closing_the_issue_cancels_the_workflow_and_kills_the_agent_process_grou
     cleanup.append(up)
 
     pid_file = worker.root / ident / "agent.pid"
-    pid = wait_for(lambda: pid_file.exists() and int(pid_file.read_text() or 0), 40,
-                   "the agent's command to start")
+    wait_for(pid_file.exists, 40, "the agent's command to start")
     registry = worker.root / ".tack-worker" / "processes"
-    # The worker records the group once its spawn returns, which can be after the shell
-    # has already written its pid.
-    record = registry / str(pid)
-    owner = wait_for(lambda: record.exists() and record.read_text().strip(), 20,
-                     "the agent's process group in the worker's registry")
-    assert owner == str(worker.proc.pid)
+    # The command runs in the sandbox's pid namespace, so the pid it writes is not a host
+    # pid; the group the worker spawned (bubblewrap's) is in the worker's registry.
+    records = wait_for(lambda: registry.is_dir() and list(registry.iterdir()), 20,
+                       "the agent's process group in the worker's registry")
+    assert len(records) == 1 and records[0].read_text().strip() == str(worker.proc.pid)
+    pid = int(records[0].name)
     assert not gone(pid)
 
     project.move(ident, "Done")

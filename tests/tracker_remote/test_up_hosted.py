@@ -64,6 +64,9 @@ def github_project(tmp_path: Path, stub: StubModelServer, fake: FakeApis) -> tup
         "tracker": {"kind": "github", "endpoint": fake.url, "api_key": "$GITHUB_TOKEN",
                     "provider": {"repo": "o/r", **FAST_RETRIES}},
         "pull_requests": {"endpoint": fake.url, "repo": "o/r"},
+        # The scripted agent commits with git in its shell and waits on a file the test
+        # creates under /tmp: both outside what the sandbox grants (docs/sandbox.md).
+        "sandbox": {"enabled": False},
     })
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))

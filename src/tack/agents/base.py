@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
 
 from tack.tracker.base import Issue, Tracker
+
+if TYPE_CHECKING:
+    from tack.sandbox.policy import SandboxPolicy
 
 EventKind = Literal[
     "session_started",
@@ -134,6 +137,8 @@ class SessionContext:
     on_process: Callable[[int, bool], None] | None = None
     # Plug-in tools for the session (`session_tools` hook); None offers Tack's own.
     tools: list[AgentTool] | None = None
+    # The sandbox the agent's own commands run in (shell tool, command backend); None: none.
+    sandbox: SandboxPolicy | None = None
 
 
 class AgentSession(Protocol):

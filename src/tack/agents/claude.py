@@ -101,6 +101,9 @@ class ClaudeSession:
                 "stream-json", "--verbose", "--permission-mode", self.config.permission_mode]
         if self.config.allowed_tools:
             args += ["--allowedTools", ",".join(self.config.allowed_tools)]
+        if self.ctx.sandbox is not None and not self.ctx.sandbox.network:
+            # Tack's sandbox has the network off; claude's own web tools would go around it.
+            args += ["--disallowedTools", "WebFetch,WebSearch"]
         if self.config.model:
             args += ["--model", self.config.model]
         mcp = self.mcp_config()

@@ -297,7 +297,7 @@ class CodexSession:
             **({"approvalPolicy": self.config.approval_policy}
                if self.config.approval_policy else {}),
             **({"sandboxPolicy": self.config.turn_sandbox_policy}
-               if self.config.turn_sandbox_policy else {}),
+               if self.config.turn_sandbox_policy else _sandbox_policy(self.ctx)),
             **self.turn_params,
         }
         try:
@@ -494,3 +494,12 @@ class CodexBackend:
         session = CodexSession(self.config, ctx)
         await session.start()
         return session
+
+
+def _sandbox_policy(ctx: SessionContext) -> dict[str, Any]:
+    """Tack's sandbox as Codex's own turn policy: write the workspace only, no network
+    (Codex cannot filter hosts; `codex.turn_sandbox_policy` loosens it)."""
+    if ctx.sandbox is None:
+        return {}
+    return {"sandboxPolicy": {"type": "workspaceWrite", "writableRoots": [],
+                              "networkAccess": False}}

@@ -16,6 +16,7 @@ import uuid
 from collections import deque
 from pathlib import Path
 
+from tack import sandbox
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TurnResult
 from tack.agents.tools import shell_env
 from tack.errors import AgentError
@@ -51,8 +52,25 @@ class CommandSession:
                     "TACK_ISSUE_IDENTIFIER": self.ctx.issue.identifier,
                     "TACK_ISSUE_ID": self.ctx.issue.id,
                     "TACK_WORKSPACE": str(self.ctx.workspace)})
+        argv = ["bash", "-lc", self.command]
+        boxed = None
+        if self.ctx.sandbox is not None:
+            try:
+                boxed = await sandbox.prepare(argv, self.ctx.sandbox, self.ctx.workspace, env,
+                                              read_only=[self._prompt_dir])
+            except sandbox.SandboxUnavailable as exc:
+                return await self._fail(on_event, exc.message, deque())
+            argv, env = boxed.argv, boxed.env
+        try:
+            return await self._run(argv, env, prompt, on_event, boxed)
+        finally:
+            if boxed is not None:
+                boxed.close()
+
+    async def _run(self, argv: list[str], env: dict[str, str], prompt: str,
+                   on_event: EventSink, boxed: sandbox.SandboxedCommand | None) -> TurnResult:
         proc = await asyncio.create_subprocess_exec(
-            "bash", "-lc", self.command, cwd=self.ctx.workspace, env=env,
+            *argv, cwd=self.ctx.workspace, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
@@ -75,6 +93,10 @@ class CommandSession:
             self._proc = None
             if self.ctx.on_process:
                 self.ctx.on_process(proc.pid, False)
+        why = boxed.explain(code) if boxed is not None else ""
+        if why:  # the sandbox had to stop something: the turn did not do what it meant to
+            return await self._fail(on_event, f"command exited with code {code} (sandbox: "
+                                              f"{why})", tail)
         if code in self.config.success_exit_codes:
             final = "\n".join(tail)
             await on_event(AgentEvent("turn_completed", f"exit code {code}",

@@ -11,11 +11,15 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tack import sandbox
 from tack.agents.base import AgentTool, SessionContext, ToolOutcome, ToolSpec
 from tack.errors import TackError
 from tack.store.feedback import agent_comment
@@ -175,7 +179,7 @@ async def run_tool(
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
                                  + ", ".join(t.name for t in tool_specs(ctx)))
         return ToolOutcome(True, handler(parsed, ctx.workspace))
-    except ToolInputError as exc:
+    except (ToolInputError, sandbox.SandboxUnavailable) as exc:
         return ToolOutcome(False, f"error: {exc}")
     except Exception as exc:  # a tool bug must not end the agent's turn
         return ToolOutcome(False, f"error: {type(exc).__name__}: {exc}")
@@ -376,8 +380,22 @@ async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: 
                  ) -> ToolOutcome:
     command = _arg(args, "command", str)
     timeout_s = max(1, _arg(args, "timeout_ms", int, default_timeout_ms)) / 1000
+    argv, env = ["bash", "-c", command], shell_env(ctx)
+    boxed = None
+    if ctx.sandbox is not None:
+        boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, env)
+        argv, env = boxed.argv, boxed.env
+    try:
+        return await _run_shell(argv, env, ctx, timeout_s, boxed)
+    finally:
+        if boxed is not None:
+            boxed.close()
+
+
+async def _run_shell(argv: list[str], env: dict[str, str], ctx: SessionContext,
+                     timeout_s: float, boxed: sandbox.SandboxedCommand | None) -> ToolOutcome:
     proc = await asyncio.create_subprocess_exec(
-        "bash", "-c", command, cwd=ctx.workspace, env=shell_env(ctx),
+        *argv, cwd=ctx.workspace, env=env,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True,
     )
@@ -410,10 +428,14 @@ async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: 
         if ctx.on_process:
             ctx.on_process(pgid, False)
     text = output.text()
+    why = boxed.explain(proc.returncode) if boxed is not None else ""
+    if why:
+        text += f"\nsandbox: {why}"
     if timed_out:
         return ToolOutcome(False, f"error: command timed out after {timeout_s:g}s and was "
                                   f"killed\n{text}")
-    return ToolOutcome(proc.returncode == 0, f"exit code: {proc.returncode}\n{text}")
+    return ToolOutcome(proc.returncode == 0 and not why,
+                       f"exit code: {proc.returncode}\n{text}")
 
 
 # --- tracker ----------------------------------------------------------------------------
@@ -485,8 +507,10 @@ async def _commit(args: dict[str, Any], workspace: Path) -> ToolOutcome:
 async def _check(args: dict[str, Any], ctx: SessionContext, timeout_ms: int) -> ToolOutcome:
     from tack.feedback import CheckSpec, resolve_settings, run_checks
 
-    settings = resolve_settings(ctx.workspace)
     command = _arg(args, "command", str, "")
+    if ctx.sandbox is not None:
+        return await _sandboxed_check(command, _arg(args, "profile", str, None), ctx, timeout_ms)
+    settings = resolve_settings(ctx.workspace)
     specs = ([CheckSpec("check", command, timeout_s=timeout_ms / 1000)] if command.strip()
              else settings.select(_arg(args, "profile", str, None)))
     if not specs:
@@ -498,3 +522,47 @@ async def _check(args: dict[str, Any], ctx: SessionContext, timeout_ms: int) -> 
         budget=settings.budget, env=shell_env(ctx))
     return ToolOutcome(report.exit_code == 0,
                        f"exit code: {report.exit_code}\n{report.prose}")
+
+
+async def _sandboxed_check(command: str, profile: str | None, ctx: SessionContext,
+                           timeout_ms: int) -> ToolOutcome:
+    """`tack check` itself inside the sandbox: the checks run the workspace's code (tests,
+    conftest.py, build scripts), which must not run with Tack's rights."""
+    assert ctx.sandbox is not None
+    argv = [sys.executable, "-m", "tack", "check", "--no-history"]
+    if command.strip():
+        words = shlex.split(command) if not set(command) & set("|&;<>()$`*?[]{}~\n") else []
+        argv += ["--", *(words or ["bash", "-c", command])]
+    elif profile:
+        argv += ["--profile", profile]
+    with tempfile.TemporaryDirectory(prefix="tack-check-") as tmp:
+        # Only the `feedback:` section goes in, resolved here: the rest of WORKFLOW.md may
+        # name `$VAR`s (keys, endpoints) that the sandbox's environment rightly lacks.
+        feedback = await asyncio.to_thread(_feedback_workflow, ctx.workspace, Path(tmp))
+        if feedback is not None:
+            argv[4:4] = ["--workflow", str(feedback)]
+        boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, shell_env(ctx),
+                                      read_only=[Path(tmp)])
+        # The same Tack as this one, wherever it is installed or checked out.
+        boxed.env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+        try:
+            return await _run_shell(boxed.argv, boxed.env, ctx, timeout_ms / 1000, boxed)
+        finally:
+            boxed.close()
+
+
+def _feedback_workflow(workspace: Path, directory: Path) -> Path | None:
+    """A WORKFLOW.md holding only the workspace's `feedback:` section, or None without one."""
+    import yaml
+
+    from tack.feedback import resolve_settings
+    from tack.workflow import load_workflow
+
+    settings = resolve_settings(workspace)
+    if settings.workflow is None:
+        return None
+    feedback = load_workflow(settings.workflow).config.feedback.model_dump(exclude_none=True)
+    feedback.update(runbooks=str(settings.runbooks_dir), history=False)
+    path = directory / "WORKFLOW.md"
+    path.write_text(f"---\n{yaml.safe_dump({'feedback': feedback})}---\n", encoding="utf-8")
+    return path

@@ -113,6 +113,49 @@ def _command(command: str | None) -> Check:
     return Check("command", True, f"configured: {command} (runs with bash -lc)")
 
 
+def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
+    """Whether bubblewrap works, what happens when not, and each backend's policy."""
+    from tack.sandbox import policy_from_config, sandbox_support
+    from tack.sandbox.limits import pids_parent
+
+    cfg = config.sandbox
+    support = sandbox_support()
+    fallback = ("the built-in agent's shell and the command backend refuse to run commands "
+                "until it is installed, or `sandbox.enabled: false` is set")
+    checks = [Check("sandbox", support.ok or not (cfg.enabled or cfg.hooks),
+                    f"bubblewrap works ({support.detail})" if support.ok
+                    else f"{support.detail}; " + (fallback if cfg.enabled or cfg.hooks
+                                                  else "sandbox is off in WORKFLOW.md"))]
+    if cfg.limits.processes:
+        parent = pids_parent()
+        root = os.geteuid() == 0
+        checks.append(Check(
+            "sandbox limits", parent is not None or not root,
+            f"process limit through the pids cgroup {parent}" if parent else
+            "no writable pids cgroup: the process limit is RLIMIT_NPROC on top of this "
+            "user's running tasks" if not root else
+            "no writable pids cgroup (cgroup v1 `pids` or v2 with the pids controller) and "
+            "running as root, which RLIMIT_NPROC does not bind: sandbox.limits.processes is "
+            "not enforced; a fork bomb is contained only by memory and CPU limits"))
+    policy = policy_from_config(cfg)
+    boxed = policy.describe() if cfg.enabled else "none (sandbox.enabled: false): runs as Tack"
+    net = "on" if cfg.allow_hosts else "off"
+    codex = ("codex.turn_sandbox_policy from WORKFLOW.md" if config.codex.turn_sandbox_policy
+             else f"Codex's own sandbox: workspaceWrite, network {'off' if cfg.enabled else 'as Codex defaults'}")
+    claude = (f"permission mode {config.claude.permission_mode}, tools "
+              f"{', '.join(config.claude.allowed_tools)}"
+              + ("; WebFetch and WebSearch disallowed" if cfg.enabled and net == "off" else ""))
+    checks += [
+        Check("policy: builtin", True, f"shell and check tools: {boxed}"),
+        Check("policy: command", True, boxed),
+        Check("policy: hooks", True, policy.describe() if cfg.hooks
+              else "unsandboxed (sandbox.hooks: false); hooks are the workflow's own scripts"),
+        Check("policy: codex", True, codex),
+        Check("policy: claude", True, claude),
+    ]
+    return checks
+
+
 def run_checks(workflow: Path | None) -> list[Check]:
     wf_check, config = _workflow(workflow)
     checks = [
@@ -128,6 +171,7 @@ def run_checks(workflow: Path | None) -> list[Check]:
     checks.append(_binary("chromium", config.app.chromium,
                           "`tack app` needs it: `apt-get install -y --no-install-recommends "
                           "chromium`, or set app.chromium in WORKFLOW.md"))
+    checks += _sandbox(config, workflow)
     if wf_check is not None:
         checks.append(wf_check)
     return checks

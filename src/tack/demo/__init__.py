@@ -59,6 +59,10 @@ builtin:
   api: chat
 codex:
   stall_timeout_ms: 30000
+# Off: the demo must also run from a bare `pipx install tack-harness`, where bubblewrap may
+# be missing; real workflows get the sandbox by default (docs/sandbox.md).
+sandbox:
+  enabled: false
 ---
 You are working on issue {{{{ issue.identifier }}}}: {{{{ issue.title }}}}
 

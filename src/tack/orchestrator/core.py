@@ -232,6 +232,8 @@ class Orchestrator:
             self._save_held()
         if not scheduling.is_candidate(issue, cfg.tracker):
             return False
+        if issue.trust != "trusted" and cfg.sandbox.untrusted == "refuse":
+            return False  # sandbox.untrusted: refuse (docs/sandbox.md)
         return scheduling.state_has_slot(
             cfg.agent, issue.state, [e.issue.state for e in self.running.values()]
         )

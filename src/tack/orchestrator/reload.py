@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from tack.sandbox.policy import hook_policy
 from tack.errors import TackError
 from tack.tracker import build_tracker
 from tack.tracker.credentials import withheld_env
@@ -52,6 +53,7 @@ def reload_workflow(watcher: WorkflowWatcher, workspaces: WorkspaceManager, *,
         workspace=wf.config.workspace,
         hooks=wf.config.hooks,
         withheld_env=withheld_env(wf),
+        sandbox=hook_policy(wf),
     )
     new_tracker_cfg = wf.config.tracker.model_dump()
     if new_tracker_cfg != tracker_config:

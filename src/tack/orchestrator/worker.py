@@ -23,6 +23,7 @@ from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
 from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approved_plan
 from tack.skills.provenance import prepare_run_skills
+from tack.sandbox.policy import agent_policy
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without, withheld_env
 from tack.workspace.commit import commit_leftover_work
@@ -110,6 +111,7 @@ class AttemptRunner:
                 env={**_agent_env(ws.path, issue, wf),
                      **app_run.session_environment(ws.path, cfg.app)},
                 on_process=self._on_process,
+                sandbox=agent_policy(wf, trust=issue.trust),
             )
             try:
                 ctx.env = self.orch.plugins.session_environment(run, ctx.env)

@@ -50,6 +50,9 @@ class Issue:
     updated_at: datetime | None = None
     native_ref: dict[str, Any] | None = None
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+    # `untrusted` when the tracker says the author is not a member of the project (a public
+    # GitHub issue); WORKFLOW.md's `sandbox.untrusted` decides what that changes.
+    trust: str = "trusted"
 
     def to_dict(self) -> dict[str, Any]:
         """Template/JSON view: every field present, timestamps as RFC 3339 strings."""
@@ -70,6 +73,7 @@ class Issue:
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "native_ref": self.native_ref,
             "comments": [c.to_dict() for c in self.comments],
+            "trust": self.trust,
         }
 
 

@@ -382,6 +382,7 @@ class GitHubTracker:
             updated_at=parse_time(item.updated_at),
             native_ref={"repo": self.repo, "number": item.number, "node_id": item.node_id},
             comments=comments,
+            trust=trust_of(_field(item, "author_association")),
         )
 
     # ------------------------------------------------------------------ writes
@@ -449,3 +450,15 @@ class GitHubTracker:
     @classmethod
     def from_config(cls, config: TrackerConfig) -> GitHubTracker:
         return cls(config)
+
+
+# GitHub's author_association values for people with a say in the repository.
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+
+def trust_of(association: object) -> str:
+    """`trusted` for the repository's owners, members and collaborators; `untrusted` for
+    anyone else (an issue from the public); `trusted` when GitHub does not say."""
+    if not isinstance(association, str) or not association:
+        return "trusted"
+    return "trusted" if association.upper() in TRUSTED_ASSOCIATIONS else "untrusted"

@@ -352,6 +352,45 @@ class SkillsConfig(Section):
         if self.catalog_budget is not None:
             return self.catalog_budget
         return self.context_window * 4 * 2 // 100
+DEFAULT_SANDBOX_ENV = ["PATH", "LANG", "LC_ALL", "TERM", "TZ", "GIT_AUTHOR_NAME",
+                       "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+                       "GIT_TERMINAL_PROMPT", "PAGER", "GIT_PAGER"]
+# Credentials and per-user state an agent has no business reading (docs/sandbox.md).
+DEFAULT_SANDBOX_HIDE = ["~/.ssh", "~/.aws", "~/.config", "~/.gnupg", "~/.netrc",
+                        "~/.git-credentials", "~/.docker", "~/.kube", "~/.azure", "~/.npmrc",
+                        "~/.pypirc", "~/.codex", "~/.claude", "~/.claude.json", "~/.cache"]
+
+
+class SandboxLimits(Section):
+    """`sandbox.limits`: per command; 0 turns a limit off."""
+
+    cpu_seconds: int = Field(default=600, ge=0)
+    # Address space (RLIMIT_AS), so a runaway allocation fails instead of the host swapping.
+    memory_mb: int = Field(default=4096, ge=0)
+    # Processes and threads of one command (a cgroup's pids.max; docs/sandbox.md).
+    processes: int = Field(default=1024, ge=0)
+
+
+class SandboxConfig(Section):
+    """`sandbox:`: what an agent's processes may reach (tack.sandbox, docs/sandbox.md)."""
+
+    # The built-in agent's shell and the command backend run in bubblewrap.
+    enabled: bool = True
+    # Hooks are the workflow author's own scripts; sandbox them too when set.
+    hooks: bool = False
+    # Hosts reachable through Tack's filtering proxy (`pypi.org`, `*.npmjs.org`, `host:port`);
+    # empty: no network at all.
+    allow_hosts: list[str] = Field(default_factory=list)
+    # Environment variable names passed in (the `TACK_*` ones always are).
+    env: list[str] = Field(default_factory=lambda: list(DEFAULT_SANDBOX_ENV))
+    # Paths made empty inside the sandbox (beside the other workspaces and Tack's state dir).
+    hide: list[str] = Field(default_factory=lambda: list(DEFAULT_SANDBOX_HIDE))
+    # Extra writable paths (the workspace and a private /tmp always are).
+    writable: list[str] = Field(default_factory=list)
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    # Issues the tracker marks `untrusted` (issue.trust): run them as others, with the
+    # network off, or refuse to dispatch them.
+    untrusted: Literal["run", "offline", "refuse"] = "offline"
 
 
 KNOWN_SECTIONS = (
@@ -374,6 +413,7 @@ KNOWN_SECTIONS = (
     "review",
     "skills",
     "app",
+    "sandbox",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
@@ -403,4 +443,5 @@ class ServiceConfig(BaseModel):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
     app: AppConfig = Field(default_factory=AppConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

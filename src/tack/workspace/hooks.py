@@ -13,7 +13,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +21,8 @@ import structlog
 
 from tack.errors import WorkspaceError
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV, environ_without
+from tack.sandbox.launch import SandboxUnavailable, prepare
+from tack.sandbox.policy import SandboxPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -114,18 +116,39 @@ def _tail(file: IO[bytes]) -> str:
 async def run_hook(
     name: str, script: str, *, cwd: Path, env: dict[str, str], timeout_ms: int,
     withheld: Collection[str] = DEFAULT_CREDENTIAL_ENV,
+    sandbox: SandboxPolicy | None = None,
 ) -> HookResult:
     """Run one hook script; never raises for the script's own failure (see `HookResult`).
-    The script inherits Tack's environment without the `withheld` credentials: hooks run in
-    the workspace, where `before_run`/`after_run` execute code the agent may have written."""
+    The script inherits Tack's environment without the `withheld` credentials (hooks run in
+    the workspace, where `before_run`/`after_run` execute code the agent may have written),
+    and runs in `sandbox` when one is given (`sandbox.hooks`)."""
+    argv, full_env = ["bash", "-lc", script], {**environ_without(withheld), **env}
+    boxed = None
+    if sandbox is not None:
+        try:
+            boxed = await prepare(argv, sandbox, cwd, full_env)
+        except SandboxUnavailable as exc:
+            return HookResult(-1, False, exc.message, 0)
+        argv, full_env = boxed.argv, boxed.env
+    try:
+        result = await _run(name, argv, cwd=cwd, env=full_env, timeout_ms=timeout_ms)
+        why = boxed.explain(result.exit_code) if boxed is not None else ""
+        return replace(result, output=f"{result.output}\nsandbox: {why}") if why else result
+    finally:
+        if boxed is not None:
+            boxed.close()
+
+
+async def _run(name: str, argv: list[str], *, cwd: Path, env: dict[str, str], timeout_ms: int
+               ) -> HookResult:
     started = time.monotonic()
     log.info("workspace.hook.start", hook=name, cwd=str(cwd))
     with tempfile.TemporaryFile() as out:
         try:
             proc = await asyncio.create_subprocess_exec(
-                "bash", "-lc", script,
+                *argv,
                 cwd=cwd,
-                env={**environ_without(withheld), **env},
+                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.errors import WorkspaceError
+from tack.sandbox.policy import SandboxPolicy
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
@@ -46,29 +47,35 @@ class WorkspaceManager:
     def __init__(
         self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
         withheld_env: Collection[str] = DEFAULT_CREDENTIAL_ENV,
+        sandbox: SandboxPolicy | None = None,
     ) -> None:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._strategy_lock = asyncio.Lock()
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
-                    withheld_env=withheld_env)
+                    withheld_env=withheld_env, sandbox=sandbox)
 
     @classmethod
     def for_workflow(cls, wf: Workflow, *, root: Path | None = None,
                      repo: Path | None = None) -> WorkspaceManager:
-        """The manager a workflow's settings describe; hooks never get Tack's credentials."""
+        """The manager a workflow's settings describe: hooks never get Tack's credentials,
+        and run in the sandbox when `sandbox.hooks` is on."""
+        from tack.sandbox.policy import hook_policy
         from tack.tracker.credentials import withheld_env
 
         return cls(root=root or wf.workspace_root(), repo=repo or wf.repo_dir(),
                    workspace=wf.config.workspace, hooks=wf.config.hooks,
-                   withheld_env=withheld_env(wf))
+                   withheld_env=withheld_env(wf), sandbox=hook_policy(wf, root))
 
     def update(
         self, *, root: Path, repo: Path, workspace: WorkspaceConfig, hooks: HooksConfig,
         withheld_env: Collection[str] = DEFAULT_CREDENTIAL_ENV,
+        sandbox: SandboxPolicy | None = None,
     ) -> None:
         """Apply reloaded settings; operations already running finish with the old ones.
         `withheld_env`: variables hooks do not inherit (`tack.tracker.credentials`)."""
+        # The sandbox hooks run in (`sandbox.hooks`); None: unconfined, like Symphony's.
+        self.sandbox = sandbox
         self.root = Path(root).expanduser().absolute()
         self.repo = Path(repo).expanduser().absolute()
         self.config = workspace
@@ -161,8 +168,8 @@ class WorkspaceManager:
             ws = Workspace(path, key, True, branch, issue.identifier)
             if self.hooks.after_create:
                 result = await run_hook(
-                    "after_create", self.hooks.after_create, cwd=path, env=self._env(ws), withheld=self.withheld_env,
-                    timeout_ms=self.hooks.timeout_ms,
+                    "after_create", self.hooks.after_create, cwd=path, env=self._env(ws),
+                    timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox,
                 )
                 if result.timed_out or result.exit_code != 0:
                     # A half-prepared workspace would be reused as if it were ready.
@@ -200,7 +207,8 @@ class WorkspaceManager:
         """Run `before_run`; a failure or timeout aborts this attempt (raises HookError)."""
         if self.hooks.before_run:
             result = await run_hook("before_run", self.hooks.before_run, cwd=ws.path,
-                                    env=self._env(ws), withheld=self.withheld_env, timeout_ms=self.hooks.timeout_ms)
+                                    env=self._env(ws), timeout_ms=self.hooks.timeout_ms,
+                                    sandbox=self.sandbox, withheld=self.withheld_env)
             raise_for_result("before_run", result, ws.path)
 
     async def after_run(self, ws: Workspace) -> None:
@@ -226,8 +234,8 @@ class WorkspaceManager:
 
     async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:
         # run_hook logs failures and timeouts; this hook's outcome changes nothing.
-        await run_hook(name, script, cwd=ws.path, env=self._env(ws), withheld=self.withheld_env,
-                       timeout_ms=self.hooks.timeout_ms)
+        await run_hook(name, script, cwd=ws.path, env=self._env(ws),
+                       timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox, withheld=self.withheld_env)
 
     def _env(self, ws: Workspace) -> dict[str, str]:
         env = {"TACK_ISSUE_IDENTIFIER": ws.identifier, "TACK_WORKSPACE": str(ws.path)}

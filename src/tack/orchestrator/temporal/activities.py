@@ -36,6 +36,7 @@ from tack.orchestrator.temporal.types import (
     TurnOutcome,
 )
 from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
+from tack.sandbox.policy import agent_policy, hook_policy
 from tack.orchestrator.worker import _agent_env, continuation_prompt
 from tack.plugins import Plugins, Run, default_plugins
 from tack.redact import Redactor, service_redactor
@@ -169,7 +170,8 @@ class IssueActivities:
             wf = self.watcher.current
             self.workspaces.update(root=self._root, repo=self._repo or wf.repo_dir(),
                                    workspace=wf.config.workspace, hooks=wf.config.hooks,
-                                   withheld_env=withheld_env(wf))
+                                   withheld_env=withheld_env(wf),
+                                   sandbox=hook_policy(wf, self._root))
         return self.watcher.current
 
     @property
@@ -243,7 +245,8 @@ class IssueActivities:
             ctx = SessionContext(workspace=ws.path, issue=issue, tracker=self.tracker,
                                  env=self.plugins.session_environment(
                                      plugged, _agent_env(ws.path, issue, wf)),
-                                 on_process=on_process, tools=self.plugins.session_tools(plugged))
+                                 on_process=on_process, tools=self.plugins.session_tools(plugged),
+                                 sandbox=agent_policy(wf, self._root, trust=issue.trust))
         except TackError as exc:
             raise config_error(f"agent session startup error: {exc.message}") from None
         session: AgentSession | None = None
