@@ -244,6 +244,8 @@ class PrinciplesConfig(Section):
 
     path: str = "PRINCIPLES.md"
     baseline: str = "principles-baseline.json"
+    # false: prompts carry no principles (a harness variant for `tack eval`); scans still run.
+    enabled: bool = True
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 
@@ -280,6 +282,8 @@ class LearningConfig(Section):
 
     # Lesson files, relative to the repository (WORKFLOW.md's directory).
     lessons_dir: str = "lessons"
+    # false: prompts carry no lessons (a harness variant for `tack eval`).
+    lessons: bool = True
     max_lessons_in_prompt: int = Field(default=5, ge=0)
     # TF-IDF cosine at or above which a new lesson merges into an existing one.
     similarity_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
