@@ -175,12 +175,18 @@ def starter_cmd(
         "starter-suite"),
     check: Annotated[bool, typer.Option("--check",
                      help="Also prove each seeded bug fails its tests (needs the sdists).")] = False,
+    oracle_script: Annotated[Path | None, typer.Option("--oracle-script",
+                             help="Also write a stub model script that applies the reference "
+                                  "fixes (to measure Tack's own overhead).")] = None,
 ) -> None:
     """Write the bundled starter suite (tasks on real PyPI sdists) to DEST."""
-    from tack.eval.starter import check_suite, write_suite
+    from tack.eval.starter import check_suite, oracle_script as oracle, write_suite
 
     count = write_suite(dest)
     err.print(f"Wrote {count} tasks to {dest}")
+    if oracle_script is not None:
+        oracle_script.write_text(json.dumps(oracle(), indent=1), "utf-8")
+        err.print(f"Wrote the oracle stub script to {oracle_script}")
     if check:
         problems = check_suite(dest, log=err.print)
         if problems:

@@ -9,6 +9,8 @@ pass once the reference fix is applied, and its pass-to-pass tests pass on both.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -255,3 +257,29 @@ def check_suite(dest: Path, log: Callable[[str], None] = print) -> list[str]:
                 shutil.rmtree(tree, ignore_errors=True)
             log(f"checked {task.id}")
     return problems
+
+
+def oracle_script(handoff: str = "Human Review") -> dict[str, object]:
+    """A stub model script that applies every task's reference fix, matched by the issue
+    title: the agent's own time is then near zero, so a run measures Tack's overhead."""
+    conversations: list[dict[str, object]] = []
+
+    def steps(fix: dict[str, object]) -> list[dict[str, object]]:
+        return [
+            {"tool_calls": [fix]},
+            {"tool_calls": [{"name": "shell", "arguments": {
+                "command": "git add -A && git commit -q -m 'Reference fix'"}}]},
+            {"tool_calls": [{"name": "tracker", "arguments": {"action": "move",
+                                                              "state": handoff}}]},
+            {"text": "Done."},
+        ]
+
+    for bug in BUGS:
+        conversations.append({"match": re.escape(bug.title), "steps": steps(
+            {"name": "edit_file", "arguments": {"path": bug.path, "old": bug.new,
+                                                "new": bug.old}})})
+    for feat in FEATURES:
+        code = f"open({feat.path!r}, 'a').write({feat.reference!r})"
+        conversations.append({"match": re.escape(feat.title), "steps": steps(
+            {"name": "shell", "arguments": {"command": f"python3 -c {shlex.quote(code)}"}})})
+    return {"conversations": conversations}
