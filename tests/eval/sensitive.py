@@ -60,7 +60,7 @@ def stub_script() -> dict[str, Any]:
         # With the runbook in the prompt: the right fix.
         {"match": "Runbook: Compare the upper bound", "steps": _steps("x < hi", "x <= hi")},
         # Without it: a wrong fix that still hands off.
-        {"steps": _steps("lo <= x", "lo < x")},
+        {"steps": _steps("lo <= x < hi", "lo < x < hi")},
     ]}
 
 

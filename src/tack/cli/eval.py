@@ -207,3 +207,34 @@ def import_swebench_cmd(
     written, skipped = import_swebench(file, repos, out)
     err.print(f"Wrote {written} tasks to {out}; skipped {len(skipped)} without a local clone"
               + (f" ({', '.join(skipped[:5])}{'…' if len(skipped) > 5 else ''})" if skipped else ""))
+
+
+@eval_app.command("best-of")
+def best_of_cmd(
+    identifier: Annotated[str, typer.Argument(help="The issue (local tracker), e.g. TACK-3.")],
+    n: Annotated[int | None, typer.Option("-n", min=1,
+                 help="Attempts (default: the issue's best-of:N label, else 1).")] = None,
+    variant: Annotated[list[str] | None, typer.Option("--variant", "-v",
+                       help="NAME=OVERRIDES; attempts cycle through the variants.")] = None,
+    workflow: Annotated[Path, typer.Option("--workflow", "-w", help="Workflow file.")] = Path(
+        "WORKFLOW.md"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Attempts at once.")] = 2,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per attempt.")] = 1800.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Race N agents on one issue; hand off the attempt whose checks pass with fewest findings."""
+    from tack.eval.bestof import best_of, render_comment
+    from tack.eval.variants import parse_variant
+
+    if not workflow.is_file():
+        raise EvalError(f"{workflow} does not exist; pass --workflow with the project's "
+                        "WORKFLOW.md.")
+    variants = [parse_variant(v, cwd=Path.cwd()) for v in variant or []] or None
+    result = asyncio.run(best_of(workflow.resolve(), identifier, n, variants,
+                                 timeout_s=timeout, jobs=jobs))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(render_comment(result))
+    if result.winner is None:
+        raise typer.Exit(1)

@@ -22,7 +22,7 @@ import structlog
 from tack.errors import TackError
 from tack.eval.sources import build_base, git
 from tack.eval.store import RESULTS_FILE, EvalStore, TrialResult
-from tack.eval.suite import EvalError, Suite, Task
+from tack.eval.suite import EvalError, IssueSpec, Suite, Task
 from tack.eval.variants import BaseWorkflow, Variant
 from tack.eval.verify import checkout_branch, run_hidden_tests
 
@@ -115,10 +115,10 @@ async def run_trial(plan: RunPlan, task: Task, variant: Variant, repeat: int,
         await asyncio.to_thread(_prepare_trial, plan, task, variant, base, root)
         result.setup_s = time.monotonic() - started
         agent_started = time.monotonic()
-        handed_off, error = await _drive(root / "WORKFLOW.md", plan.timeout_s)
+        handed_off, error = await drive(root / "WORKFLOW.md", plan.timeout_s)
         result.agent_s = time.monotonic() - agent_started
         result.handed_off, result.error = handed_off, error
-        _usage(root / "WORKFLOW.md", result)
+        read_usage(root / "WORKFLOW.md", result)
         verify_started = time.monotonic()
         await asyncio.to_thread(_score, task, root, result)
         result.verify_s = time.monotonic() - verify_started
@@ -136,6 +136,13 @@ async def run_trial(plan: RunPlan, task: Task, variant: Variant, repeat: int,
 
 
 def _prepare_trial(plan: RunPlan, task: Task, variant: Variant, base: Path, root: Path) -> None:
+    prepare_attempt(plan.base, plan.common, variant, task.issue, task.setup, base, root)
+
+
+def prepare_attempt(base_wf: BaseWorkflow, common: dict[str, Any], variant: Variant,
+                    issue: IssueSpec, setup: str | None, base: Path, root: Path) -> None:
+    """A fresh attempt directory: a clone of `base`, the variant's WORKFLOW.md, and a local
+    tracker holding `issue` (as TACK-1)."""
     from tack.tracker.local import LocalTracker
     from tack.workflow import load_workflow
 
@@ -148,14 +155,13 @@ def _prepare_trial(plan: RunPlan, task: Task, variant: Variant, base: Path, root
     git(root / "repo", "config", "user.name", "Tack Eval Agent")
     git(root / "repo", "config", "user.email", "agent@tack.invalid")
     wf_path = root / "WORKFLOW.md"
-    wf_path.write_text(plan.base.render(variant, plan.common, task.setup), "utf-8")
+    wf_path.write_text(base_wf.render(variant, common, setup), "utf-8")
     wf = load_workflow(wf_path)
     tracker = LocalTracker.from_config(wf.config.tracker, tack_dir=wf.tack_dir)
-    tracker.add_issue(task.issue.title, description=task.issue.description or None,
-                      labels=task.issue.labels)
+    tracker.add_issue(issue.title, description=issue.description or None, labels=issue.labels)
 
 
-async def _drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
+async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
     """Run the orchestrator until the issue is handed off and no run is active."""
     from tack.orchestrator import Orchestrator
     from tack.orchestrator.service import run_service
@@ -196,7 +202,7 @@ async def _drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
     return True, None
 
 
-def _usage(wf_path: Path, result: TrialResult) -> None:
+def read_usage(wf_path: Path, result: TrialResult) -> None:
     from tack.store import Store
     from tack.workflow import load_workflow
 

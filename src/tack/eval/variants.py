@@ -46,7 +46,12 @@ FORCED_CONFIG: dict[str, Any] = {
     "tracker": {"kind": "local"},
     "workspace": {"root": "./workspaces", "repo": "./repo"},
     "polling": {"interval_ms": 100},
+    # A trial's branch is scored where it is; it is never pushed anywhere.
+    "pull_requests": {"publish": "off"},
 }
+# Sections of a project's WORKFLOW.md that would reach outside the trial (its own server
+# port, state db, hosted tracker): dropped before the forced keys apply.
+DROPPED_SECTIONS = ("server", "store")
 
 
 @dataclass
@@ -151,6 +156,11 @@ class BaseWorkflow:
 
     def render(self, variant: Variant, common: dict[str, Any], setup: str | None) -> str:
         config = deep_merge(deep_merge(self.config, common), variant.overrides)
+        for section in DROPPED_SECTIONS:
+            config.pop(section, None)
+        tracker = config.get("tracker") if isinstance(config.get("tracker"), dict) else {}
+        config["tracker"] = {k: v for k, v in (tracker or {}).items()
+                             if k in ("handoff_state", "active_states", "terminal_states")}
         config = deep_merge(config, FORCED_CONFIG)
         if setup:
             hooks = dict(config.get("hooks") or {})
