@@ -26,7 +26,12 @@ def test_best_of_hands_off_the_attempt_whose_tests_pass(tmp_path: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "bounds")
     (tmp_path / "PRINCIPLES.md").write_text(PRINCIPLES)
-    with StubModelServer(stub_script()) as stub:
+    script = stub_script()
+    # The judge prefers the plain attempt (index 0); passing checks must still outrank it.
+    judge = {"match": "Compare these attempts", "steps": [
+        {"text": '{"best": 0, "why": "the smaller diff"}'}]}
+    script["conversations"].insert(0, judge)
+    with StubModelServer(script) as stub:
         config = {
             "tracker": {"kind": "local"}, "workspace": {"root": "./ws", "repo": "./repo"},
             "agent": {"backend": "builtin", "max_turns": 3},
@@ -46,7 +51,7 @@ def test_best_of_hands_off_the_attempt_whose_tests_pass(tmp_path: Path) -> None:
         result = run_tack(
             "eval", "best-of", ident, "--workflow", str(wf), "--json", "--timeout", "60",
             "--variant", "plain=principles.enabled=false",
-            "--variant", f"guided=principles={tmp_path / 'PRINCIPLES.md'}",
+            "--variant", f"guided=principles={tmp_path / 'PRINCIPLES.md'}", "--judge",
             cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads(result.stdout)
@@ -54,7 +59,8 @@ def test_best_of_hands_off_the_attempt_whose_tests_pass(tmp_path: Path) -> None:
     assert len(attempts) == 2  # from the best-of:2 label
     assert attempts["guided"]["winner"] and attempts["guided"]["checks_passed"]
     assert not attempts["plain"]["winner"] and not attempts["plain"]["checks_passed"]
-    assert attempts["plain"]["branch"], json.dumps(attempts["plain"])  # it committed, and lost on its score
+    assert attempts["plain"]["branch"], json.dumps(attempts["plain"])  # it committed, and lost
+    assert attempts["plain"]["judge_pick"] and not attempts["guided"]["judge_pick"]
     branch = outcome["branch"]
     assert "x <= hi" in git(repo, "show", f"{branch}:bounds.py")
     shown = json.loads(run_tack("issue", "show", ident, "--json", "--workflow", str(wf),
@@ -64,3 +70,24 @@ def test_best_of_hands_off_the_attempt_whose_tests_pass(tmp_path: Path) -> None:
                for c in shown.get("comments", []))
     record = json.loads((tmp_path / ".tack" / "best-of" / f"{ident}.json").read_text())
     assert record["winner"] == attempts["guided"]["index"]
+
+
+def test_the_judge_model_decides_between_attempts_that_both_pass() -> None:
+    from tack.eval.bestof import Attempt, judge_attempts
+    from tack.eval.suite import IssueSpec
+    from tack.principles.judge import JudgeSettings
+    from tack.testing import StubModelServer
+
+    script = {"conversations": [{"match": "Compare these attempts", "steps": [
+        {"text": 'Attempt 1 is cleaner. {"best": 1, "why": "no extra branch"}'}]}]}
+    attempts = [Attempt(i, "v", branch=f"b{i}", checks_passed=True, handed_off=True,
+                        changed_lines=2 + 10 * i, diff=f"+fix {i}\n") for i in range(2)]
+    with StubModelServer(script) as stub:
+        judge_attempts(JudgeSettings(base_url=stub.url, model="stub"),
+                       IssueSpec(title="t", description="d"), attempts)
+        prompt = stub.requests[-1].body["messages"][1]["content"]
+    assert "## Attempt 0" in prompt and "+fix 1" in prompt
+    assert [a.judge_pick for a in attempts] == [False, True]
+    assert attempts[1].judge_reason == "no extra branch"
+    best = max(attempts, key=lambda a: (a.score, -a.index))
+    assert best.index == 1  # the judge outranks the smaller diff

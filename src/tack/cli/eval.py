@@ -220,6 +220,8 @@ def best_of_cmd(
         "WORKFLOW.md"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Attempts at once.")] = 2,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per attempt.")] = 1800.0,
+    judge: Annotated[bool, typer.Option("--judge",
+                     help="Ask the judge model (principles.judge) to compare the diffs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Race N agents on one issue; hand off the attempt whose checks pass with fewest findings."""
@@ -231,7 +233,7 @@ def best_of_cmd(
                         "WORKFLOW.md.")
     variants = [parse_variant(v, cwd=Path.cwd()) for v in variant or []] or None
     result = asyncio.run(best_of(workflow.resolve(), identifier, n, variants,
-                                 timeout_s=timeout, jobs=jobs))
+                                 timeout_s=timeout, jobs=jobs, judge=judge))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

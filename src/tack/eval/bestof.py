@@ -20,13 +20,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tack.eval.runner import drive, prepare_attempt
 from tack.eval.sources import git
 from tack.eval.store import TrialResult
 from tack.eval.suite import EvalError, IssueSpec
 from tack.eval.variants import BaseWorkflow, Variant
+
+if TYPE_CHECKING:
+    from tack.principles.judge import JudgeSettings
+    from tack.workflow.config import ServiceConfig
 
 _LABEL = re.compile(r"^best-of:(\d+)$", re.IGNORECASE)
 
@@ -45,13 +49,19 @@ class Attempt:
     seconds: float = 0.0
     error: str | None = None
     winner: bool = False
+    # The judge model's pick among the attempts (None when no judge was asked).
+    judge_pick: bool | None = None
+    judge_reason: str = ""
+    diff: str = field(default="", repr=False)
 
     @property
-    def score(self) -> tuple[int, int, int, int, int]:
-        """Higher is better: a committed, handed-off branch whose checks pass, then fewer
-        findings, then the smaller diff; ties go to the earlier attempt."""
+    def score(self) -> tuple[int, int, int, int, int, int]:
+        """Higher is better: a committed, handed-off branch whose checks pass, then the
+        judge's pick, then fewer findings, then the smaller diff; ties go to the earlier
+        attempt."""
         return (int(self.branch is not None), int(self.checks_passed), int(self.handed_off),
-                -(self.check_findings + self.principle_findings), -self.changed_lines)
+                int(bool(self.judge_pick)), -(self.check_findings + self.principle_findings),
+                -self.changed_lines)
 
 
 @dataclass
@@ -64,7 +74,8 @@ class BestOfResult:
     def to_dict(self) -> dict[str, Any]:
         return {"identifier": self.identifier, "branch": self.branch,
                 "winner": self.winner.index if self.winner else None,
-                "attempts": [{**asdict(a), "score": list(a.score)} for a in self.attempts]}
+                "attempts": [{**{k: v for k, v in asdict(a).items() if k != "diff"},
+                              "score": list(a.score)} for a in self.attempts]}
 
 
 def attempts_for(labels: list[str], default: int) -> int:
@@ -93,6 +104,7 @@ def score_attempt(attempt: Attempt, root: Path, project_wf: Path, base_sha: str)
     checkout = root / "score"
     git(root, "clone", "-q", "--branch", str(attempt.branch), str(repo), str(checkout))
     stat = git(checkout, "diff", "--numstat", base_sha, "HEAD").stdout
+    attempt.diff = git(checkout, "diff", base_sha, "HEAD").stdout
     attempt.changed_lines = sum(int(a) + int(d) for a, d, *_ in
                                 (line.split("\t") for line in stat.splitlines())
                                 if a.isdigit() and d.isdigit())
@@ -115,7 +127,8 @@ def _count(output: str, key: str) -> int:
 
 async def best_of(project_wf: Path, identifier: str, n: int | None = None,
                   variants: list[Variant] | None = None, timeout_s: float = 1800,
-                  jobs: int = 2, workdir: Path | None = None) -> BestOfResult:
+                  jobs: int = 2, workdir: Path | None = None,
+                  judge: bool = False) -> BestOfResult:
     """Run N attempts of `identifier` (a local-tracker issue) and hand off the best one."""
     from tack.tracker.local import LocalTracker
     from tack.workflow import load_workflow
@@ -164,6 +177,8 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
         return attempt
 
     attempts = list(await asyncio.gather(*(one(i) for i in range(count))))
+    if judge and sum(1 for a in attempts if a.branch) >= 2:
+        await asyncio.to_thread(judge_attempts, judge_settings(wf.config), spec, attempts)
     manager = WorkspaceManager(root=wf.workspace_root(), repo=repo, workspace=wf.config.workspace,
                                hooks=wf.config.hooks)
     branch = manager.branch_for(issue)
@@ -199,12 +214,66 @@ def render_comment(result: BestOfResult) -> str:
     lines = [f"Best of {len(result.attempts)}: "
              + (f"attempt {result.winner.index} ({result.winner.variant}) handed off as "
                 f"`{result.branch}`." if result.winner else "no attempt committed anything."),
-             "", "| attempt | variant | checks | findings | lines changed | tokens | note |",
-             "|---|---|---|---|---|---|---|"]
+             "", "| attempt | variant | checks | judge | findings | lines changed | tokens | note |",
+             "|---|---|---|---|---|---|---|---|"]
     for a in result.attempts:
         lines.append(
             f"| {a.index}{' (winner)' if a.winner else ''} | {a.variant} | "
             f"{'pass' if a.checks_passed else 'fail'} | "
+            f"{'-' if a.judge_pick is None else 'best' if a.judge_pick else ''} | "
             f"{a.check_findings + a.principle_findings} | {a.changed_lines} | {a.tokens} | "
             f"{(a.error or ('no commit' if a.branch is None else ''))[:80]} |")
     return "\n".join(lines)
+
+
+JUDGE_SYSTEM = ("You review competing patches for one issue. Answer with one JSON object: "
+                '{"best": <attempt number>, "why": "<one sentence>"}.')
+
+
+def judge_settings(config: ServiceConfig) -> JudgeSettings:
+    """The `principles.judge` model (default: the built-in agent's endpoint and model)."""
+    from tack.principles.judge import JudgeSettings
+
+    judge, builtin = config.principles.judge, config.builtin
+    api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else builtin.api_key
+    return JudgeSettings(base_url=judge.base_url or builtin.base_url,
+                         model=judge.model or builtin.model, api_key=api_key,
+                         max_file_chars=judge.max_file_chars,
+                         timeout_s=judge.request_timeout_ms / 1000)
+
+
+def judge_prompt(issue: IssueSpec, attempts: list[Attempt], max_chars: int) -> str:
+    parts = [f"Compare these attempts at the issue below and pick the best patch.\n\n"
+             f"Issue: {issue.title}\n{issue.description}\n"]
+    for a in attempts:
+        if a.branch:
+            diff = a.diff if len(a.diff) <= max_chars else a.diff[:max_chars] + "\n[cut]"
+            parts.append(f"\n## Attempt {a.index}\n```diff\n{diff}\n```")
+    return "".join(parts)
+
+
+def judge_attempts(settings: JudgeSettings, issue: IssueSpec, attempts: list[Attempt]) -> None:
+    """Ask the judge model which diff is best; a failed or unreadable answer picks none."""
+    import httpx
+
+    from tack.agents.completion import CompletionError, complete
+
+    prompt = judge_prompt(issue, attempts, settings.max_file_chars)
+    with httpx.Client(timeout=settings.timeout_s) as client:
+        try:
+            done = complete(client, base_url=settings.base_url, model=settings.model,
+                            api_key=settings.api_key, system=JUDGE_SYSTEM, user=prompt,
+                            temperature=0)
+        except CompletionError as exc:
+            for a in attempts:
+                a.judge_reason = f"judge unavailable: {exc}"
+            return
+    match = re.search(r"\{.*\}", done.text, re.DOTALL)
+    try:
+        verdict = json.loads(match.group(0)) if match else {}
+        best = int(str(verdict.get("best")))
+    except (ValueError, TypeError, AttributeError):
+        best = -1
+    for a in attempts:
+        a.judge_pick = a.index == best
+        a.judge_reason = str(verdict.get("why", ""))[:300] if a.index == best else ""
