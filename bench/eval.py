@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import resource
 import statistics
@@ -65,6 +66,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging("error")
+    # The stub's SSE writes to agents that already hung up are logged by asyncio; noise here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     rows = []
     with tempfile.TemporaryDirectory(prefix="tack-bench-eval-") as tmp:
         root = Path(tmp)
