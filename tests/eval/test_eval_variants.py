@@ -66,6 +66,17 @@ def test_principle_variant_differs_significantly_and_identical_variants_do_not(
     changed = {k for k in after if after[k] != before[k]}
     assert changed == {"bounds-03with"}
 
+    # Two runs side by side: the same variant in both shows no difference.
+    import shutil
+
+    shutil.copytree(tmp_path / "run", tmp_path / "rerun")
+    compared = run_tack("eval", "compare", str(tmp_path / "run"), str(tmp_path / "rerun"),
+                        "--json")
+    assert compared.returncode == 0, compared.stderr
+    pairs = {(c["a"], c["b"]): c for c in json.loads(compared.stdout)["comparisons"]}
+    assert pairs[("run:with", "rerun:with")]["p_value"] == 1.0
+    assert pairs[("run:with", "rerun:without")]["significant"]
+
 
 def test_a_bad_override_is_refused_with_the_key_named(tmp_path: Path) -> None:
     make_suite(tmp_path, 1)

@@ -88,7 +88,7 @@ def run_cmd(
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=False) as bar:
             job = bar.add_task("eval", total=total)
-            from tack.eval.store import EvalStore, RESULTS_FILE
+            from tack.eval.store import RESULTS_FILE, EvalStore
 
             if (plan.out / RESULTS_FILE).is_file():
                 previous = EvalStore(plan.out / RESULTS_FILE)
@@ -119,7 +119,7 @@ def report_cmd(
                      help="[VARIANT=]IN:OUT USD per million tokens.")] = None,
 ) -> None:
     """Resolved rates with Wilson intervals, paired McNemar tests, cost and flipped tasks."""
-    from tack.eval.report import print_report, render_html, summarize
+    from tack.eval.report import summarize
     from tack.eval.store import EvalStore
 
     store = EvalStore.open_run(run)
@@ -144,12 +144,15 @@ def compare_cmd(
 
     results = []
     names: list[str] = []
-    for run in (run_a, run_b):
+    labels = [Path(run_a).resolve().name, Path(run_b).resolve().name]
+    if labels[0] == labels[1]:
+        labels = ["A", "B"]
+    for run, label in zip((run_a, run_b), labels):
         store = EvalStore.open_run(run)
         try:
-            order = [f"{Path(run).name}:{v}" for v in store.meta("variants", {})]
+            order = [f"{label}:{v}" for v in store.meta("variants", {})]
             for r in store.results():
-                r.variant = f"{Path(run).name}:{r.variant}"
+                r.variant = f"{label}:{r.variant}"
                 results.append(r)
             names += order
         finally:
@@ -180,7 +183,8 @@ def starter_cmd(
                                   "fixes (to measure Tack's own overhead).")] = None,
 ) -> None:
     """Write the bundled starter suite (tasks on real PyPI sdists) to DEST."""
-    from tack.eval.starter import check_suite, oracle_script as oracle, write_suite
+    from tack.eval.starter import check_suite, write_suite
+    from tack.eval.starter import oracle_script as oracle
 
     count = write_suite(dest)
     err.print(f"Wrote {count} tasks to {dest}")

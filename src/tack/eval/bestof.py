@@ -88,7 +88,7 @@ def attempts_for(labels: list[str], default: int) -> int:
 
 
 def _tack(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tack", *args], cwd=cwd, text=True,
+    return subprocess.run([sys.executable, "-m", "tack", *args], cwd=cwd, text=True, check=False,
                           capture_output=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
                           timeout=900)
 
@@ -243,8 +243,8 @@ def judge_settings(config: ServiceConfig) -> JudgeSettings:
 
 
 def judge_prompt(issue: IssueSpec, attempts: list[Attempt], max_chars: int) -> str:
-    parts = [f"Compare these attempts at the issue below and pick the best patch.\n\n"
-             f"Issue: {issue.title}\n{issue.description}\n"]
+    parts = [(f"Compare these attempts at the issue below and pick the best patch.\n\n"
+             f"Issue: {issue.title}\n{issue.description}\n")]
     for a in attempts:
         if a.branch:
             diff = a.diff if len(a.diff) <= max_chars else a.diff[:max_chars] + "\n[cut]"

@@ -109,8 +109,8 @@ def _bar_chart(title: str, rows: list[dict[str, Any]], key: str, *, fmt: str,
     top = max([r.get("ci_high", 0) if interval else r[key] for r in rows] + [1e-9])
     top = 1.0 if interval else top
     scale = (width - left - 60) / top
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="{html.escape(title)}">',
+    parts = [(f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="{html.escape(title)}">'),
              f'<text x="0" y="16" font-weight="bold">{html.escape(title)}</text>']
     for n, row in enumerate(rows):
         y = 30 + n * (bar_h + gap)
@@ -132,6 +132,10 @@ def _bar_chart(title: str, rows: list[dict[str, Any]], key: str, *, fmt: str,
     return "".join(parts)
 
 
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:.2f}"
+
+
 def render_html(summary: dict[str, Any], title: str) -> str:
     rows = summary["variants"]
     esc = html.escape
@@ -149,7 +153,7 @@ def render_html(summary: dict[str, Any], title: str) -> str:
         f"<td>{r['rate']:.0%}</td><td>{r['ci_low']:.0%}–{r['ci_high']:.0%}</td>"
         f"<td>{r['tokens_per_task']:.0f}</td><td>{r['turns_per_task']:.1f}</td>"
         f"<td>{r['agent_s_per_task']:.1f}</td>"
-        f"<td>{'-' if r['cost_usd'] is None else '$%.2f' % r['cost_usd']}</td></tr>"
+        f"<td>{_money(r['cost_usd'])}</td></tr>"
         for r in rows)
     comps = "".join(
         f"<tr><td>{esc(c['a'])}</td><td>{esc(c['b'])}</td><td>{c['pairs']}</td>"

@@ -194,7 +194,7 @@ async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
             await asyncio.wait_for(service, timeout=30)
         except TackError as exc:
             return False, exc.message
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return state == handoff, "the orchestrator did not stop within 30 s"
     if state != handoff:
         return False, (f"not handed off within {timeout_s:.0f} s (issue state: "

@@ -65,6 +65,6 @@ def paired(a: str, b: str, outcomes: list[tuple[bool, bool]], *, resamples: int 
         rng = random.Random(seed)  # seeded: the same run always reports the same interval
         means = sorted(sum(rng.choices(deltas, k=n)) / n for _ in range(resamples))
         low = means[int(0.025 * (resamples - 1))]
-        high = means[int(math.ceil(0.975 * (resamples - 1)))]
+        high = means[math.ceil(0.975 * (resamples - 1))]
     return Paired(a, b, n, both, only_a, only_b, n - both - only_a - only_b,
                   mcnemar_exact(only_a, only_b), diff, low, high)
