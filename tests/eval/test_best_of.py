@@ -91,3 +91,49 @@ def test_the_judge_model_decides_between_attempts_that_both_pass() -> None:
     assert attempts[1].judge_reason == "no extra branch"
     best = max(attempts, key=lambda a: (a.score, -a.index))
     assert best.index == 1  # the judge outranks the smaller diff
+
+
+def test_the_orchestrator_races_an_issue_when_agent_best_of_is_set(tmp_path: Path) -> None:
+    import asyncio
+
+    from tack.eval.runner import drive
+    from tack.testing import StubModelServer
+    from tack.tracker.local import LocalTracker
+    from tack.workflow import load_workflow
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "bounds.py").write_text(BOUNDS)
+    (repo / "test_bounds.py").write_text(HIDDEN_TEST)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "bounds")
+    (tmp_path / "PRINCIPLES.md").write_text(PRINCIPLES)
+    with StubModelServer(stub_script()) as stub:
+        config = {
+            "tracker": {"kind": "local"}, "workspace": {"root": "./ws", "repo": "./repo"},
+            "polling": {"interval_ms": 100},
+            "agent": {"backend": "builtin", "max_turns": 3, "best_of": 2,
+                      "best_of_variants": ["plain=principles.enabled=false",
+                                           f"guided=principles={tmp_path / 'PRINCIPLES.md'}"]},
+            "builtin": {"base_url": stub.url, "model": "stub"},
+            "pull_requests": {"publish": "off"},
+            "feedback": {"checks": [{"name": "tests", "command":
+                                     "python -m pytest -q -p no:cacheprovider test_bounds.py"}]},
+        }
+        prompt = ("{{ issue.title }}\n{{ issue.description }}\n"
+                  "{% for p in principles %}Runbook: {{ p.runbook }}\n{% endfor %}")
+        wf_path = tmp_path / "WORKFLOW.md"
+        wf_path.write_text(f"---\n{yaml.safe_dump(config)}---\n{prompt}\n")
+        wf = load_workflow(wf_path)
+        tracker = LocalTracker.from_config(wf.config.tracker, tack_dir=wf.tack_dir)
+        issue = tracker.add_issue("in_range rejects the upper range bound",
+                                  description="range bounds should be inclusive; see bounds.py")
+        handed_off, error = asyncio.run(drive(wf_path, 120))
+    assert handed_off, error
+    assert "x <= hi" in git(repo, "show", "tack/tack-1:bounds.py")
+    assert "x <= hi" in (tmp_path / "ws" / issue.identifier / "bounds.py").read_text()
+    comments = tracker.get(issue.identifier).comments
+    assert any("Best of 2" in c.body and "(winner)" in c.body for c in comments)
+    record = json.loads((tmp_path / ".tack" / "best-of" / f"{issue.identifier}.json").read_text())
+    assert [a["variant"] for a in record["attempts"] if a["winner"]] == ["guided"]

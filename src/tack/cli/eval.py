@@ -217,7 +217,7 @@ def import_swebench_cmd(
 def best_of_cmd(
     identifier: Annotated[str, typer.Argument(help="The issue (local tracker), e.g. TACK-3.")],
     n: Annotated[int | None, typer.Option("-n", min=1,
-                 help="Attempts (default: the issue's best-of:N label, else 1).")] = None,
+                 help="Attempts (default: the issue's best-of:N label, else agent.best_of).")] = None,
     variant: Annotated[list[str] | None, typer.Option("--variant", "-v",
                        help="NAME=OVERRIDES; attempts cycle through the variants.")] = None,
     workflow: Annotated[Path, typer.Option("--workflow", "-w", help="Workflow file.")] = Path(

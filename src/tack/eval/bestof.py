@@ -26,7 +26,7 @@ from tack.eval.runner import drive, prepare_attempt
 from tack.eval.sources import git
 from tack.eval.store import TrialResult
 from tack.eval.suite import EvalError, IssueSpec
-from tack.eval.variants import BaseWorkflow, Variant
+from tack.eval.variants import BaseWorkflow, Variant, parse_variant
 
 if TYPE_CHECKING:
     from tack.principles.judge import JudgeSettings
@@ -128,8 +128,11 @@ def _count(output: str, key: str) -> int:
 async def best_of(project_wf: Path, identifier: str, n: int | None = None,
                   variants: list[Variant] | None = None, timeout_s: float = 1800,
                   jobs: int = 2, workdir: Path | None = None,
-                  judge: bool = False) -> BestOfResult:
-    """Run N attempts of `identifier` (a local-tracker issue) and hand off the best one."""
+                  judge: bool = False, into_workspace: Path | None = None) -> BestOfResult:
+    """Run N attempts of `identifier` (a local-tracker issue) and hand off the best one.
+
+    The winner's commit becomes the issue's branch in the project's repository, or, with
+    `into_workspace` (the orchestrator's own run), the workspace's checked-out branch."""
     from tack.tracker.local import LocalTracker
     from tack.workflow import load_workflow
     from tack.workspace import WorkspaceManager
@@ -140,7 +143,7 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
                         f"(tracker.kind is {wf.config.tracker.kind}).")
     tracker = LocalTracker.from_config(wf.config.tracker, tack_dir=wf.tack_dir)
     issue = tracker.get(identifier)
-    count = attempts_for(list(issue.labels), n or 1) if n is None else n
+    count = attempts_for(list(issue.labels), wf.config.agent.best_of) if n is None else n
     if count < 1:
         raise EvalError("best-of needs at least one attempt; pass -n 2 or more.")
     variants = variants or [Variant("base")]
@@ -188,8 +191,14 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
     result = BestOfResult(identifier, branch, winner, attempts)
     if winner is not None:
         winner.winner = True
-        git(repo, "fetch", "-q", "--force", str(work / f"attempt-{winner.index}" / "repo"),
-            f"refs/heads/{winner.branch}:refs/heads/{branch}")
+        source = str(work / f"attempt-{winner.index}" / "repo")
+        if into_workspace is not None:
+            # The branch is checked out there, so git refuses to fetch into it: move it.
+            git(into_workspace, "fetch", "-q", source, f"refs/heads/{winner.branch}")
+            git(into_workspace, "reset", "-q", "--hard", "FETCH_HEAD")
+        else:
+            git(repo, "fetch", "-q", "--force", source,
+                f"refs/heads/{winner.branch}:refs/heads/{branch}")
     record = wf.tack_dir / "best-of" / f"{identifier}.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(result.to_dict(), indent=2), "utf-8")
@@ -197,6 +206,24 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
     if winner is not None:
         tracker.move_sync(identifier, wf.config.tracker.handoff_state)
     return result
+
+
+def best_of_wanted(config: ServiceConfig, labels: list[str]) -> int:
+    """How many attempts the orchestrator should race for an issue (1: an ordinary run)."""
+    if (config.tracker.kind or "local") != "local":
+        return 1  # best_of drives the local tracker only
+    return attempts_for(labels, config.agent.best_of)
+
+
+async def race_in_workspace(project_wf: Path, identifier: str, count: int,
+                            config: ServiceConfig, workspace: Path) -> str | None:
+    """The orchestrator's hook: race `count` attempts and leave the winner's commit in the
+    run's workspace. Returns an error for the run, or None when an attempt was handed off."""
+    variants = [parse_variant(v, cwd=project_wf.parent) for v in config.agent.best_of_variants]
+    result = await best_of(project_wf, identifier, count, variants or None,
+                           into_workspace=workspace,
+                           workdir=project_wf.parent / ".tack" / "best-of" / identifier)
+    return None if result.winner else f"best-of-{count}: no attempt committed anything"
 
 
 def _attempt_branch(root: Path) -> str:

@@ -48,6 +48,8 @@ FORCED_CONFIG: dict[str, Any] = {
     "polling": {"interval_ms": 100},
     # A trial's branch is scored where it is; it is never pushed anywhere.
     "pull_requests": {"publish": "off"},
+    # An attempt of a best-of-N race is one attempt: never a race of its own.
+    "agent": {"best_of": 1},
 }
 # Sections of a project's WORKFLOW.md that would reach outside the trial (its own server
 # port, state db, hosted tracker): dropped before the forced keys apply.

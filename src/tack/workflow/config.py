@@ -77,6 +77,10 @@ class AgentConfig(Section):
     max_concurrent_agents_by_state: dict[str, int] = Field(default_factory=dict)
     # Tack: which backend runs the agent. Symphony's default is codex.
     backend: Literal["codex", "claude", "builtin", "command"] = "codex"
+    # Tack: best-of-N. Race this many attempts per issue (or an issue's `best-of:N` label),
+    # optionally cycling through variants (`NAME=KEY=VALUE,...`), and hand off the best.
+    best_of: int = Field(default=1, ge=1)
+    best_of_variants: list[str] = Field(default_factory=list)
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod
