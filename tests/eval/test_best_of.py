@@ -137,3 +137,28 @@ def test_the_orchestrator_races_an_issue_when_agent_best_of_is_set(tmp_path: Pat
     assert any("Best of 2" in c.body and "(winner)" in c.body for c in comments)
     record = json.loads((tmp_path / ".tack" / "best-of" / f"{issue.identifier}.json").read_text())
     assert [a["variant"] for a in record["attempts"] if a["winner"]] == ["guided"]
+
+
+def test_the_api_shows_the_scores_of_an_issues_race(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.server.served import ServedOrchestrator, issue
+
+    with ServedOrchestrator(tmp_path) as served:
+        def seed() -> None:
+            iss = issue(1)
+            run_id = served.orch.store.start_run(issue_id=iss.id, identifier=iss.identifier,
+                                                 attempt=None)
+            served.orch.store.finish_run(run_id, "succeeded", None)
+
+        served.call(seed)
+        with httpx.Client(base_url=served.url, timeout=20) as client:
+            assert client.get("/api/v1/TACK-1").raise_for_status().json()["best_of"] is None
+            record = {"identifier": "TACK-1", "branch": "tack/tack-1", "winner": 1,
+                      "attempts": [{"index": 0, "variant": "a", "winner": False},
+                                   {"index": 1, "variant": "b", "winner": True}]}
+            path = tmp_path / ".tack" / "best-of" / "TACK-1.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record))
+            shown = client.get("/api/v1/TACK-1").raise_for_status().json()["best_of"]
+    assert shown["winner"] == 1 and [a["variant"] for a in shown["attempts"]] == ["a", "b"]
