@@ -109,11 +109,14 @@ def test_the_orchestrator_races_an_issue_when_agent_best_of_is_set(tmp_path: Pat
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "bounds")
     (tmp_path / "PRINCIPLES.md").write_text(PRINCIPLES)
-    with StubModelServer(stub_script()) as stub:
+    script = stub_script()
+    script["conversations"].insert(0, {"match": "Compare these attempts", "steps": [
+        {"text": '{"best": 0, "why": "shorter"}'}]})
+    with StubModelServer(script) as stub:
         config = {
             "tracker": {"kind": "local"}, "workspace": {"root": "./ws", "repo": "./repo"},
             "polling": {"interval_ms": 100},
-            "agent": {"backend": "builtin", "max_turns": 3, "best_of": 2,
+            "agent": {"backend": "builtin", "max_turns": 3, "best_of": 2, "best_of_judge": True,
                       "best_of_variants": ["plain=principles.enabled=false",
                                            f"guided=principles={tmp_path / 'PRINCIPLES.md'}"]},
             "builtin": {"base_url": stub.url, "model": "stub"},
@@ -137,6 +140,7 @@ def test_the_orchestrator_races_an_issue_when_agent_best_of_is_set(tmp_path: Pat
     assert any("Best of 2" in c.body and "(winner)" in c.body for c in comments)
     record = json.loads((tmp_path / ".tack" / "best-of" / f"{issue.identifier}.json").read_text())
     assert [a["variant"] for a in record["attempts"] if a["winner"]] == ["guided"]
+    assert [a["variant"] for a in record["attempts"] if a["judge_pick"]] == ["plain"]
 
 
 def test_the_api_shows_the_scores_of_an_issues_race(tmp_path: Path) -> None:

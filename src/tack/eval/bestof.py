@@ -231,7 +231,7 @@ async def race_in_workspace(project_wf: Path, identifier: str, count: int,
     run's workspace. Returns an error for the run, or None when an attempt was handed off."""
     variants = [parse_variant(v, cwd=project_wf.parent) for v in config.agent.best_of_variants]
     result = await best_of(project_wf, identifier, count, variants or None,
-                           into_workspace=workspace,
+                           into_workspace=workspace, judge=config.agent.best_of_judge,
                            workdir=project_wf.parent / ".tack" / "best-of" / identifier)
     return None if result.winner else f"best-of-{count}: no attempt committed anything"
 

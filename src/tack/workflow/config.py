@@ -81,6 +81,8 @@ class AgentConfig(Section):
     # optionally cycling through variants (`NAME=KEY=VALUE,...`), and hand off the best.
     best_of: int = Field(default=1, ge=1)
     best_of_variants: list[str] = Field(default_factory=list)
+    # Ask the principles.judge model to compare the attempts' diffs (costs tokens).
+    best_of_judge: bool = False
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod
