@@ -19,6 +19,9 @@ eval_app = typer.Typer(help="Compare harness variants on task suites; score agen
 suite_app = typer.Typer(help="Bundled task suites.", no_args_is_help=True)
 eval_app.add_typer(suite_app, name="suite")
 console = Console(soft_wrap=True, highlight=False)
+if not console.is_terminal:
+    # Piped or redirected: the report's columns need more than rich's 80-column default.
+    console = Console(soft_wrap=True, highlight=False, width=140)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 

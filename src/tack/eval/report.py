@@ -10,6 +10,7 @@ import statistics
 from dataclasses import asdict
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -72,9 +73,11 @@ def _mean(values: list[float] | list[int]) -> float:
 
 
 def print_report(summary: dict[str, Any], console: Console) -> None:
-    table = Table(title="Resolved rate per variant (95% Wilson interval)")
-    for col in ("variant", "resolved", "rate", "95% CI", "tokens/task", "turns/task",
-                "agent s/task", "overhead s/task", "cost", "errors"):
+    table = Table(title="Resolved rate per variant (95% Wilson interval); per task: tokens, "
+                        "turns, agent seconds, Tack's seconds", box=box.SIMPLE_HEAD, pad_edge=False)
+    # Per task: tokens, turns, the agent's seconds and Tack's own (set-up + hidden tests).
+    for col in ("variant", "resolved", "rate", "95% CI", "tokens", "turns", "agent s",
+                "tack s", "cost", "errors"):
         table.add_column(col, justify="left" if col == "variant" else "right")
     for row in summary["variants"]:
         cost = row["cost_usd"]
@@ -85,14 +88,15 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
                       "-" if cost is None else f"${cost:.2f}", str(row["errors"]))
     console.print(table)
     if summary["comparisons"]:
-        comp = Table(title="Paired comparison on the same tasks (exact McNemar, bootstrap)")
+        comp = Table(title="Paired comparison on the same tasks (exact McNemar, bootstrap)",
+                     box=box.SIMPLE_HEAD, pad_edge=False)
         for col in ("A", "B", "pairs", "only A", "only B", "B − A", "95% CI", "p", "verdict"):
             comp.add_column(col)
         for c in summary["comparisons"]:
             comp.add_row(c["a"], c["b"], str(c["pairs"]), str(c["only_a"]), str(c["only_b"]),
-                         f"{c['diff']:+.0%}", f"{c['diff_low']:+.0%} to {c['diff_high']:+.0%}",
+                         f"{c['diff']:+.0%}", f"{c['diff_low']:+.0%}..{c['diff_high']:+.0%}",
                          f"{c['p_value']:.3g}",
-                         "[bold]significant[/]" if c["significant"] else "no significant difference")
+                         "[bold]significant[/]" if c["significant"] else "not significant")
         console.print(comp)
     if summary["flips"]:
         console.print("Tasks that flipped: " + ", ".join(
