@@ -85,3 +85,19 @@ def test_a_bad_override_is_refused_with_the_key_named(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "variant `bad`" in result.stderr and "max_turns" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_agent_that_never_hands_off_ends_after_max_runs_unresolved(tmp_path: Path) -> None:
+    make_suite(tmp_path, 1)
+    (tmp_path / "idle.json").write_text(json.dumps(
+        {"conversations": [{"steps": [{"text": "I looked around and stopped."}]}]}))
+    result = run_tack("eval", "run", str(tmp_path / "suite"), "--out", str(tmp_path / "run"),
+                      "--stub-script", str(tmp_path / "idle.json"), "--variant", "a=",
+                      "--max-runs", "2", "--timeout", "120", cwd=tmp_path, timeout=200)
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(tmp_path / "run" / "results.sqlite")
+    row = db.execute("SELECT status, resolved, handed_off, error, agent_s FROM trials").fetchone()
+    db.close()
+    assert row[:3] == ("scored", 0, 0)
+    assert "not handed off after 2 runs" in row[3]
+    assert row[4] < 100  # ended by the run cap, not the timeout

@@ -59,6 +59,9 @@ def run_cmd(
     stub_script: Annotated[Path | None, typer.Option("--stub-script",
                            help="Serve this stub model script and point builtin.base_url at it.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per trial.")] = 600.0,
+    max_runs: Annotated[int, typer.Option("--max-runs", min=1,
+                        help="Runs (continuations, retries) per trial before it counts as "
+                             "not handed off.")] = 3,
     keep: Annotated[bool, typer.Option("--keep", help="Keep each trial's directory.")] = False,
 ) -> None:
     """Run every (task, variant, repeat) through the orchestrator; results in OUT/results.sqlite."""
@@ -76,7 +79,8 @@ def run_cmd(
                         "out for the built-in eval workflow.")
     run_dir = out or Path("eval-runs") / f"{loaded.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     plan = RunPlan(loaded, variants, run_dir.resolve(), repeat=repeat, jobs=jobs,
-                   timeout_s=timeout, base=BaseWorkflow.load(workflow), common=common, keep=keep)
+                   timeout_s=timeout, max_runs=max_runs, base=BaseWorkflow.load(workflow),
+                   common=common, keep=keep)
     stub = None
     if stub_script is not None:
         from tack.testing import StubModelServer

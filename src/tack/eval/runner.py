@@ -37,6 +37,7 @@ class RunPlan:
     repeat: int = 1
     jobs: int = 1
     timeout_s: float = 600.0
+    max_runs: int = 3
     base: BaseWorkflow = field(default_factory=lambda: BaseWorkflow.load(None))
     common: dict[str, Any] = field(default_factory=dict)
     keep: bool = False
@@ -115,7 +116,7 @@ async def run_trial(plan: RunPlan, task: Task, variant: Variant, repeat: int,
         await asyncio.to_thread(_prepare_trial, plan, task, variant, base, root)
         result.setup_s = time.monotonic() - started
         agent_started = time.monotonic()
-        handed_off, error = await drive(root / "WORKFLOW.md", plan.timeout_s)
+        handed_off, error = await drive(root / "WORKFLOW.md", plan.timeout_s, plan.max_runs)
         result.agent_s = time.monotonic() - agent_started
         result.handed_off, result.error = handed_off, error
         read_usage(root / "WORKFLOW.md", result)
@@ -161,8 +162,10 @@ def prepare_attempt(base_wf: BaseWorkflow, common: dict[str, Any], variant: Vari
     tracker.add_issue(issue.title, description=issue.description or None, labels=issue.labels)
 
 
-async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
-    """Run the orchestrator until the issue is handed off and no run is active."""
+async def drive(wf_path: Path, timeout_s: float, max_runs: int = 3) -> tuple[bool, str | None]:
+    """Run the orchestrator until the issue is handed off and no run is active, or until
+    `max_runs` runs ended without a hand-off: the orchestrator would go on continuing an
+    agent that stopped short, and a trial should not wait for its timeout for that."""
     from tack.orchestrator import Orchestrator
     from tack.orchestrator.service import run_service
     from tack.tracker.local import LocalTracker
@@ -178,6 +181,7 @@ async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
         on_started=lambda orch, _url: holder.__setitem__("orch", orch)))
     deadline = time.monotonic() + timeout_s
     state = ""
+    gave_up = False
     try:
         while time.monotonic() < deadline and not service.done():
             await asyncio.sleep(0.05)
@@ -186,6 +190,9 @@ async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
                 continue
             state = next((i.state for i in tracker.list_issues()), "").strip().lower()
             if (state == handoff or state in terminal) and not orch.running:
+                break
+            if not orch.running and _ended_runs(orch) >= max_runs:
+                gave_up = True
                 break
     finally:
         if "orch" in holder:
@@ -196,10 +203,17 @@ async def drive(wf_path: Path, timeout_s: float) -> tuple[bool, str | None]:
             return False, exc.message
         except TimeoutError:
             return state == handoff, "the orchestrator did not stop within 30 s"
+    if gave_up:
+        return False, f"not handed off after {max_runs} runs (issue state: {state or 'unknown'})"
     if state != handoff:
         return False, (f"not handed off within {timeout_s:.0f} s (issue state: "
                        f"{state or 'unknown'})")
     return True, None
+
+
+def _ended_runs(orch: Any) -> int:
+    row = orch.store.db.execute("SELECT COUNT(*) FROM runs WHERE status != 'running'").fetchone()
+    return int(row[0])
 
 
 def read_usage(wf_path: Path, result: TrialResult) -> None:
