@@ -151,13 +151,14 @@ def render_html(summary: dict[str, Any], title: str) -> str:
         _bar_chart("Turns per task", rows, "turns_per_task", fmt=".1f"),
     ]
     head = ("<tr><th>variant</th><th>resolved</th><th>rate</th><th>95% CI</th>"
-            "<th>tokens/task</th><th>turns/task</th><th>agent s/task</th><th>cost</th></tr>")
+            "<th>tokens/task</th><th>turns/task</th><th>agent s/task</th><th>Tack s/task</th>"
+            "<th>cost</th><th>errors</th></tr>")
     body = "".join(
         f"<tr><td>{esc(r['variant'])}</td><td>{r['resolved']}/{r['scored']}</td>"
         f"<td>{r['rate']:.0%}</td><td>{r['ci_low']:.0%}–{r['ci_high']:.0%}</td>"
         f"<td>{r['tokens_per_task']:.0f}</td><td>{r['turns_per_task']:.1f}</td>"
-        f"<td>{r['agent_s_per_task']:.1f}</td>"
-        f"<td>{_money(r['cost_usd'])}</td></tr>"
+        f"<td>{r['agent_s_per_task']:.1f}</td><td>{r['overhead_s_per_task']:.2f}</td>"
+        f"<td>{_money(r['cost_usd'])}</td><td>{r['errors']}</td></tr>"
         for r in rows)
     comps = "".join(
         f"<tr><td>{esc(c['a'])}</td><td>{esc(c['b'])}</td><td>{c['pairs']}</td>"
