@@ -31,6 +31,8 @@ def relevant_lessons(config: ServiceConfig, repo_root: Path, issue: Issue,
     """The lessons to put in this issue's prompt, most relevant first (at most `limit`,
     default `learning.max_lessons_in_prompt`)."""
     limit = config.learning.max_lessons_in_prompt if limit is None else limit
+    if not config.learning.lessons:
+        return []
     lessons = LessonBook(lessons_dir(config, repo_root)).load()
     if not lessons or limit <= 0:
         return []

@@ -187,6 +187,8 @@ def principles_for_prompt(
 ) -> list[dict[str, Any]]:
     """Prompt views of the principles relevant to `issue`; [] without a principles document.
     Never raises for a missing or broken document (a broken one is logged)."""
+    if not config.principles.enabled:
+        return []
     path = Path(config.principles.path).expanduser()
     path = path if path.is_absolute() else repo_root / path
     if not path.exists():

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
+from tack.eval.bestof import best_of_record
 from tack.server.artifacts import artifact_routes, with_artifacts
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
@@ -152,6 +153,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
                                 orch.workflow.tack_dir)
         if detail is None:
             return _error(404, "issue_not_found", f"issue {identifier!r} is unknown to this orchestrator")
+        detail["best_of"] = best_of_record(orch.workflow.tack_dir, detail["issue_identifier"])
         return JSONResponse(redacted(detail))
 
     async def cancel(request: Request) -> Response:

@@ -98,6 +98,12 @@ class AgentConfig(Section):
             raise PydanticCustomError("literal_error", "Input should be {expected}",
                                       {"expected": ", ".join(quoted[:-1]) + " or " + quoted[-1]})
         return value
+    # Tack: best-of-N. Race this many attempts per issue (or an issue's `best-of:N` label),
+    # optionally cycling through variants (`NAME=KEY=VALUE,...`), and hand off the best.
+    best_of: int = Field(default=1, ge=1)
+    best_of_variants: list[str] = Field(default_factory=list)
+    # Ask the principles.judge model to compare the attempts' diffs (costs tokens).
+    best_of_judge: bool = False
 
     @field_validator("max_concurrent_agents_by_state", mode="before")
     @classmethod
@@ -265,6 +271,8 @@ class PrinciplesConfig(Section):
 
     path: str = "PRINCIPLES.md"
     baseline: str = "principles-baseline.json"
+    # false: prompts carry no principles (a harness variant for `tack eval`); scans still run.
+    enabled: bool = True
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
 
 
@@ -301,6 +309,8 @@ class LearningConfig(Section):
 
     # Lesson files, relative to the repository (WORKFLOW.md's directory).
     lessons_dir: str = "lessons"
+    # false: prompts carry no lessons (a harness variant for `tack eval`).
+    lessons: bool = True
     max_lessons_in_prompt: int = Field(default=5, ge=0)
     # TF-IDF cosine at or above which a new lesson merges into an existing one.
     similarity_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
