@@ -18,7 +18,6 @@ import structlog
 from tack.agents import AgentEvent, AgentSession, SessionContext
 from tack.app import run as app_run
 from tack.errors import TackError
-from tack.eval.bestof import best_of_wanted, race_in_workspace
 from tack.orchestrator import scheduling
 from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
@@ -95,10 +94,9 @@ class AttemptRunner:
                     return AttemptOutcome("succeeded")
             except TackError as exc:
                 return AttemptOutcome("failed", f"plan gate error: {exc.message}")
-            race = best_of_wanted(cfg, list(issue.labels))  # best-of-N (docs/eval.md)
-            if race > 1:
-                self._note(f"racing {race} attempts (best-of-{race})")
-                error = await race_in_workspace(wf.path, issue.identifier, race, cfg, ws.path)
+            racing = self.orch.plugins.run_attempt(run)  # best-of-N (docs/eval.md)
+            if racing is not None:
+                error = await racing
                 return AttemptOutcome("failed", error) if error else AttemptOutcome("succeeded")
             try:
                 prompt = wf.render_prompt(issue, self.entry.attempt,

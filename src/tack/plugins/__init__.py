@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -180,6 +180,11 @@ class Plugins:
                 owner[key] = name
                 variables[key] = value
         return variables
+
+    def run_attempt(self, run: Run) -> Awaitable[str | None] | None:
+        """The first plug-in that takes the attempt over (best-of-N), or None."""
+        answers = self._answers("run_attempt", run=run)
+        return answers[0][1] if answers else None
 
     def turn_event(self, run: Run, event: Any) -> None:
         self._observe("turn_event", run=run, event=event)

@@ -45,3 +45,16 @@ def session_tools(run: Run) -> list[AgentTool]:
     from tack.agents.tools import own_tools
 
     return own_tools()
+
+
+@hookimpl
+def run_attempt(run: Run) -> Awaitable[str | None] | None:
+    """Best-of-N (`agent.best_of` or a `best-of:N` label): race attempts, hand off the best."""
+    from tack.eval.bestof import best_of_wanted, race_in_workspace
+
+    count = best_of_wanted(run.workflow.config, list(run.issue.labels))
+    if count <= 1 or run.workspace is None:
+        return None
+    run.note(f"racing {count} attempts (best-of-{count})")
+    return race_in_workspace(run.workflow.path, run.issue.identifier, count,
+                             run.workflow.config, run.workspace)

@@ -45,6 +45,11 @@ def prompt_context(run: Run) -> dict[str, Any] | None:
     """Variables for the prompt template; each name comes from one plug-in only."""
 
 
+@hookspec(firstresult=True)
+def run_attempt(run: Run) -> Awaitable[str | None] | None:
+    """Run the attempt instead of one agent session (best-of-N); awaits to its error or None."""
+
+
 @hookspec
 def turn_event(run: Run, event: AgentEvent) -> None:
     """An agent event was recorded; runs on the orchestrator's loop, so return quickly."""
