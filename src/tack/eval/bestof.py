@@ -208,16 +208,6 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
     return result
 
 
-def best_of_record(tack_dir: Path, identifier: str) -> dict[str, Any] | None:
-    """The stored scores of the issue's last best-of-N race (None when it had none)."""
-    path = tack_dir / "best-of" / f"{identifier}.json"
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def best_of_wanted(config: ServiceConfig, labels: list[str]) -> int:
     """How many attempts the orchestrator should race for an issue (1: an ordinary run)."""
     if (config.tracker.kind or "local") != "local":

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tack.errors import TackError
-from tack.eval.bestof import best_of_record
+from tack.eval.records import best_of_record
 from tack.server.artifacts import artifact_routes, with_artifacts
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
