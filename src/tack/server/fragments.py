@@ -13,7 +13,10 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-THUMBS = (("up", "👍 Up"), ("down", "👎 Down"))  # text beside the emoji: not every system has the font
+from tack.server.icons import icon
+
+THUMBS = (("up", "Up"), ("down", "Down"))
+THUMB_ICONS = {"up": icon("thumb-up"), "down": icon("thumb-down")}  # SVG: no emoji font needed
 TOOL_ARGS_CHARS = 400
 LAST_MESSAGE_CHARS = 160
 TIMELINE_RUNS = 5
@@ -99,7 +102,7 @@ def _thumbs(run_id: Any, aria_suffix: str, id_prefix: str, include: str) -> Mark
             'hx-vals="{}" hx-include="{}" hx-disabled-elt="this" data-done="{}">{}</button>', id_prefix, kind, run_id, run_id, kind, kind, run_id, aria_suffix,
                  quote(str(run_id), safe=""), json.dumps({"sentiment": kind}), include,
                  f"Feedback (thumbs {kind}) recorded on run {run_id}; `tack learn` will learn from it.",
-                 text)
+                 THUMB_ICONS[kind] + text)
         for kind, text in THUMBS
     )
 
@@ -217,17 +220,18 @@ def timeline_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
                      f"Cancel requested for {identifier}", ident="timeline-cancel", cls="danger")
     retry = _action("Retry now", f"Retry {identifier} now", f"/api/v1/{path}/retry",
                     f"Retry requested for {identifier}", ident="timeline-retry")
-    return _fill('<strong id="timeline-issue">{}</strong> <span id="timeline-status" class="pill">{}</span> {}{}', 
-        identifier, status if detail else "unknown issue",
+    return _fill('<strong id="timeline-issue">{}</strong> <span id="timeline-status" class="pill">{}</span> '
+                 '<a id="timeline-page" href="/issues/{}">Issue page</a> {}{}',
+        identifier, status if detail else "unknown issue", path,
         cancel if status == "running" else "", retry if status in ("retrying", "held") else "")
 
 
 def timeline_runs(detail: dict[str, Any] | None) -> Markup:
     def given(f: dict[str, Any]) -> Markup:
         sentiment = f.get("sentiment") or ""
-        return _fill('<li data-sentiment="{}"><span class="pill">{}</span> <strong>{}</strong>{} '
-                      '<span class="muted">{}</span></li>', 
-            sentiment, dict(THUMBS).get(sentiment, "comment"), f.get("author") or "someone",
+        return _fill('<li data-sentiment="{}"><span class="pill">{}{}</span> <strong>{}</strong>{} '
+                      '<span class="muted">{}</span></li>',
+            sentiment, THUMB_ICONS.get(sentiment, ""), dict(THUMBS).get(sentiment, "comment"), f.get("author") or "someone",
             ": " + f["body"] if f.get("body") else "", stamp(f.get("at")))
 
     def run(r: dict[str, Any]) -> Markup:
