@@ -20,6 +20,7 @@ from pygments.lexers import DiffLexer
 from tack.errors import TackError
 from tack.server.fragments import (
     _action,
+    _describe,
     _fill,
     clock,
     number,
@@ -250,10 +251,14 @@ def _transcript_item(ev: dict[str, Any]) -> Markup:
     data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     message = str(ev.get("message") or "")
     head = _fill('<span class="muted">{}</span> <span class="pill">{}</span> ', clock(ev.get("at")), kind)
-    if kind == "tool_result" or (kind == "tool_call" and data.get("output")):
-        return _fill('<li data-kind="{}">{}<details><summary>{}</summary><pre>{}</pre></details></li>',
-                     kind, head, message[:120] or data.get("name") or "result",
-                     str(data.get("output") or message))
+    if kind == "tool_result":
+        # The result as the agent saw it (check output included), folded: results are long.
+        failed = data.get("ok") is False
+        return _fill('<li data-kind="{}"{}>{}<details><summary>{}</summary><pre>{}</pre></details></li>',
+                     kind, Markup(' class="err"') if failed else "", head, message or "result",
+                     str(data.get("output") or ""))
+    if kind == "tool_call":
+        return _fill('<li data-kind="{}">{}{}</li>', kind, head, _describe(ev))
     return _fill('<li data-kind="{}">{}<pre>{}</pre></li>', kind, head, message)
 
 
