@@ -117,7 +117,8 @@ def _view_panels(orch: Orchestrator, redact: Callable[[Any], Any], issue: str | 
     if view == "board":
         config = orch.workflow.config
         html = pages.board(board.issues, board.states(), redact(orch.snapshot()),
-                           config.agent.backend, config.review.plan_review_state, board.error)
+                           config.agent.backend, config.review.plan_review_state, board.error,
+                           config.tracker.terminal_states)
         return {"board": orch.redactor.text(str(html))}
     if view == "issue" and issue:
         detail = redact(with_feedback(orch.issue_detail(issue), orch.store.db))

@@ -36,7 +36,8 @@ NAV = (("/", "Dashboard"), ("/board", "Board"), ("/metrics-page", "Metrics"),
        ("/lessons", "Lessons"), ("/gc-report", "GC report"), ("/questions", "Questions"))
 DIFF_CHARS = 400_000
 BOARD_TTL_SECONDS = 10.0
-CARDS_PER_COLUMN = 100
+# Terminal columns only: done work piles up, live work is always shown whole.
+TERMINAL_CARDS = 50
 
 
 def nav(current: str) -> Markup:
@@ -144,35 +145,39 @@ class BoardSource:
             self._fetched = time.monotonic()
 
 
-def _status_of(ident: str, snapshot: dict[str, Any]) -> tuple[str, Markup]:
-    """The live agent status of one card, from the snapshot the dashboard shows."""
-    for r in snapshot.get("running") or []:
-        if r.get("issue_identifier") == ident:
-            return "running", _fill(
-                '<p>turn {} · <code>{}</code> {}</p><p>{} tokens · {}</p>',
-                r.get("turn_count") or 0, r.get("last_event") or "—", clock(r.get("last_event_at")),
-                number((r.get("tokens") or {}).get("total_tokens")),
-                ticking(r.get("started_at"), r.get("elapsed_seconds"), "data-since"))
-    for r in snapshot.get("retrying") or []:
-        if r.get("issue_identifier") == ident:
-            kind = r.get("kind") or ""
-            label = "continuation check" if kind == "continuation" else f"{kind} retry"
-            return "retrying", _fill('<p>{} #{} in {}</p>', label, r.get("attempt") or "",
-                                     ticking(r.get("due_at"), (r.get("due_in_ms") or 0) / 1000,
-                                             "data-until"))
+def _statuses(snapshot: dict[str, Any]) -> dict[str, tuple[str, Markup]]:
+    """Identifier → the live agent status of its card, from the snapshot the dashboard shows."""
+    out: dict[str, tuple[str, Markup]] = {}
     for h in snapshot.get("held") or []:
-        if h.get("issue_identifier") == ident:
-            return "held", Markup("<p>held after a cancel</p>")
-    return "idle", Markup("")
+        out[str(h.get("issue_identifier"))] = ("held", Markup("<p>held after a cancel</p>"))
+    for r in snapshot.get("retrying") or []:
+        kind = r.get("kind") or ""
+        label = "continuation check" if kind == "continuation" else f"{kind} retry"
+        out[str(r.get("issue_identifier"))] = ("retrying", _fill(
+            '<p>{} #{} in {}</p><p class="muted">{}</p>', label, r.get("attempt") or "",
+            ticking(r.get("due_at"), (r.get("due_in_ms") or 0) / 1000, "data-until"),
+            r.get("error") or ""))
+    for r in snapshot.get("running") or []:
+        out[str(r.get("issue_identifier"))] = ("running", _fill(
+            '<p>turn {} · <code>{}</code> {}</p><p>{} tokens · {}</p>',
+            r.get("turn_count") or 0, r.get("last_event") or "—", clock(r.get("last_event_at")),
+            number((r.get("tokens") or {}).get("total_tokens")),
+            ticking(r.get("started_at"), r.get("elapsed_seconds"), "data-since")))
+    return out
 
 
 def board(issues: list[Issue], states: list[str], snapshot: dict[str, Any], backend: str,
-          plan_state: str, error: str | None) -> Markup:
+          plan_state: str, error: str | None, terminal: Iterable[str] = ()) -> Markup:
     columns = []
+    capped = {t.lower() for t in terminal}
+    statuses = _statuses(snapshot)
+    idle = ("idle", Markup(""))
     for state in states:
         cards = []
-        for issue in [i for i in issues if i.state.lower() == state.lower()][:CARDS_PER_COLUMN]:
-            status, live = _status_of(issue.identifier, snapshot)
+        in_state = [i for i in issues if i.state.lower() == state.lower()]
+        shown = in_state[:TERMINAL_CARDS] if state.lower() in capped else in_state
+        for issue in shown:
+            status, live = statuses.get(issue.identifier, idle)
             plan = Markup("<p><strong>Plan awaiting review</strong></p>") \
                 if state.lower() == plan_state.lower() else Markup("")
             text = " ".join([issue.identifier, issue.title, *issue.labels]).lower()
@@ -183,9 +188,11 @@ def board(issues: list[Issue], states: list[str], snapshot: dict[str, Any], back
                 quote(issue.identifier, safe=""), issue.identifier, issue.title, status,
                 " ".join(issue.labels), live, plan))
         body = Markup("").join(cards) or Markup('<li class="muted">No issues.</li>')
+        if len(shown) < len(in_state):
+            body += _fill('<li class="muted">and {} more</li>', len(in_state) - len(shown))
         slug = "col-" + "".join(ch if ch.isalnum() else "-" for ch in state.lower())
         columns.append(_fill('<section aria-labelledby="{}"><h2 id="{}">{} <span class="muted">({})'
-                             '</span></h2><ul>{}</ul></section>', slug, slug, state, len(cards), body))
+                             '</span></h2><ul>{}</ul></section>', slug, slug, state, len(in_state), body))
     problem = _fill('<p class="err" role="alert">{}</p>', error) if error else Markup("")
     return problem + Markup("").join(columns)
 
