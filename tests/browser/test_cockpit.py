@@ -20,7 +20,7 @@ from tests.browser.conftest import shot
 from tests.e2e.harness import wait_for
 from tests.server.served import ServedOrchestrator, seed_running
 
-PAGES = ["/", "/board", "/issues/TACK-1", "/issues/TACK-2", "/lessons", "/gc-report",
+PAGES = ["/", "/board", "/issues/TACK-1", "/issues/TACK-2", "/lessons", "/principles", "/gc-report",
          "/questions", "/metrics-page"]
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 

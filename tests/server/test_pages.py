@@ -67,3 +67,19 @@ def test_pages_escape_tracker_text_and_the_issue_stream_folds_tool_results(
     assert '<li data-kind="tool_result" class="err">' in panels["transcript"]
     assert "<details><summary>shell failed</summary>" in panels["transcript"]
     assert "&lt;script&gt;" in panels["transcript"] and "<script>alert" not in panels["transcript"]
+
+
+def test_the_principles_page_lists_principles_and_open_scan_findings(served: ServedOrchestrator) -> None:
+    starter = Path(__file__).resolve().parents[2] / "src" / "tack" / "principles" / "starter_PRINCIPLES.md"
+    config = served.orch.workflow.config
+    target = served.orch.workflow.repo_dir() / config.principles.path
+    target.write_text(starter.read_text())
+    tracker = served.orch.tracker
+    filed = tracker.add_issue("P003 in src/app.py", labels=["tack-scan", "principle:p003"],
+                              state="Todo")
+    tracker.add_issue("An old one", labels=["tack-scan"], state="Done")
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        html = client.get("/principles").text
+    assert "<td>P001</td>" in html
+    assert f'<a href="/issues/{filed.identifier}">{filed.identifier}</a>' in html
+    assert "principle:p003" in html and "An old one" not in html

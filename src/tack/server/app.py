@@ -194,6 +194,16 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
     async def lessons_page(request: Request) -> Response:
         return page(pages.lessons_page(issue_view.lessons(orch)))
 
+    async def principles_page(request: Request) -> Response:
+        from tack.principles.filing import SCAN_LABEL
+
+        listed, error = issue_view.principles(orch)
+        await board_source.refresh()
+        terminal = {s.lower() for s in orch.workflow.config.tracker.terminal_states}
+        findings = [i for i in board_source.issues
+                    if SCAN_LABEL in i.labels and i.state.lower() not in terminal]
+        return page(pages.principles_page(listed, error, findings))
+
     async def gc_report_page(request: Request) -> Response:
         report, error = await issue_view.gc_report(orch)
         return page(pages.gc_report_page(report, error))
@@ -253,6 +263,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/issues/{identifier}", issue_page, methods=["GET"]),
         Route("/runs/{run_id:int}", run_page, methods=["GET"]),
         Route("/lessons", lessons_page, methods=["GET"]),
+        Route("/principles", principles_page, methods=["GET"]),
         Route("/gc-report", gc_report_page, methods=["GET"]),
         Route("/questions", questions_page, methods=["GET"]),
         Route("/metrics-page", metrics_page, methods=["GET"]),

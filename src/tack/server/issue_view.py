@@ -95,6 +95,22 @@ def lessons(orch: Orchestrator) -> list[dict[str, Any]]:
         return []
 
 
+def principles(orch: Orchestrator) -> tuple[list[dict[str, Any]], str | None]:
+    from pathlib import Path
+
+    from tack.principles.document import load_document
+
+    config = orch.workflow.config
+    path = Path(config.principles.path).expanduser()
+    path = path if path.is_absolute() else orch.workflow.repo_dir() / path
+    if not path.exists():
+        return [], None
+    try:
+        return [p.to_dict() for p in load_document(path).principles], None
+    except TackError as exc:
+        return [], str(exc)
+
+
 async def gc_report(orch: Orchestrator) -> tuple[str | None, str | None]:
     from tack.learning.gc_report import render_gc_report
     from tack.store.feedback import FeedbackStore

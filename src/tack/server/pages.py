@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from tack.orchestrator import Orchestrator
 
 NAV = (("/", "Dashboard"), ("/board", "Board"), ("/metrics-page", "Metrics"),
-       ("/lessons", "Lessons"), ("/gc-report", "GC report"), ("/questions", "Questions"))
+       ("/lessons", "Lessons"), ("/principles", "Principles"), ("/gc-report", "GC report"),
+       ("/questions", "Questions"))
 DIFF_CHARS = 400_000
 BOARD_TTL_SECONDS = 10.0
 # Terminal columns only: done work piles up, live work is always shown whole.
@@ -397,6 +398,22 @@ def lessons_page(lessons: list[dict[str, Any]]) -> str:
     return layout("Lessons", "/lessons",
                   items or Markup('<p class="muted">No lessons yet: <code>tack learn</code> '
                                   'writes them from feedback.</p>'))
+
+
+def principles_page(principles: list[dict[str, Any]], error: str | None,
+                    findings: list[Issue]) -> str:
+    rows = [(p["id"], p["title"], p["severity"], (p.get("check") or {}).get("kind") or "judged",
+             p["why"]) for p in principles]
+    listed = _table("Principles", ("Id", "Principle", "Severity", "Check", "Why"), rows,
+                    error or "No principles: PRINCIPLES.md is empty or missing (`tack principles init`).")
+    filed = [(_fill('<a href="/issues/{}">{}</a>', quote(i.identifier, safe=""), i.identifier),
+              i.title, i.state, ", ".join(label for label in i.labels if label.startswith("principle:")))
+             for i in findings]
+    body = listed + Markup('<h3>Scan findings</h3><p class="muted"><code>tack scan --file</code> '
+                           'files each violation cluster as an issue; the open ones:</p>') + \
+        _table("Scan findings", ("Issue", "Title", "State", "Principle"), filed,
+               "No scan findings filed as issues.")
+    return layout("Principles", "/principles", body)
 
 
 def gc_report_page(report: str | None, error: str | None) -> str:
