@@ -106,10 +106,6 @@ def renders_per_second(viewers: int, sessions: int = 200, seconds: float = 6.0) 
 
     with tempfile.TemporaryDirectory() as tmp, ServedOrchestrator(Path(tmp)) as served:
         served.call(seed_running, served.orch, sessions)
-        # The board's cards: one tracker issue per session (TACK-1.., as seed_running names them).
-        served.orch.tracker.add_issues(
-            [NewIssue(f"Synthetic issue number {n}", state="In Progress") for n in range(sessions)])
-        issues = served.call(served.orch.tracker.fetch_issues_by_states, ["In Progress"])
         stop = threading.Event()
 
         def watch() -> None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 NAV = (("/", "Dashboard"), ("/board", "Board"), ("/metrics-page", "Metrics"),
        ("/lessons", "Lessons"), ("/principles", "Principles"), ("/gc-report", "GC report"),
        ("/questions", "Questions"))
+NO_MARKUP = Markup("")
 DIFF_CHARS = 400_000
 BOARD_TTL_SECONDS = 10.0
 # Terminal columns only: done work piles up, live work is always shown whole.
@@ -50,7 +51,7 @@ def nav(current: str) -> Markup:
 
 
 def layout(title: str, current: str, body: Markup, *, stream: str | None = None,
-           scripts: Markup = Markup("")) -> str:
+           scripts: Markup = NO_MARKUP) -> str:
     """A whole page; with `stream`, its `[sse-swap]` panels are fed by that `/ui/events` URL."""
     live = _fill(' hx-ext="sse" sse-connect="{}"', stream) if stream else Markup("")
     return str(_fill(
@@ -405,11 +406,11 @@ def principles_page(principles: list[dict[str, Any]], error: str | None,
     rows = [(p["id"], p["title"], p["severity"], (p.get("check") or {}).get("kind") or "judged",
              p["why"]) for p in principles]
     listed = _table("Principles", ("Id", "Principle", "Severity", "Check", "Why"), rows,
-                    error or "No principles: PRINCIPLES.md is empty or missing (`tack principles init`).")
+                    error or "No principles: PRINCIPLES.md is empty or missing (`tack init` writes a starter one).")
     filed = [(_fill('<a href="/issues/{}">{}</a>', quote(i.identifier, safe=""), i.identifier),
               i.title, i.state, ", ".join(label for label in i.labels if label.startswith("principle:")))
              for i in findings]
-    body = listed + Markup('<h3>Scan findings</h3><p class="muted"><code>tack scan --file</code> '
+    body = listed + Markup('<h3>Scan findings</h3><p class="muted"><code>tack scan --file-issues</code> '
                            'files each violation cluster as an issue; the open ones:</p>') + \
         _table("Scan findings", ("Issue", "Title", "State", "Principle"), filed,
                "No scan findings filed as issues.")
@@ -420,7 +421,7 @@ def gc_report_page(report: str | None, error: str | None) -> str:
     if error:
         body = _fill('<p class="err">{}</p>', error)
     else:
-        body = _fill('<p class="muted">The last week, as <code>tack learn gc-report</code> writes it.</p>'
+        body = _fill('<p class="muted">The last week, as <code>tack gc-report</code> writes it.</p>'
                      '<pre>{}</pre>', report or "")
     return layout("GC report", "/gc-report", body)
 
