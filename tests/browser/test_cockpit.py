@@ -37,6 +37,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedOrchestra
         running = tracker.add_issue("Fix the login form", labels=["bug"], state="In Progress")
         planned = tracker.add_issue("Split the importer", labels=["plan"], state="Plan Review")
         tracker.add_issue("Write the docs", labels=["docs"], state="Todo")
+        second = tracker.add_issue("Merge the caches", labels=["plan"], state="Plan Review")
+        tracker.comment_sync(second.identifier, "## Plan\n\n1. One cache.", author="tack-planner")
         tracker.comment_sync(planned.identifier, "## Plan\n\n1. Split the parser.\n2. Test it.",
                              author="tack-planner")
         assert (running.identifier, planned.identifier) == ("TACK-1", "TACK-2")
@@ -168,6 +170,34 @@ def test_a_plan_is_rejected_with_a_reason_from_its_page(served: ServedOrchestrat
     issue = served.orch.tracker.get("TACK-2")
     assert issue.state == "Todo"
     assert any("Too big for one run." in c.body for c in issue.comments)
+
+
+def test_a_plan_is_approved_from_its_page(served: ServedOrchestrator, page: Any) -> None:
+    page.goto(served.url + "/issues/TACK-4")
+    page.fill("#plan-author", "maya")
+    page.keyboard.press("Enter")  # the form submits from the keyboard
+    page.wait_for_selector("#notice:text-is('Plan approved')", timeout=20_000)
+    issue = served.orch.tracker.get("TACK-4")
+    assert issue.state == "Todo"
+    assert any("Plan approved by maya." in c.body for c in issue.comments)
+
+
+def test_retry_now_on_the_issue_page_releases_a_held_issue(served: ServedOrchestrator, page: Any) -> None:
+    def hold() -> None:
+        # What an operator's cancel leaves: a canceled run and a hold on the issue.
+        issue_id = served.orch.tracker.get("TACK-3").id
+        run = served.orch.store.start_run(issue_id=issue_id, identifier="TACK-3", attempt=None)
+        served.orch.store.finish_run(run, "canceled", "canceled by operator")
+        served.orch.held[issue_id] = ("TACK-3", "Todo")
+        served.orch._notify()
+
+    served.call(hold)
+    page.goto(served.url + "/issues/TACK-3")
+    page.wait_for_selector("#timeline-status:text-is('held')", timeout=20_000)
+    page.locator("#issue-retry").click()
+    page.wait_for_selector("#notice:text-is('Retry requested for TACK-3')", timeout=20_000)
+    wait_for(lambda: not served.orch.held, 20, "the hold released")
+    page.wait_for_selector("#timeline-status:not(:text-is('held'))", timeout=20_000)
 
 
 def test_metrics_charts_draw_labels_at_12px_with_tables_and_count_continuations_apart(
