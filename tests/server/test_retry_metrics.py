@@ -28,3 +28,24 @@ def test_continuations_after_clean_exits_are_not_counted_as_retries(tmp_path: Pa
     assert (m.retries_total, m.continuations_total) == (1, 3)
     assert m.to_dict()["retries_by_kind"] == {"continuation": 3, "failure": 1}
     store.close()
+
+
+def test_the_live_counters_show_continuation_checks_apart_from_retries() -> None:
+    from rich.console import Console
+
+    from tack.cli.status import render_state
+    from tack.server.fragments import totals
+
+    snapshot = {
+        "counts": {"running": 0, "retrying": 3},
+        "codex_totals": {"total_tokens": 0, "seconds_running": 0},
+        "retrying": [{"issue_identifier": f"TACK-{n}", "kind": kind, "attempt": 1, "due_in_ms": 0}
+                     for n, kind in ((1, "continuation"), (2, "continuation"), (3, "failure"))],
+        "running": [], "recent_handoffs": [], "recent_runs": [],
+    }
+    html = str(totals(snapshot))
+    assert '<strong id="n-retrying">1</strong>' in html
+    assert '<strong id="n-continuing">2</strong>' in html
+    console = Console(width=200, record=True)
+    console.print(render_state(snapshot, "http://127.0.0.1:1"))
+    assert "retrying 1  continuing 2" in console.export_text()

@@ -186,13 +186,16 @@ def recent_runs(snapshot: dict[str, Any]) -> Markup:
 def totals(snapshot: dict[str, Any]) -> Markup:
     counts = snapshot.get("counts") or {}
     spent = snapshot.get("codex_totals") or {}
+    # A continuation check after a clean exit is not a retry: counted apart.
+    continuing = sum(1 for r in snapshot.get("retrying") or [] if r.get("kind") == "continuation")
     return _fill(
         '<span>Running: <strong id="n-running">{}</strong> / <span id="n-max">{}</span></span> '
         '<span>Retrying: <strong id="n-retrying">{}</strong></span> '
+        '<span>Continuation checks: <strong id="n-continuing">{}</strong></span> '
         '<span>Tokens: <strong id="tokens">{}</strong></span> '
         '<span>Agent time: <strong id="seconds">{}</strong></span> '
         '<span class="muted">Updated <span id="generated">{}</span></span>', counts.get("running", 0), (snapshot.get("limits") or {}).get("max_concurrent_agents", "?"),
-             counts.get("retrying", 0), number(spent.get("total_tokens")),
+             counts.get("retrying", 0) - continuing, continuing, number(spent.get("total_tokens")),
              duration(spent.get("seconds_running")), clock(snapshot.get("generated_at")))
 
 
