@@ -103,6 +103,16 @@ def test_a_short_hash_deep_link_opens_the_issue_timeline(served: ServedOrchestra
     page.wait_for_selector("#timeline-issue:text-is('TACK-1')", timeout=20_000)
     page.wait_for_selector("#timeline-events li[data-kind='tool_call']", timeout=20_000)
     assert page.get_attribute("#timeline-page", "href") == "/issues/TACK-1"
+    # The skip link's own anchor is not taken for an issue: the followed one stays, and a
+    # page opened at that anchor follows nothing.
+    page.focus("a.skip")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/#running-h")
+    assert page.inner_text("#timeline-issue") == "TACK-1"
+    page.goto("about:blank")
+    page.goto(served.url + "/#running-h")
+    page.wait_for_selector("#conn.ok", timeout=20_000)
+    assert page.is_hidden("#timeline") and page.is_visible("#timeline-empty")
 
 
 def test_thumbs_are_inline_svg_icons_not_emoji(served: ServedOrchestrator, page: Any) -> None:
