@@ -251,7 +251,9 @@ def diff_html(diff: str) -> Markup:
     html = highlight(cut, DiffLexer(), HtmlFormatter(cssclass="diff", wrapcode=True))
     more = _fill('<p class="muted">Diff cut at {} characters.</p>', number(DIFF_CHARS)) \
         if len(diff) > DIFF_CHARS else Markup("")
-    return Markup(html) + more
+    # A focusable region: a wide diff scrolls sideways from the keyboard too.
+    return Markup('<div class="diff-scroll" tabindex="0" role="region" aria-labelledby="diff-h">') \
+        + Markup(html) + Markup("</div>") + more
 
 
 def _transcript_item(ev: dict[str, Any]) -> Markup:
@@ -328,7 +330,8 @@ def issue_page(identifier: str, *, issue: Issue | None, plan: str | None, plan_w
         '<h3>What the prompt carried</h3>{}{}'
         '<h3 id="diff-h">Diff against the base</h3>{}'
         '<h3 id="transcript-h">Transcript</h3>'
-        '<div class="scroll"><ol id="timeline-events" class="transcript" aria-labelledby="transcript-h" '
+        '<div class="scroll" tabindex="0" role="region" aria-labelledby="transcript-h">'
+        '<ol id="timeline-events" class="transcript" aria-labelledby="transcript-h" '
         'reversed sse-swap="transcript"></ol></div>'
         '<p><a href="/#issue={}">Follow on the dashboard</a></p>',
         about, plan_html,
