@@ -83,3 +83,11 @@ def test_the_principles_page_lists_principles_and_open_scan_findings(served: Ser
     assert "<td>P001</td>" in html
     assert f'<a href="/issues/{filed.identifier}">{filed.identifier}</a>' in html
     assert "principle:p003" in html and "An old one" not in html
+
+
+def test_an_unknown_or_odd_identifier_gets_a_page_not_an_error(served: ServedOrchestrator) -> None:
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        for ident in ("TACK-404", "..x", "%00", "a b", "%2E%2E"):
+            response = client.get(f"/issues/{ident}")
+            assert response.status_code == 200, ident
+            assert "not in the tracker" in response.text

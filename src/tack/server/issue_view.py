@@ -77,7 +77,10 @@ async def render(orch: Orchestrator, identifier: str) -> str:
     base = config.workspace.base_ref or "HEAD"
     # The repository's base, resolved in the repository (a worktree's HEAD is the branch).
     base_sha = (await pages._git(orch.workspaces.repo, "rev-parse", base)).strip() or base
-    diff = await pages.branch_diff(orch.workspaces.path_for(identifier), base_sha)
+    try:
+        diff = await pages.branch_diff(orch.workspaces.path_for(identifier), base_sha)
+    except TackError:  # an identifier that cannot name a workspace has no diff
+        diff = ""
     return pages.issue_page(
         identifier, issue=issue, plan=plan, plan_waiting=waiting, runs=detail.get("runs") or [],
         skills=_skills(orch.store.db, identifier), lessons=_lessons_given(orch, identifier),
