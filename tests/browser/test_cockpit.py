@@ -91,8 +91,7 @@ def test_every_page_passes_axe_in_light_and_dark_mode_and_leaves_a_screenshot(
             p.wait_for_selector("main")
             problems = _serious(p)
             assert not problems, f"{path} ({mode}): {problems}"
-            if mode == "light":
-                shot(p, _slug(path))
+            shot(p, _slug(path) + ("" if mode == "light" else "-dark"))
         assert not EMOJI.search(page.inner_text("body")), path
     assert not page.errors, page.errors
 
