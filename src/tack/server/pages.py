@@ -374,9 +374,9 @@ def issue_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
                      f"Cancel requested for {identifier}", ident="issue-cancel", cls="danger")
     retry = _action("Retry now", f"Retry {identifier} now", f"/api/v1/{path}/retry",
                     f"Retry requested for {identifier}", ident="issue-retry")
-    return _fill('<span id="timeline-status" class="pill">{}</span> {}{}', status,
-                 cancel if status == "running" else "",
-                 retry if status in ("retrying", "held", "idle", "released", "unknown") else "")
+    return _fill('<span id="timeline-status" class="pill">{}</span> {}{}',
+                 status if detail else "no runs yet", cancel if status == "running" else "",
+                 retry if status in ("retrying", "held", "released") else "")
 
 
 # ------------------------------------------------------------------------------ other pages
