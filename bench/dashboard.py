@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tack.server import events
+from tack.server import events, pages
 from tack.server.fragments import state_fragments
+from tack.tracker.local import NewIssue
 from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,7 +37,7 @@ def median_ms(fn: Callable[[], Any], repeat: int = 15) -> float:
     return statistics.median(samples)
 
 
-def page_ms(url: str, rows: int) -> float | None:
+def page_ms(url: str, rows: int, selector: str = "#running tr[data-issue]") -> float | None:
     if not Path(CHROMIUM).exists():
         return None
     from playwright.sync_api import sync_playwright
@@ -49,9 +50,9 @@ def page_ms(url: str, rows: int) -> float | None:
         samples = []
         for _ in range(3):
             start = time.perf_counter()
-            page.goto(url + "/")
+            page.goto(url)
             page.wait_for_function(
-                f"document.querySelectorAll('#running tr[data-issue]').length === {rows}", timeout=60_000)
+                f"document.querySelectorAll('{selector}').length === {rows}", timeout=60_000)
             samples.append((time.perf_counter() - start) * 1000)
         browser.close()
         return statistics.median(samples)
@@ -60,6 +61,10 @@ def page_ms(url: str, rows: int) -> float | None:
 def measure(sessions: int, runs: int) -> dict[str, float | None]:
     with tempfile.TemporaryDirectory() as tmp, ServedOrchestrator(Path(tmp)) as served:
         served.call(seed_running, served.orch, sessions)
+        # The board's cards: one tracker issue per session (TACK-1.., as seed_running names them).
+        served.orch.tracker.add_issues(
+            [NewIssue(f"Synthetic issue number {n}", state="In Progress") for n in range(sessions)])
+        issues = served.call(served.orch.tracker.fetch_issues_by_states, ["In Progress"])
         if runs:
             served.call(seed_finished_runs, served.orch.store, runs)
         client = httpx.Client(base_url=served.url, timeout=60)
@@ -73,7 +78,12 @@ def measure(sessions: int, runs: int) -> dict[str, float | None]:
             "GET /api/v1/metrics (cold)": median_ms(
                 lambda: served.call(lambda: _cold_metrics(served)), repeat=5),
             "GET /metrics": median_ms(lambda: client.get("/metrics").raise_for_status()),
-            "page load to all rows": page_ms(served.url, sessions),
+            "page load to all rows": page_ms(served.url + "/", sessions),
+            "board render (in loop)": median_ms(lambda: served.call(lambda: pages.board(
+                issues, ["In Progress"], served.orch.redactor.data(served.orch.snapshot()),
+                "builtin", "Plan Review", None))),
+            "GET /issues/TACK-1": median_ms(lambda: client.get("/issues/TACK-1").raise_for_status()),
+            "board load to all cards": page_ms(served.url + "/board", sessions, "#board .card"),
         }
         client.close()
         return out

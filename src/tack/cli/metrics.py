@@ -21,7 +21,7 @@ def render_metrics(m: Metrics, since: str, console: Console) -> None:
     console.print(
         f"[bold]Last {since}[/]: {m.runs_total} runs, success rate {rate}, {m.tokens_total:,} tokens, "
         f"{len(m.handoffs)} hand-offs (median time to hand-off {lead}), "
-        f"{sum(m.retries_by_kind.values())} retries"
+        f"{m.retries_total} retries, {m.continuations_total} continuations"
     )
 
     def table(title: str, columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
@@ -40,7 +40,7 @@ def render_metrics(m: Metrics, since: str, console: Console) -> None:
     table("Tokens per issue", ("Issue", "Runs", "Tokens"),
           [(d["issue_identifier"], d["runs"], d["tokens"]) for d in m.tokens_per_issue])
     table("Failure reasons", ("Reason", "Runs"), [(d["reason"], d["count"]) for d in m.failure_reasons])
-    table("Retries", ("Kind", "Scheduled"), sorted(m.retries_by_kind.items()))
+    table("Retries and continuations", ("Kind", "Scheduled"), sorted(m.retries_by_kind.items()))
     table("PRs merged per engineer per week", ("Week", "Engineer", "PRs"),
           [(p["week"], p["engineer"], p["prs"]) for p in m.prs_per_engineer_week])
 

@@ -66,10 +66,13 @@ def fetch_state(client: httpx.Client) -> dict[str, Any]:
 def render_state(state: dict[str, Any], url: str) -> Group:
     totals = state["codex_totals"]
     limits = state.get("limits") or {}
+    # A continuation check after a clean exit is not a retry: counted apart.
+    continuing = sum(1 for r in state.get("retrying") or [] if r.get("kind") == "continuation")
     header = Text.assemble(
         ("Tack ", "bold"), (url, "cyan"), "  running ",
         (f"{state['counts']['running']}/{limits.get('max_concurrent_agents', '?')}", "bold"),
-        "  retrying ", (str(state["counts"]["retrying"]), "bold"),
+        "  retrying ", (str(state["counts"]["retrying"] - continuing), "bold"),
+        "  continuing ", (str(continuing), "bold"),
         "  tokens ", (f"{totals['total_tokens']:,}", "bold"),
         "  agent time ", (_fmt_seconds(totals["seconds_running"]), "bold"),
     )

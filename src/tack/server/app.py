@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tack.errors import TackError
 from tack.eval.records import best_of_record
 from tack.server.artifacts import artifact_routes, with_artifacts
+from tack.server import issue_view, pages
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
@@ -171,21 +172,72 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
 
     async def dashboard(request: Request) -> Response:
         html = resources.files("tack.server").joinpath("dashboard.html").read_text()
+        html = html.replace("<!--nav-->", str(pages.nav("/")))
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
-    # The vendored htmx files (static/VENDORED.md), read once; nothing else is served from there.
-    scripts = {
-        f.name: f.read_bytes()
+    board_source = pages.BoardSource(orch)
+
+    def page(html: str) -> Response:
+        return HTMLResponse(orch.redactor.text(html), headers={"Cache-Control": "no-store"})
+
+    async def board_page(request: Request) -> Response:
+        await board_source.refresh()
+        labels = sorted({label for i in board_source.issues for label in i.labels}, key=str.lower)
+        return page(pages.board_page(orch.workflow.config.agent.backend, labels))
+
+    async def issue_page(request: Request) -> Response:
+        identifier = request.path_params["identifier"]
+        return page(await issue_view.render(orch, identifier))
+
+    async def run_page(request: Request) -> Response:
+        row = orch.store.run(int(request.path_params["run_id"]))
+        if row is None:
+            return _error(404, "run_not_found", f"no run {request.path_params['run_id']}")
+        return RedirectResponse(f"/issues/{quote(row['identifier'], safe='')}", status_code=303)
+
+    async def lessons_page(request: Request) -> Response:
+        return page(pages.lessons_page(issue_view.lessons(orch)))
+
+    async def principles_page(request: Request) -> Response:
+        from tack.principles.filing import SCAN_LABEL
+
+        listed, error = issue_view.principles(orch)
+        await board_source.refresh()
+        terminal = {s.lower() for s in orch.workflow.config.tracker.terminal_states}
+        findings = [i for i in board_source.issues
+                    if SCAN_LABEL in i.labels and i.state.lower() not in terminal]
+        return page(pages.principles_page(listed, error, findings))
+
+    async def gc_report_page(request: Request) -> Response:
+        report, error = await issue_view.gc_report(orch)
+        return page(pages.gc_report_page(report, error))
+
+    async def questions_page(request: Request) -> Response:
+        return page(pages.questions_page([]))
+
+    async def metrics_page(request: Request) -> Response:
+        return page(pages.metrics_page())
+
+    async def plan_approve(request: Request) -> Response:
+        return await issue_view.plan_decision(orch, request, approve=True)
+
+    async def plan_reject(request: Request) -> Response:
+        return await issue_view.plan_decision(orch, request, approve=False)
+
+    # The vendored htmx files (static/VENDORED.md), the charts' script and the pages' style,
+    # read once; nothing else is served from there.
+    types = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+    files = {
+        f.name: (f.read_bytes(), types[ext])
         for f in resources.files("tack.server").joinpath("static").iterdir()
-        if f.name.endswith(".js")
+        for ext in types if f.name.endswith(ext)
     }
 
     async def static(request: Request) -> Response:
-        body = scripts.get(request.path_params["name"])
-        if body is None:
+        found = files.get(request.path_params["name"])
+        if found is None:
             return _error(404, "not_found", f"no static file {request.path_params['name']!r}")
-        return Response(body, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "max-age=3600"})
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=3600"})
 
     metrics_source = MetricsSource(orch)
 
@@ -211,7 +263,15 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/healthz", health, methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
-        Route("/ui/events", ui_events_endpoint(orch, redacted), methods=["GET"]),
+        Route("/board", board_page, methods=["GET"]),
+        Route("/issues/{identifier}", issue_page, methods=["GET"]),
+        Route("/runs/{run_id:int}", run_page, methods=["GET"]),
+        Route("/lessons", lessons_page, methods=["GET"]),
+        Route("/principles", principles_page, methods=["GET"]),
+        Route("/gc-report", gc_report_page, methods=["GET"]),
+        Route("/questions", questions_page, methods=["GET"]),
+        Route("/metrics-page", metrics_page, methods=["GET"]),
+        Route("/ui/events", ui_events_endpoint(orch, redacted, board_source), methods=["GET"]),
         Route("/api/v1/state", state, methods=["GET"]),
         Route("/api/v1/events", events_endpoint(orch, redacted), methods=["GET"]),
         Route("/api/v1/metrics", metrics_json, methods=["GET"]),
@@ -220,6 +280,8 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         *artifact_routes(orch),
         Route("/api/v1/{identifier}/cancel", cancel, methods=["POST"]),
         Route("/api/v1/{identifier}/retry", retry, methods=["POST"]),
+        Route("/api/v1/{identifier}/plan/approve", plan_approve, methods=["POST"]),
+        Route("/api/v1/{identifier}/plan/reject", plan_reject, methods=["POST"]),
         Route("/api/v1/{identifier}", issue, methods=["GET"]),
     ]
     return Starlette(routes=routes, middleware=[Middleware(_BearerAuth, token=token)])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from tack.server import fragments
+from tack.server import fragments, pages
 from tack.server.artifacts import with_artifacts
 from tack.server.feedback import with_feedback
 
@@ -113,29 +113,54 @@ def sse_html(event: str, html: str) -> str:
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 
-def _panels(orch: Orchestrator, redact: Callable[[Any], Any],
-            issue: str | None) -> list[tuple[str, bytes, str]]:
-    """(event, digest, framed SSE message) for every panel of the page (and of `issue`)."""
-    panels = fragments.state_fragments(redact(orch.snapshot()))
-    if issue:
+def _view_panels(orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None,
+                 view: str, board: pages.BoardSource) -> dict[str, str]:
+    """The panels of the board (`view=board`) or of an issue's page (`view=issue`)."""
+    if view == "board":
+        config = orch.workflow.config
+        html = pages.board(board.issues, board.states(), redact(orch.snapshot()),
+                           config.agent.backend, config.review.plan_review_state, board.error,
+                           config.tracker.terminal_states)
+        return {"board": orch.redactor.text(str(html))}
+    if view == "issue" and issue:
         detail = redact(with_artifacts(with_feedback(orch.issue_detail(issue), orch.store.db),
-                                     orch.workflow.tack_dir))
-        panels.update(fragments.issue_fragments(issue, detail))
+                                         orch.workflow.tack_dir))
+        events = list(reversed((detail or {}).get("recent_events") or []))
+        return {"timeline-head": pages.issue_head(issue, detail),
+                "feedback": fragments.timeline_runs(detail),
+                "transcript": pages.transcript(events)}
+    return {}
+
+
+def _panels(orch: Orchestrator, redact: Callable[[Any], Any], issue: str | None,
+            view: str = "", board: pages.BoardSource | None = None) -> list[tuple[str, bytes, str]]:
+    """(event, digest, framed SSE message) for every panel of the page (and of `issue`)."""
+    if view and board is not None:
+        panels = _view_panels(orch, redact, issue, view, board)
+    else:
+        panels = fragments.state_fragments(redact(orch.snapshot()))
+        if issue:
+            detail = redact(with_artifacts(with_feedback(orch.issue_detail(issue), orch.store.db),
+                                         orch.workflow.tack_dir))
+            panels.update(fragments.issue_fragments(issue, detail))
     return [(event, hashlib.blake2b(html.encode(), digest_size=16).digest(), sse_html(event, html))
             for event, html in panels.items()]
 
 
 async def ui_stream(
-    shared: Shared, redact: Callable[[Any], Any], issue: str | None
+    shared: Shared, redact: Callable[[Any], Any], issue: str | None, view: str = "",
+    board: pages.BoardSource | None = None,
 ) -> AsyncIterator[str]:
     orch = shared.orch
     yield "retry: 1000\n\n"
     sent: dict[str, bytes] = {}
     async with contextlib.aclosing(_changes(orch, UI_COALESCE_SECONDS)) as changes:
         async for _ in changes:
+            if view == "board" and board is not None:
+                await board.refresh()  # at most every BOARD_TTL_SECONDS, shared by all pages
             out = []
-            for event, digest, message in shared.get(("ui", issue),
-                                                     lambda: _panels(orch, redact, issue)):
+            for event, digest, message in shared.get(
+                    ("ui", issue, view), lambda: _panels(orch, redact, issue, view, board)):
                 if sent.get(event) != digest:
                     sent[event] = digest
                     out.append(message)
@@ -166,6 +191,19 @@ def events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callabl
     return _endpoint(state_stream, orch, redact)
 
 
-def ui_events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any]) -> Callable[[Request], Any]:
-    """`GET /ui/events`: the dashboard's HTML fragments."""
-    return _endpoint(ui_stream, orch, redact)
+def ui_events_endpoint(orch: Orchestrator, redact: Callable[[Any], Any],
+                       board: pages.BoardSource) -> Callable[[Request], Any]:
+    """`GET /ui/events`: the pages' HTML fragments; `?view=board` or `?view=issue&issue=ID`
+    sends only that page's panels."""
+    shared = Shared(orch)
+
+    async def events(request: Request) -> Response:
+        issue = request.query_params.get("issue") or None
+        view = request.query_params.get("view") or ""
+        return StreamingResponse(
+            ui_stream(shared, redact, issue, view, board),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return events

@@ -13,7 +13,10 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
-THUMBS = (("up", "👍 Up"), ("down", "👎 Down"))  # text beside the emoji: not every system has the font
+from tack.server.icons import icon
+
+THUMBS = (("up", "Up"), ("down", "Down"))
+THUMB_ICONS = {"up": icon("thumb-up"), "down": icon("thumb-down")}  # SVG: no emoji font needed
 TOOL_ARGS_CHARS = 400
 LAST_MESSAGE_CHARS = 160
 TIMELINE_RUNS = 5
@@ -99,7 +102,7 @@ def _thumbs(run_id: Any, aria_suffix: str, id_prefix: str, include: str) -> Mark
             'hx-vals="{}" hx-include="{}" hx-disabled-elt="this" data-done="{}">{}</button>', id_prefix, kind, run_id, run_id, kind, kind, run_id, aria_suffix,
                  quote(str(run_id), safe=""), json.dumps({"sentiment": kind}), include,
                  f"Feedback (thumbs {kind}) recorded on run {run_id}; `tack learn` will learn from it.",
-                 text)
+                 THUMB_ICONS[kind] + text)
         for kind, text in THUMBS
     )
 
@@ -184,13 +187,16 @@ def recent_runs(snapshot: dict[str, Any]) -> Markup:
 def totals(snapshot: dict[str, Any]) -> Markup:
     counts = snapshot.get("counts") or {}
     spent = snapshot.get("codex_totals") or {}
+    # A continuation check after a clean exit is not a retry: counted apart.
+    continuing = sum(1 for r in snapshot.get("retrying") or [] if r.get("kind") == "continuation")
     return _fill(
         '<span>Running: <strong id="n-running">{}</strong> / <span id="n-max">{}</span></span> '
         '<span>Retrying: <strong id="n-retrying">{}</strong></span> '
+        '<span>Continuation checks: <strong id="n-continuing">{}</strong></span> '
         '<span>Tokens: <strong id="tokens">{}</strong></span> '
         '<span>Agent time: <strong id="seconds">{}</strong></span> '
         '<span class="muted">Updated <span id="generated">{}</span></span>', counts.get("running", 0), (snapshot.get("limits") or {}).get("max_concurrent_agents", "?"),
-             counts.get("retrying", 0), number(spent.get("total_tokens")),
+             counts.get("retrying", 0) - continuing, continuing, number(spent.get("total_tokens")),
              duration(spent.get("seconds_running")), clock(snapshot.get("generated_at")))
 
 
@@ -218,8 +224,9 @@ def timeline_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
                      f"Cancel requested for {identifier}", ident="timeline-cancel", cls="danger")
     retry = _action("Retry now", f"Retry {identifier} now", f"/api/v1/{path}/retry",
                     f"Retry requested for {identifier}", ident="timeline-retry")
-    return _fill('<strong id="timeline-issue">{}</strong> <span id="timeline-status" class="pill">{}</span> {}{}', 
-        identifier, status if detail else "unknown issue",
+    return _fill('<strong id="timeline-issue">{}</strong> <span id="timeline-status" class="pill">{}</span> '
+                 '<a id="timeline-page" href="/issues/{}">Issue page</a> {}{}',
+        identifier, status if detail else "unknown issue", path,
         cancel if status == "running" else "", retry if status in ("retrying", "held") else "")
 
 
@@ -242,9 +249,9 @@ def _evidence(run_id: Any, names: list[str]) -> Markup:
 def timeline_runs(detail: dict[str, Any] | None) -> Markup:
     def given(f: dict[str, Any]) -> Markup:
         sentiment = f.get("sentiment") or ""
-        return _fill('<li data-sentiment="{}"><span class="pill">{}</span> <strong>{}</strong>{} '
-                      '<span class="muted">{}</span></li>', 
-            sentiment, dict(THUMBS).get(sentiment, "comment"), f.get("author") or "someone",
+        return _fill('<li data-sentiment="{}"><span class="pill">{}{}</span> <strong>{}</strong>{} '
+                      '<span class="muted">{}</span></li>',
+            sentiment, THUMB_ICONS.get(sentiment, ""), dict(THUMBS).get(sentiment, "comment"), f.get("author") or "someone",
             ": " + f["body"] if f.get("body") else "", stamp(f.get("at")))
 
     def run(r: dict[str, Any]) -> Markup:

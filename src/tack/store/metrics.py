@@ -66,6 +66,10 @@ class Metrics:
     tokens_per_day: list[dict[str, Any]] = field(default_factory=list)
     tokens_per_issue: list[dict[str, Any]] = field(default_factory=list)
     retries_by_kind: dict[str, int] = field(default_factory=dict)
+    # A continuation is the re-check scheduled after a clean exit, not a retry of a failure:
+    # three runs that all succeeded at their first attempt are 0 retries and 3 continuations.
+    retries_total: int = 0
+    continuations_total: int = 0
     failure_reasons: list[dict[str, Any]] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
     median_seconds_to_handoff: float | None = None
@@ -114,6 +118,8 @@ def collect(
         )
     ]
     m.retries_by_kind = _retries_by_kind(db, since)
+    m.continuations_total = m.retries_by_kind.get(CONTINUATION, 0)
+    m.retries_total = sum(m.retries_by_kind.values()) - m.continuations_total
     m.failure_reasons = [
         {"reason": r["reason"], "count": int(r["n"])}
         for r in db.execute(
@@ -131,6 +137,9 @@ def collect(
     if repo is not None:
         m.prs_per_engineer_week = prs_per_engineer_week(repo, since, branch_prefix)
     return m
+
+
+CONTINUATION = "continuation"
 
 
 def _retries_by_kind(db: sqlite3.Connection, since: float) -> dict[str, int]:

@@ -1,0 +1,93 @@
+"""The operator's pages on the server side: plan decisions through the API with the same
+cross-site protection as every POST, pages that escape what trackers and agents write, the
+issue stream's transcript with folded tool results, and run links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.served import ServedOrchestrator
+from tests.server.test_ui_events import HOSTILE, ui_events
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedOrchestrator]:
+    with ServedOrchestrator(tmp_path) as served:
+        yield served
+
+
+def test_a_plan_is_approved_or_rejected_through_the_api(served: ServedOrchestrator) -> None:
+    tracker = served.orch.tracker
+    planned = tracker.add_issue("Split the importer", labels=["plan"], state="Plan Review")
+    tracker.comment_sync(planned.identifier, "## Plan\n\n1. Split.", author="tack-planner")
+    path = f"/api/v1/{planned.identifier}/plan"
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        refused = client.post(f"{path}/approve", json={"author": "maya"},
+                              headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "cross_site"
+        assert tracker.get(planned.identifier).state == "Plan Review"
+        no_reason = client.post(f"{path}/reject", data={"author": "maya", "comment": " "})
+        assert no_reason.status_code == 400 and "Say why" in no_reason.json()["error"]["message"]
+        approved = client.post(f"{path}/approve", json={"author": "maya"})
+        assert approved.status_code == 200 and approved.json()["state"] == "Todo"
+        again = client.post(f"{path}/approve", json={"author": "maya"})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "plan_not_in_review"
+        missing = client.post("/api/v1/TACK-404/plan/approve", json={"author": "maya"})
+        assert missing.status_code == 404
+
+
+def test_pages_escape_tracker_text_and_the_issue_stream_folds_tool_results(
+    served: ServedOrchestrator,
+) -> None:
+    made = served.orch.tracker.add_issue(HOSTILE, labels=["bug"], state="In Progress")
+    store = served.orch.store
+    run = store.start_run(issue_id=made.id, identifier=made.identifier, attempt=None)
+    store.add_event(run_id=run, issue_id=made.id, identifier=made.identifier, kind="tool_result",
+                    message="shell failed", data={"name": "shell", "ok": False, "output": HOSTILE})
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        for page in ("/board", f"/issues/{made.identifier}", "/lessons", "/questions", "/gc-report"):
+            response = client.get(page)
+            assert response.status_code == 200, page
+            assert "<script>alert" not in response.text, page
+        assert "No questions are open." in client.get("/questions").text
+        link = client.get(f"/runs/{run}", follow_redirects=False)
+        assert link.status_code == 303 and link.headers["location"] == f"/issues/{made.identifier}"
+        with client.stream("GET", "/ui/events",
+                           params={"view": "issue", "issue": made.identifier}) as response:
+            panels = {}
+            for event, data in ui_events(response):
+                panels[event] = data
+                if {"timeline-head", "feedback", "transcript"} <= panels.keys():
+                    break
+    assert "running" not in panels  # only the issue page's panels on this stream
+    assert '<li data-kind="tool_result" class="err">' in panels["transcript"]
+    assert "<details><summary>shell failed</summary>" in panels["transcript"]
+    assert "&lt;script&gt;" in panels["transcript"] and "<script>alert" not in panels["transcript"]
+
+
+def test_the_principles_page_lists_principles_and_open_scan_findings(served: ServedOrchestrator) -> None:
+    starter = Path(__file__).resolve().parents[2] / "src" / "tack" / "principles" / "starter_PRINCIPLES.md"
+    config = served.orch.workflow.config
+    target = served.orch.workflow.repo_dir() / config.principles.path
+    target.write_text(starter.read_text())
+    tracker = served.orch.tracker
+    filed = tracker.add_issue("P003 in src/app.py", labels=["tack-scan", "principle:p003"],
+                              state="Todo")
+    tracker.add_issue("An old one", labels=["tack-scan"], state="Done")
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        html = client.get("/principles").text
+    assert "<td>P001</td>" in html
+    assert f'<a href="/issues/{filed.identifier}">{filed.identifier}</a>' in html
+    assert "principle:p003" in html and "An old one" not in html
+
+
+def test_an_unknown_or_odd_identifier_gets_a_page_not_an_error(served: ServedOrchestrator) -> None:
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        for ident in ("TACK-404", "..x", "%00", "a b", "%2E%2E"):
+            response = client.get(f"/issues/{ident}")
+            assert response.status_code == 200, ident
+            assert "not in the tracker" in response.text
