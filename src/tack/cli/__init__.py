@@ -40,6 +40,7 @@ def _register() -> None:
     from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
     from tack.cli import learn; learn.register(app)  # noqa: E702
     from tack.cli import skills; skills.register(app)  # noqa: E702
+    from tack.cli import context; context.register(app)  # noqa: E702
 
 
 def _print_version(value: bool) -> None:

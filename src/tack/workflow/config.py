@@ -330,6 +330,19 @@ class SkillsConfig(Section):
         return self.context_window * 4 * 2 // 100
 
 
+class ContextConfig(Section):
+    """`context:`: the org-context sidecar (docs/context.md). Off unless `manifest` is set."""
+
+    # The org manifest (context.yaml), relative to WORKFLOW.md.
+    manifest: str | None = None
+    # Where mirrors, the index and session notes live; default `.tack/context`.
+    home: str | None = None
+    # Seconds between scheduled `git fetch` cycles.
+    interval_s: float = Field(default=300.0, gt=0)
+    # Port of the sidecar's HTTP endpoint (MCP at /mcp) on 127.0.0.1; 0 picks a free one.
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 KNOWN_SECTIONS = (
     "tracker",
     "polling",
@@ -349,6 +362,7 @@ KNOWN_SECTIONS = (
     "learning",
     "review",
     "skills",
+    "context",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
@@ -377,4 +391,5 @@ class ServiceConfig(BaseModel):
     learning: LearningConfig = Field(default_factory=LearningConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)
