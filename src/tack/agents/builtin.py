@@ -24,7 +24,7 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import SKILL_TOOL, TOOLS, ToolSpec, run_tool
+from tack.agents.tools import SKILL_TOOL, TOOLS, ToolSpec, context_tool, run_tool
 from tack.errors import AgentError
 from tack.skills.agent_tool import skill_catalog
 from tack.workflow.config import BuiltinConfig
@@ -326,6 +326,7 @@ class BuiltinSession:
         )
         self.catalog = skill_catalog(ctx.workspace, skills_budget or 0)
         tools = [*TOOLS, SKILL_TOOL] if self.catalog.shown else TOOLS
+        tools = [*tools, *context_tool(ctx.env)]
         prompt += self.catalog.text
         self.conversation: ChatConversation | ResponsesConversation = (
             ResponsesConversation(prompt, tools) if config.api == "responses"

@@ -23,6 +23,7 @@ from typing import Any
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.mcp_tracker import SERVER_NAME, TrackerRelay
 from tack.agents.tools import shell_env
+from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.tracker.local import LocalTracker
@@ -99,7 +100,10 @@ class ClaudeSession:
         args = [*self.argv, "-p", "--output-format", "stream-json", "--input-format",
                 "stream-json", "--verbose", "--permission-mode", self.config.permission_mode]
         if self.config.allowed_tools:
-            args += ["--allowedTools", ",".join(self.config.allowed_tools)]
+            allowed = list(self.config.allowed_tools)
+            if mcp_stdio_server(self.ctx.env) is not None:  # the read-only context tools
+                allowed.append(f"mcp__{CONTEXT_SERVER_NAME}")
+            args += ["--allowedTools", ",".join(allowed)]
         if self.config.model:
             args += ["--model", self.config.model]
         mcp = self.mcp_config()
@@ -111,17 +115,23 @@ class ClaudeSession:
 
     def mcp_config(self) -> dict[str, Any] | None:
         tracker = self.ctx.tracker
+        servers: dict[str, Any] = {}
+        args: list[str] | None = None
         if isinstance(tracker, LocalTracker):
             args = ["--db", str(tracker.path), "--prefix", tracker.prefix,
                     "--issue", self.ctx.issue.id]
         elif self.relay is not None:
             # Only the socket path: the tracker's credentials stay in this process.
             args = ["--socket", str(self.relay.path)]
-        else:
+        if args is not None:
+            servers[SERVER_NAME] = {"type": "stdio", "command": sys.executable,
+                                    "args": ["-m", "tack.agents.mcp_tracker", *args]}
+        context = mcp_stdio_server(self.ctx.env)
+        if context is not None:
+            servers[CONTEXT_SERVER_NAME] = {"type": "stdio", **context}
+        if not servers:
             return None
-        server = {"type": "stdio", "command": sys.executable,
-                  "args": ["-m", "tack.agents.mcp_tracker", *args]}
-        return {"mcpServers": {SERVER_NAME: server}}
+        return {"mcpServers": servers}
 
     async def _start_relay(self) -> None:
         if self.relay is None and not isinstance(self.ctx.tracker, LocalTracker):

@@ -22,6 +22,7 @@ import pydantic
 from tack.agents import codex_protocol as wire
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.tools import TOOLS, run_tool
+from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import CodexConfig
@@ -184,6 +185,10 @@ class CodexSession:
                 "dynamicTools": dynamic_tool_specs(),
                 **self.thread_params,
             }
+            context = mcp_stdio_server(self.ctx.env)
+            if context is not None:  # the org-context MCP server, as a config override
+                params["config"] = {**(params.get("config") or {}),
+                                    f"mcp_servers.{CONTEXT_SERVER_NAME}": context}
             result = await self._request("thread/start", params)
             self.thread_id = str(((result or {}).get("thread") or {})["id"])
         except BaseException:

@@ -133,6 +133,18 @@ SKILL_TOOL = ToolSpec(
             file={**_STR, "description": "A file of the skill, e.g. references/api.md."}),
 )
 
+# Offered when the session has an org-context index (tack.context.agent_tool).
+CONTEXT_TOOL_NAME = "context"
+
+
+def context_tool(env: dict[str, str] | None) -> list[ToolSpec]:
+    """The `context` tool, when the session was given a context home; else nothing."""
+    from tack.context import agent_tool
+
+    if not agent_tool.available(env):
+        return []
+    return [ToolSpec(CONTEXT_TOOL_NAME, agent_tool.DESCRIPTION, agent_tool.PARAMETERS)]
+
 
 async def run_tool(
     name: str, args: dict[str, Any] | str, ctx: SessionContext, *,
@@ -149,6 +161,8 @@ async def run_tool(
             return await _check(parsed, ctx, shell_timeout_ms)
         if name == SKILL_TOOL.name:
             return _skill(parsed, ctx.workspace)
+        if name == CONTEXT_TOOL_NAME:
+            return await _context(parsed, ctx)
         handler = _FILE_TOOLS.get(name)
         if handler is None:
             raise ToolInputError(f"unknown tool {name!r}; available tools: "
@@ -204,6 +218,15 @@ def _skill(args: dict[str, Any], workspace: Path) -> ToolOutcome:
 
     try:
         return ToolOutcome(True, load_skill(args, workspace))
+    except ValueError as exc:
+        raise ToolInputError(str(exc)) from None
+
+
+async def _context(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
+    from tack.context.agent_tool import run_context_tool
+
+    try:
+        return ToolOutcome(True, await run_context_tool(args, ctx.env))
     except ValueError as exc:
         raise ToolInputError(str(exc)) from None
 

@@ -106,7 +106,7 @@ def dependency_edges(repo: Path, files: list[str]) -> set[tuple[str, str]]:
             continue
         try:
             facts = extract(path, (repo / path).read_bytes())
-        except Exception:
+        except Exception:  # noqa: BLE001, S112 - one unparsable file must not stop the map
             continue
         for target in facts.imports:
             found = resolver.resolve(path, target)
@@ -123,8 +123,9 @@ def _mermaid_id(name: str) -> str:
 
 
 def dependencies_md(edges: set[tuple[str, str]]) -> str:
-    lines = [HEADER, "# Module dependencies\n", "Edges follow imports between the repository's "
-             "own modules (folders up to three levels).\n", "```mermaid", "graph LR"]
+    lines = [HEADER, "# Module dependencies\n",
+             ("Edges follow imports between the repository's own modules (folders up to "
+              "three levels).\n"), "```mermaid", "graph LR"]
     nodes = sorted({n for e in edges for n in e})
     lines += [f'  {_mermaid_id(n)}["{n}"]' for n in nodes]
     lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in sorted(edges)]
@@ -190,10 +191,9 @@ def python_entities(source: bytes, location: str) -> list[Entity]:
     tables = {}
     for cls in classes:
         for stmt in cls.body:
-            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and
-                                                    t.id == "__tablename__" for t in stmt.targets):
-                if isinstance(stmt.value, ast.Constant):
-                    tables[str(stmt.value.value)] = cls.name
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and any(
+                    isinstance(t, ast.Name) and t.id == "__tablename__" for t in stmt.targets):
+                tables[str(stmt.value.value)] = cls.name
     for e in entities:
         e.refs = [(c, tables.get(t, t)) for c, t in e.refs]
     return entities
@@ -224,8 +224,9 @@ def _ident(name: str) -> str:
 
 
 def entities_md(entities: list[Entity]) -> str:
-    lines = [HEADER, "# Entities\n", "From SQL DDL, dbt models and SQLAlchemy, Django and "
-             "pydantic models in the repository.\n", "```mermaid", "erDiagram"]
+    lines = [HEADER, "# Entities\n",
+             ("From SQL DDL, dbt models and SQLAlchemy, Django and pydantic models in the "
+              "repository.\n"), "```mermaid", "erDiagram"]
     merged: dict[str, Entity] = {}
     for e in entities:
         merged.setdefault(e.name, Entity(e.name))

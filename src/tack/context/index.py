@@ -207,7 +207,7 @@ class ContextIndex:
         lang = language_of(path)
         try:
             facts = extract(path, data)
-        except Exception:  # a grammar failure must not stop the rest of the commit
+        except Exception:  # noqa: BLE001 - a grammar failure must not stop the rest of the commit
             facts = None
         self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
                         (repo, path, blob, lang, len(lines),
@@ -308,8 +308,8 @@ class ContextIndex:
         if not words:
             raise ContextError("the catalog query is empty; pass a table, column, metric or "
                                "endpoint name or words from its description")
-        where = " OR ".join(["lower(name) LIKE ? OR lower(parent) LIKE ? OR "
-                             "lower(description) LIKE ?"] * len(words))
+        match = "lower(name) LIKE ? OR lower(parent) LIKE ? OR lower(description) LIKE ?"
+        where = " OR ".join([match] * len(words))
         args = [a for w in words for a in (f"%{w}%",) * 3]
         rows = self.db.execute(
             "SELECT source, kind, name, parent, description, data_type, location, commit_id, "

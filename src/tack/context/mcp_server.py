@@ -11,8 +11,9 @@ from mcp.server.fastmcp import FastMCP
 from tack.context import api
 from tack.context.home import ContextHome
 from tack.context.index import ContextIndex
+from tack.context.wiring import CONTEXT_SERVER_NAME
 
-SERVER_NAME = "tack_context"
+SERVER_NAME = CONTEXT_SERVER_NAME
 
 
 def build_server(home: ContextHome, *, host: str = "127.0.0.1", port: int = 0) -> FastMCP:

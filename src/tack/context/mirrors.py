@@ -30,7 +30,7 @@ class TreeEntry:
 def _git(*args: str, cwd: Path | None = None, input_: bytes | None = None) -> bytes:
     try:
         done = subprocess.run(["git", *args], cwd=cwd, input=input_, capture_output=True,
-                              timeout=GIT_TIMEOUT_S, env={**os.environ, **GIT_ENV})
+                              check=False, timeout=GIT_TIMEOUT_S, env={**os.environ, **GIT_ENV})
     except subprocess.TimeoutExpired:
         raise ContextError(f"`git {' '.join(args)}` took over {GIT_TIMEOUT_S} s; check the "
                            "network and the repository URL") from None

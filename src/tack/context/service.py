@@ -52,7 +52,7 @@ class Sidecar:
                     self.last = {"errors": report.errors, "seconds":
                                  round(time.monotonic() - started, 3),
                                  "indexed": {k: vars(v) for k, v in report.indexed.items()}}
-                except Exception as exc:  # keep serving the last good index
+                except Exception as exc:  # noqa: BLE001 - keep serving the last good index
                     log.warning("context sync cycle failed", error=str(exc))
                     self.last = {"errors": {"*": str(exc)}}
                 self.cycles += 1

@@ -97,10 +97,10 @@ def _sync_catalogs(home: Path, manifest: ContextManifest, index: ContextIndex,
                 commit = states[cat.repo].commit if cat.repo in states else mirror.head()
                 prefix = cat.path.strip("/")
                 for entry in mirror.tree(commit):
-                    if entry.path == prefix or entry.path.startswith(prefix + "/"):
-                        if cat.kind != "ddl" or entry.path.endswith(".sql"):
-                            data = mirror.show(commit, entry.path)
-                            rows += parse(data, f"{cat.repo}:{entry.path}")
+                    inside = entry.path == prefix or entry.path.startswith(prefix + "/")
+                    if inside and (cat.kind != "ddl" or entry.path.endswith(".sql")):
+                        data = mirror.show(commit, entry.path)
+                        rows += parse(data, f"{cat.repo}:{entry.path}")
             else:
                 target = manifest.resolve(cat.path)
                 paths = sorted(target.rglob("*.sql")) if target.is_dir() else [target]

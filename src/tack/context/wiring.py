@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from tack.context.home import HOME_ENV, ContextHome
 
+# The MCP server name agents see: tools become mcp__tack_context__search and so on.
+CONTEXT_SERVER_NAME = "tack_context"
+
 if TYPE_CHECKING:
     from tack.workflow import Workflow
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents.base import TokenUsage
+from tack.context.wiring import after_handoff as context_after_handoff
 from tack.errors import TackError
 from tack.orchestrator.state import RunningEntry
 from tack.store import PublishRow
@@ -92,6 +93,8 @@ async def _attempt(orch: Orchestrator, entry: RunningEntry, attempt: int) -> Non
         result = None
     orch.store.delete_publish(entry.run_id)
     orch._notify()
+    if result is not None:  # a branch was pushed: the org-context sidecar fetches now
+        await asyncio.to_thread(context_after_handoff, orch.workflow)
     if cfg.review.on_handoff:
         await review(orch, entry, result)
 

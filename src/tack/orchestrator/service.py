@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import structlog
 
+from tack.context.wiring import start_sidecar, stop_sidecar
 from tack.errors import TackError
 from tack.orchestrator.core import BackendFactory, Orchestrator
 from tack.skills.lock import SkillsHome
@@ -68,9 +69,11 @@ async def run_service(
             )
         if on_started:
             on_started(orch, url)
+        sidecar = start_sidecar(wf)  # `context:` configured: the org-context sidecar
         try:
             await orch.run()
         finally:
+            stop_sidecar(sidecar)
             if server_task:
                 server_task.cancel()
                 await asyncio.gather(server_task, return_exceptions=True)

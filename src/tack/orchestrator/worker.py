@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.context.wiring import agent_env as context_agent_env
 from tack.errors import TackError
 from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
@@ -173,4 +174,5 @@ def _agent_env(workspace: object, issue: Issue, workflow: Workflow | None = None
     env["TACK_ISSUE_IDENTIFIER"] = issue.identifier
     env["TACK_ISSUE_ID"] = issue.id
     env["TACK_WORKSPACE"] = str(workspace)
+    env.update(context_agent_env(workflow))  # where the org-context index lives, if any
     return env
