@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -99,12 +100,19 @@ async def serve(home: ContextHome, manifest: Path, *, interval_s: float = 300.0,
     home.service_file.write_text(json.dumps({"pid": os.getpid(), "url": url,
                                              "mcp_url": f"{url}/mcp", "port": bound}))
     cycles = asyncio.create_task(sidecar.run_cycles())
+    # uvicorn re-raises SIGTERM after its shutdown; as KeyboardInterrupt it still lets the
+    # `finally` below remove service.json, so clients never see a dead service as alive.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         await server.serve(sockets=[sock])
     finally:
         cycles.cancel()
         await asyncio.gather(cycles, return_exceptions=True)
         home.service_file.unlink(missing_ok=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def notify(home: ContextHome, repos: list[str] | None = None) -> bool:
