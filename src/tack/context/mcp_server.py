@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from mcp.server.fastmcp import FastMCP
+from mcp.types import ToolAnnotations
 
 from tack.context import api
 from tack.context.home import ContextHome
@@ -14,6 +15,8 @@ from tack.context.index import ContextIndex
 from tack.context.wiring import CONTEXT_SERVER_NAME
 
 SERVER_NAME = CONTEXT_SERVER_NAME
+# Read-only tools: agents (codex with approval_policy=never) may call them without asking.
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 
 
 def build_server(home: ContextHome, *, host: str = "127.0.0.1", port: int = 0) -> FastMCP:
@@ -28,24 +31,24 @@ def build_server(home: ContextHome, *, host: str = "127.0.0.1", port: int = 0) -
             opened.append(home.open_index())
         return opened[0]
 
-    @mcp.tool(description=api.TOOL_DESCRIPTIONS["search"])
+    @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["search"])
     def search(query: str, repo: str | None = None, lang: str | None = None,
                limit: int = 20) -> list[dict[str, Any]]:
         return api.search(index(), query, repo, lang, limit)
 
-    @mcp.tool(description=api.TOOL_DESCRIPTIONS["symbol"])
+    @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["symbol"])
     def symbol(name: str, repo: str | None = None) -> list[dict[str, Any]]:
         return api.symbol(index(), name, repo)
 
-    @mcp.tool(description=api.TOOL_DESCRIPTIONS["read"])
+    @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["read"])
     def read(ref: str) -> dict[str, Any]:
         return api.read(home, index(), ref)
 
-    @mcp.tool(name="map", description=api.TOOL_DESCRIPTIONS["map"])
+    @mcp.tool(name="map", annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["map"])
     def repo_map(repo: str | None = None, budget: int = 1024) -> str:
         return api.map_text(index(), repo, budget)
 
-    @mcp.tool(description=api.TOOL_DESCRIPTIONS["catalog"])
+    @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["catalog"])
     def catalog(query: str) -> list[dict[str, Any]]:
         return api.catalog(index(), query)
 

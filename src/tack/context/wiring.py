@@ -42,14 +42,19 @@ def session_home(env: dict[str, str] | None) -> ContextHome | None:
     return home if home.config_file.is_file() else None
 
 
-def mcp_stdio_server(env: dict[str, str] | None) -> dict[str, Any] | None:
-    """`{command, args}` that starts the context MCP server over stdio for a session."""
-    home = session_home(env)
+def mcp_stdio_server(env_in: dict[str, str] | None) -> dict[str, Any] | None:
+    """`{command, args, env}` that starts the context MCP server over stdio for a session."""
+    home = session_home(env_in)
     if home is None:
         return None
     from tack.context.mcp_server import stdio_command
 
-    return {"command": sys.executable, "args": stdio_command(home)}
+    # Codex starts MCP servers with a minimal environment; the server needs to find Tack.
+    env = {HOME_ENV: str(home.path)}
+    path = (env_in or {}).get("PYTHONPATH") or os.environ.get("PYTHONPATH")
+    if path:
+        env["PYTHONPATH"] = path
+    return {"command": sys.executable, "args": stdio_command(home), "env": env}
 
 
 def start_sidecar(workflow: Workflow) -> subprocess.Popen[bytes] | None:
