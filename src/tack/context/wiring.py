@@ -15,6 +15,8 @@ from tack.context.home import HOME_ENV, ContextHome
 CONTEXT_SERVER_NAME = "tack_context"
 
 if TYPE_CHECKING:
+    from tack.context.notes import SessionNotes
+    from tack.tracker.base import Issue
     from tack.workflow import Workflow
 
 
@@ -89,6 +91,17 @@ def stop_sidecar(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def session_notes(workflow: Workflow, issue: Issue) -> SessionNotes | None:
+    """The issue's session notes under the sidecar's home, when `context:` is configured."""
+    home = home_for(workflow)
+    if home is None:
+        return None
+    from tack.context.notes import SessionNotes
+
+    goal = f"{issue.title}. {(issue.description or '').strip().splitlines()[0] if issue.description else ''}"
+    return SessionNotes(home.path / "notes", issue.identifier, goal.strip(" ."))
 
 
 def after_handoff(workflow: Workflow, repos: list[str] | None = None) -> None:

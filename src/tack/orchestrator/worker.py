@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.context.notes import SessionNotes
 from tack.context.wiring import agent_env as context_agent_env
+from tack.context.wiring import session_notes
 from tack.errors import TackError
 from tack.learning.ledger import record_lessons_given
 from tack.orchestrator import scheduling
@@ -52,8 +54,11 @@ class AttemptRunner:
     def __init__(self, orchestrator: Orchestrator, entry: RunningEntry) -> None:
         self.orch = orchestrator
         self.entry = entry
+        self.notes: SessionNotes | None = None
 
     async def _emit(self, event: AgentEvent) -> None:
+        if self.notes is not None:
+            self.notes.record(event)
         await self.orch.on_agent_event(self.entry, event)
 
     def _note(self, message: str) -> None:
@@ -94,6 +99,9 @@ class AttemptRunner:
                                           principles=guidance.principles)
             except TackError as exc:
                 return AttemptOutcome("failed", f"prompt error: {exc.message}")
+            self.notes = session_notes(wf, issue)  # `context:` configured: the issue's notes
+            if self.notes is not None:
+                prompt += self.notes.start_attempt()
             if guidance.lessons:
                 record_lessons_given(self.orch.store.db, self.entry.run_id, guidance.lesson_ids)
                 self._note(f"lessons in the prompt: {', '.join(guidance.lesson_ids)}")
@@ -118,7 +126,7 @@ class AttemptRunner:
                 if turn > 1:
                     prompt = continuation_prompt(
                         issue, turn, cfg.agent.max_turns, cfg.tracker.handoff_state
-                    )
+                    ) + (self.notes.for_prompt() if self.notes is not None else "")
                 try:
                     result = await asyncio.wait_for(
                         session.run_turn(prompt, self._emit), cfg.codex.turn_timeout_ms / 1000
