@@ -139,3 +139,27 @@ async def test_the_sidecar_serves_http_and_follows_pushes_and_deletes(
     assert status["service"]["mcp_url"] == url
     billing_state = next(s for s in status["sources"] if s["name"] == "billing")
     assert billing_state["commit"] == git(billing, "rev-parse", "HEAD").strip()
+
+
+def test_tack_up_starts_one_sidecar_per_home_and_stops_it(tmp_path: Path) -> None:
+    from tack.context.wiring import start_sidecar, stop_sidecar
+    from tack.workflow import load_workflow
+
+    manifest = make_org(tmp_path / "org")
+    workflow = tmp_path / "WORKFLOW.md"
+    workflow.write_text(f"---\ntracker: {{kind: local}}\ncontext: {{manifest: {manifest}, "
+                        "interval_s: 3600}\n---\nWork on {{ issue.title }}\n")
+    wf = load_workflow(workflow)
+    proc = start_sidecar(wf)
+    assert proc is not None
+    home = ContextHome(tmp_path / ".tack" / "context")
+    try:
+        deadline = time.monotonic() + 60
+        while home.service() is None:
+            assert proc.poll() is None, (home.path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the sidecar did not start"
+            time.sleep(0.05)
+        assert start_sidecar(wf) is None  # one per home: the running one is reused
+    finally:
+        stop_sidecar(proc)
+    assert proc.returncode is not None and home.service() is None
