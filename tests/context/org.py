@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 from tests.conftest import git
 
-BILLING = {
+BILLING: dict[str, str | bytes] = {
+    "assets/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR binary",
     "billing/invoices.py": (
         "from billing.money import Money\n\n\n"
         "class InvoiceRenderer:\n"
@@ -47,7 +49,7 @@ BILLING = {
         "      properties:\n        total_cents: {type: integer, description: Amount due}\n"),
 }
 
-SERVICES = {
+SERVICES: dict[str, str | bytes] = {
     "cmd/ledger/main.go": (
         "package main\n\nimport \"fmt\"\n\n"
         "type LedgerEntry struct{ Amount int }\n\n"
@@ -86,12 +88,15 @@ DBT_MANIFEST = {
 }
 
 
-def make_repo(path: Path, files: dict[str, str]) -> Path:
+def make_repo(path: Path, files: dict[str, str] | dict[str, str | bytes]) -> Path:
     path.mkdir(parents=True)
     git(path, "init", "-q", "-b", "main")
     for rel, text in files.items():
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (path / rel).write_text(text)
+        if isinstance(text, bytes):
+            (path / rel).write_bytes(text)
+        else:
+            (path / rel).write_text(text)
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "initial")
     return path
@@ -103,7 +108,7 @@ def sdist_repo(root: Path) -> Path | None:
     cache = root / "sdists"
     cache.mkdir()
     try:
-        subprocess.run(["pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d",
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d",
                         str(cache), "six==1.16.0"], check=True, capture_output=True,
                        timeout=60, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     except (subprocess.SubprocessError, FileNotFoundError):

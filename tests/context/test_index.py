@@ -22,7 +22,7 @@ def org(tmp_path: Path) -> tuple[Path, dict[str, str]]:
                       "--json")
     assert synced.returncode == 0, synced.stderr
     report = json.loads(synced.stdout)
-    assert report["indexed"]["billing"]["added"] == 7 and not report["errors"]
+    assert report["indexed"]["billing"]["added"] == 8 and not report["errors"]
     return manifest, {"TACK_CONTEXT_HOME": str(home)}
 
 
@@ -97,7 +97,7 @@ def test_a_commit_reindexes_only_changed_files_and_deleted_files_disappear(
     head = git(billing, "rev-parse", "HEAD").strip()
     report = tack_json(env, "sync", "--manifest", str(manifest), "--repo", "billing")
     assert report["indexed"]["billing"] == {"added": 1, "removed": 1,  # type: ignore[index]
-                                            "unchanged": 5}
+                                            "unchanged": 6}
     hits = tack_json(env, "search", "refund_marker_zz91")
     assert isinstance(hits, list) and hits[0]["commit"] == head
     assert tack_json(env, "symbol", "formatCents") == []

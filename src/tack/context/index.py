@@ -201,7 +201,11 @@ class ContextIndex:
 
     def _add_file(self, writer: Any, repo: str, path: str, blob: str, data: bytes) -> None:
         if len(data) > MAX_FILE_BYTES or b"\0" in data[:8000]:
-            return  # binaries and huge generated files would drown the ranking
+            # Binaries and huge generated files would drown the ranking; their row still
+            # records the blob, so the next sync knows them unchanged.
+            self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, 'binary', 0, '')",
+                            (repo, path, blob))
+            return
         text = data.decode("utf-8", errors="replace")
         lines = text.split("\n")
         lang = language_of(path)
@@ -271,6 +275,8 @@ class ContextIndex:
         return hits
 
     def symbol(self, name: str, *, repo: str | None = None, limit: int = 50) -> list[Hit]:
+        if not name.strip():
+            raise ContextError("the symbol name is empty; pass a function, class or table name")
         sql = ("SELECT repo, path, name, kind, line, end_line, signature FROM symbols "
                "WHERE name = ? COLLATE NOCASE")
         args: list[Any] = [name]
