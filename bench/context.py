@@ -72,7 +72,7 @@ def build_corpus(root: Path) -> tuple[Path, int, int]:
 
 def percentile(samples: list[float], pct: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def time_rg(corpus: Path, query: str) -> float:
@@ -104,12 +104,14 @@ def main() -> None:
         cold_s = time.perf_counter() - started
         assert not report.errors, report.errors
         tack_samples: list[float] = []
+        slowest: list[tuple[float, int, str]] = []
         hits = 0
-        for _ in range(args.repeat):
+        for run in range(args.repeat):
             for query in QUERIES:
                 t0 = time.perf_counter()
                 hits += bool(index.search(query, limit=20))
                 tack_samples.append(time.perf_counter() - t0)
+                slowest = sorted([*slowest, (tack_samples[-1], run, query)], reverse=True)[:5]
         rg_samples = [time_rg(corpus, q) for _ in range(max(1, args.repeat // 2))
                       for q in QUERIES] if rg else []
         changed = sorted(p for p in (corpus / "cpython-lib").glob("*.py"))[:10]
@@ -135,6 +137,8 @@ def main() -> None:
                      "rg_p50": round(percentile(rg_samples, 50) * 1000, 1) if rg_samples else None,
                      "rg_p99": round(percentile(rg_samples, 99) * 1000, 1) if rg_samples else None},
         "queries_with_hits": f"{hits}/{len(tack_samples)}",
+        "slowest_queries": [{"ms": round(s * 1000, 1), "run": r, "query": q}
+                            for s, r, q in slowest],
         "map_build_s": round(map_s, 2), "map_chars": len(rendered),
         "index_bytes": size,
     }

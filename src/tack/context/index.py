@@ -258,7 +258,7 @@ class ContextIndex:
         if lang:
             clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(schema, "lang", lang)))
         searcher = self.text.searcher()
-        found = searcher.search(tantivy.Query.boolean_query(clauses), limit)
+        found = searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False)
         states = self._freshness()
         terms = [t.lower() for t in _words(query)]
         hits = []
