@@ -117,3 +117,15 @@ def test_a_real_sdist_is_searchable(org: tuple[Path, dict[str, str]]) -> None:
 def test_a_missing_index_says_how_to_build_one(tmp_path: Path) -> None:
     done = run_tack("context", "search", "x", env={"TACK_CONTEXT_HOME": str(tmp_path / "h")})
     assert done.returncode == 2 and "tack context sync --manifest" in done.stderr
+
+
+def test_an_unreachable_repository_keeps_its_index_but_marks_it_stale(
+        org: tuple[Path, dict[str, str]]) -> None:
+    manifest, env = org
+    (manifest.parent / "billing").rename(manifest.parent / "billing-moved")
+    done = run_tack("context", "sync", "--manifest", str(manifest), env=env)
+    assert done.returncode == 1 and "billing: error:" in done.stderr
+    hits = tack_json(env, "search", "qz-invoice-77")
+    assert isinstance(hits, list) and hits[0]["repo"] == "billing" and hits[0]["stale"] is True
+    fresh = tack_json(env, "symbol", "RateLimiter")
+    assert isinstance(fresh, list) and fresh[0]["stale"] is False

@@ -88,8 +88,10 @@ class SourceState:
     error: str
 
     def stale(self, max_age_s: float) -> bool:
-        """Stale: the mirror moved past the indexed commit, or the last fetch is too old."""
-        return self.head != self.commit or (time.time() - self.fetched_at) > max_age_s
+        """Stale: the mirror moved past the indexed commit, the last fetch failed, or the last
+        good fetch is too old."""
+        return (self.head != self.commit or bool(self.error)
+                or (time.time() - self.fetched_at) > max_age_s)
 
 
 @dataclass
@@ -143,14 +145,16 @@ class ContextIndex:
                      error: str = "") -> None:
         self.db.execute(
             "INSERT INTO sources VALUES (?, ?, '', ?, 0, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE "
-            "SET head=excluded.head, fetched_at=excluded.fetched_at, owner=excluded.owner, "
-            "purpose=excluded.purpose, error=excluded.error, kind=excluded.kind",
-            (name, kind, head, time.time(), owner, purpose, error))
+            "SET head=excluded.head, owner=excluded.owner, purpose=excluded.purpose, "
+            "error=excluded.error, kind=excluded.kind, fetched_at=CASE WHEN excluded.error = '' "
+            "THEN excluded.fetched_at ELSE sources.fetched_at END",
+            # A failed fetch keeps the last good fetch time, so results turn stale.
+            (name, kind, head, time.time() if not error else 0.0, owner, purpose, error))
         self.db.commit()
 
     def forget(self, name: str) -> None:
         """Drop a source that left the manifest."""
-        writer = self.text.writer(WRITER_HEAP, 1)
+        writer = self._writer()
         writer.delete_documents_by_term("repo", name)
         writer.commit()
         writer.wait_merging_threads()
@@ -172,7 +176,7 @@ class ContextIndex:
         changed = {p: b for p, b in current.items() if known.get(p) != b}
         stats = IndexStats(added=len(changed), removed=len(removed),
                            unchanged=len(current) - len(changed))
-        writer = self.text.writer(WRITER_HEAP, 1)
+        writer = self._writer()
         try:
             for path in [*removed, *changed]:
                 writer.delete_documents_by_term("key", f"{repo}\0{path}")
@@ -193,6 +197,14 @@ class ContextIndex:
                         (commit, time.time(), repo))
         self.db.commit()
         return stats
+
+    def _writer(self) -> Any:
+        try:
+            return self.text.writer(WRITER_HEAP, 1)
+        except ValueError as exc:  # tantivy's lock file: another process is indexing
+            raise ContextError(f"the context index at {self.root} is being written by another "
+                               f"process ({exc}); the running sidecar syncs it — use `tack "
+                               "context sync` without --home override, or wait") from None
 
     def _delete_rows(self, repo: str, paths: list[str]) -> None:
         for table in ("files", "symbols", "imports"):
