@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 from tests.conftest import git
@@ -105,15 +106,18 @@ def make_repo(path: Path, files: dict[str, str] | dict[str, str | bytes]) -> Pat
 def sdist_repo(root: Path) -> Path | None:
     """A repository made from a real PyPI sdist (from pip's cache or the registry); None
     when it cannot be had offline."""
-    cache = root / "sdists"
-    cache.mkdir()
+    # Shared by the tests of one machine: the sdist is fetched once.
+    cache = Path(tempfile.gettempdir()) / "tack-test-sdists"
+    cache.mkdir(exist_ok=True)
     try:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d",
-                        str(cache), "six==1.16.0"], check=True, capture_output=True,
-                       timeout=60, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        if next(cache.glob("six-1.16.0.tar.gz"), None) is None:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+                            ":all:", "-q", "-d", str(cache), "six==1.16.0"], check=True, capture_output=True,
+                           timeout=60,
+                           env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     except (subprocess.SubprocessError, FileNotFoundError):
         return None
-    archive = next(cache.glob("*.tar.gz"), None)
+    archive = next(cache.glob("six-1.16.0.tar.gz"), None)
     if archive is None:
         return None
     with tarfile.open(archive) as tar:

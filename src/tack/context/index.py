@@ -176,6 +176,10 @@ class ContextIndex:
         changed = {p: b for p, b in current.items() if known.get(p) != b}
         stats = IndexStats(added=len(changed), removed=len(removed),
                            unchanged=len(current) - len(changed))
+        if not (removed or changed):
+            self._set_commit(repo, commit)
+            self.db.commit()
+            return stats
         writer = self._writer()
         try:
             for path in [*removed, *changed]:
@@ -187,16 +191,28 @@ class ContextIndex:
             for blob, data in read(list(by_blob)):
                 for path in by_blob.get(blob, []):
                     self._add_file(writer, repo, path, blob, data)
-            writer.commit()
-            writer.wait_merging_threads()
+            # SQLite first: a search that sees the new documents must also see their commit.
+            self._set_commit(repo, commit)
+            self.db.commit()
         except BaseException:
             writer.rollback()
             self.db.rollback()
             raise
+        try:
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            # The text index kept the old documents: forget the changed files so the next
+            # sync indexes them again.
+            self._delete_rows(repo, [*removed, *changed])
+            self.db.execute("UPDATE sources SET commit_id = '' WHERE name = ?", (repo,))
+            self.db.commit()
+            raise
+        return stats
+
+    def _set_commit(self, repo: str, commit: str) -> None:
         self.db.execute("UPDATE sources SET commit_id = ?, indexed_at = ? WHERE name = ?",
                         (commit, time.time(), repo))
-        self.db.commit()
-        return stats
 
     def _writer(self) -> Any:
         try:
