@@ -129,3 +129,14 @@ def test_an_unreachable_repository_keeps_its_index_but_marks_it_stale(
     assert isinstance(hits, list) and hits[0]["repo"] == "billing" and hits[0]["stale"] is True
     fresh = tack_json(env, "symbol", "RateLimiter")
     assert isinstance(fresh, list) and fresh[0]["stale"] is False
+
+
+def test_syncing_an_unknown_source_names_the_known_ones(tmp_path: Path) -> None:
+    (tmp_path / "handbook").mkdir()
+    manifest = tmp_path / "context.yaml"
+    manifest.write_text("docs:\n  - {name: handbook, path: handbook, owner: sre, "
+                        "purpose: Runbooks.}\n")
+    done = run_tack("context", "sync", "--manifest", str(manifest), "--home",
+                    str(tmp_path / "home"), "--repo", "billing")
+    assert done.returncode == 2
+    assert "no source named billing" in done.stderr and "known: handbook" in done.stderr

@@ -361,14 +361,16 @@ class ContextIndex:
         out = []
         for r in rows[:limit]:
             repo, _, where_in = r[6].partition(":") if ":" in r[6] else ("", "", r[6])
-            state = states.get(r[0])
+            # A catalog read from a repository is as fresh as that repository's index.
+            state = states.get(repo) if repo else None
             path, _, line = where_in.rpartition("#")
             out.append({"source": r[0], "kind": r[1], "name": r[2], "parent": r[3],
                         "description": r[4], "data_type": r[5], "repo": repo or r[0],
                         "path": path or where_in, "line": int(line) if line.isdigit() else 0,
                         "commit": r[7],
                         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r[8])),
-                        "stale": state.stale(self.max_age_s) if state else False})
+                        "stale": (state.stale(self.max_age_s) or state.commit != r[7])
+                        if state else False})
         return out
 
     def size_bytes(self) -> int:

@@ -39,6 +39,10 @@ def sync(home: Path, manifest: ContextManifest, index: ContextIndex,
     so one unreachable repository does not hide the others."""
     report = SyncReport()
     wanted = {r.name for r in manifest.repos} | {d.name for d in manifest.docs}
+    unknown = (only or set()) - wanted - {c.name for c in manifest.catalogs}
+    if unknown:
+        raise ContextError(f"no source named {', '.join(sorted(unknown))} in the org manifest; "
+                           f"known: {', '.join(sorted(wanted))}")
     for gone in set(index.sources()) - wanted:
         index.forget(gone)
     for repo in manifest.repos:
