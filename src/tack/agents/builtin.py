@@ -24,7 +24,9 @@ from tack.agents.base import (
     TokenUsage,
     TurnResult,
 )
-from tack.agents.tools import APP_TOOL, SKILL_TOOL, ToolSpec, run_tool, tool_specs
+from tack.agents.tools import (
+    APP_TOOL, SKILL_TOOL, ToolSpec, context_tool, run_tool, tool_specs,
+)
 from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
 from tack.skills.agent_tool import skill_catalog
@@ -332,6 +334,7 @@ class BuiltinSession:
             tools = [*tools, SKILL_TOOL]
         if app_configured(ctx.workspace):
             tools = [*tools, APP_TOOL]
+        tools = [*tools, *context_tool(ctx.env)]
         prompt += self.catalog.text
         self.conversation: ChatConversation | ResponsesConversation = (
             ResponsesConversation(prompt, tools) if config.api == "responses"

@@ -23,6 +23,7 @@ from typing import Any
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.mcp_tracker import SERVER_NAME, ToolRelay
 from tack.agents.tools import shell_env
+from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import ClaudeConfig
@@ -100,7 +101,10 @@ class ClaudeSession:
         args = [*self.argv, "-p", "--output-format", "stream-json", "--input-format",
                 "stream-json", "--verbose", "--permission-mode", self.config.permission_mode]
         if self.config.allowed_tools:
-            args += ["--allowedTools", ",".join(self.config.allowed_tools)]
+            allowed = list(self.config.allowed_tools)
+            if mcp_stdio_server(self.ctx.env) is not None:  # the read-only context tools
+                allowed.append(f"mcp__{CONTEXT_SERVER_NAME}")
+            args += ["--allowedTools", ",".join(allowed)]
         if self.ctx.sandbox is not None and not self.ctx.sandbox.network:
             # Tack's sandbox has the network off; claude's own web tools would go around it.
             args += ["--disallowedTools", "WebFetch,WebSearch"]
@@ -114,13 +118,19 @@ class ClaudeSession:
         return args + list(self.config.extra_args)
 
     def mcp_config(self) -> dict[str, Any] | None:
-        if self.relay is None:
+        servers: dict[str, Any] = {}
+        if self.relay is not None:
+            # Only the socket path: the tracker's credentials stay in this process, and commits
+            # are made here, outside whatever sandbox claude runs in.
+            servers[SERVER_NAME] = {"type": "stdio", "command": sys.executable,
+                                    "args": ["-m", "tack.agents.mcp_tracker", "--socket",
+                                             str(self.relay.path)]}
+        context = mcp_stdio_server(self.ctx.env)
+        if context is not None:
+            servers[CONTEXT_SERVER_NAME] = {"type": "stdio", **context}
+        if not servers:
             return None
-        # Only the socket path: the tracker's credentials stay in this process, and commits
-        # are made here, outside whatever sandbox claude runs in.
-        server = {"type": "stdio", "command": sys.executable,
-                  "args": ["-m", "tack.agents.mcp_tracker", "--socket", str(self.relay.path)]}
-        return {"mcpServers": {SERVER_NAME: server}}
+        return {"mcpServers": servers}
 
     async def _start_relay(self) -> None:
         if self.relay is None:

@@ -22,6 +22,7 @@ import pydantic
 from tack.agents import codex_protocol as wire
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.tools import TOOLS, run_tool
+from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import CodexConfig
@@ -37,6 +38,8 @@ STOP_GRACE_S = 2.0
 CLIENT_INFO = {"name": "tack", "title": "Tack", "version": "0.1.0"}
 # Run host-side: `commit` writes the worktree's git directory, which codex's sandbox cannot.
 DYNAMIC_TOOLS = ("tracker", "commit")
+# How long a session start waits for codex to start the context MCP server.
+MCP_STARTUP_TIMEOUT_S = 30.0
 APPROVAL_REQUESTS = {
     "item/commandExecution/requestApproval": "acceptForSession",
     "item/fileChange/requestApproval": "acceptForSession",
@@ -86,6 +89,15 @@ def checked(method: str, payload: dict[str, Any], types: dict[str, type[pydantic
                 "codex.turn_sandbox_policy, codex.thread_params and codex.turn_params in "
                 "WORKFLOW.md.", code="codex_protocol") from None
     return payload
+
+
+def codex_context_config(server: dict[str, Any]) -> dict[str, Any]:
+    """`thread/start.config` overrides that give codex the context MCP server: started with
+    the thread (not lazily) and its tools offered directly (not deferred behind tool search),
+    so the model sees search/symbol/read/map/catalog from the first turn."""
+    return {"mcp_servers": {CONTEXT_SERVER_NAME: server},
+            "features": {"mcp_lazy_stdio_startup": False,
+                         "tool_search_always_defer_mcp_tools": False}}
 
 
 def dynamic_tool_specs() -> list[dict[str, Any]]:
@@ -185,11 +197,42 @@ class CodexSession:
                 "dynamicTools": dynamic_tool_specs(),
                 **self.thread_params,
             }
+            context = mcp_stdio_server(self.ctx.env)
+            if context is not None:  # the org-context MCP server, as config overrides
+                params["config"] = {**(params.get("config") or {}),
+                                    **codex_context_config(context)}
             result = await self._request("thread/start", params)
             self.thread_id = str(((result or {}).get("thread") or {})["id"])
+            if context is not None:
+                await self._await_mcp_startup(CONTEXT_SERVER_NAME)
         except BaseException:
             await self.stop()
             raise
+
+    async def _await_mcp_startup(self, name: str) -> None:
+        """Wait (bounded) until codex reports MCP server `name` ready or failed, so its tools
+        are in the first turn's request; every message read meanwhile goes back in order."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MCP_STARTUP_TIMEOUT_S
+        held: list[Any] = []
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                try:
+                    message = await asyncio.wait_for(self._inbox.get(), remaining)
+                except TimeoutError:
+                    break
+                held.append(message)
+                if not isinstance(message, dict):
+                    break
+                params = message.get("params") or {}
+                if (message.get("method") == "mcpServer/startupStatus/updated"
+                        and params.get("name") == name and params.get("status") != "starting"):
+                    break
+        finally:
+            while not self._inbox.empty():
+                held.append(self._inbox.get_nowait())
+            for message in held:
+                self._inbox.put_nowait(message)
 
     async def _read_stdout(self) -> None:
         assert self._proc and self._proc.stdout

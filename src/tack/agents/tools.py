@@ -154,6 +154,19 @@ def tool_specs(ctx: SessionContext) -> list[ToolSpec]:
     return TOOLS + [t.spec for t in session_tools(ctx)]
 
 
+# Offered when the session has an org-context index (tack.context.agent_tool).
+CONTEXT_TOOL_NAME = "context"
+
+
+def context_tool(env: dict[str, str] | None) -> list[ToolSpec]:
+    """The `context` tool, when the session was given a context home; else nothing."""
+    from tack.context import agent_tool
+
+    if not agent_tool.available(env):
+        return []
+    return [ToolSpec(CONTEXT_TOOL_NAME, agent_tool.DESCRIPTION, agent_tool.PARAMETERS)]
+
+
 async def run_tool(
     name: str, args: dict[str, Any] | str, ctx: SessionContext, *,
     shell_timeout_ms: int = 120_000,
@@ -169,6 +182,8 @@ async def run_tool(
             return await commit_tool(parsed, ctx.workspace)
         if name == SKILL_TOOL.name:
             return _skill(parsed, ctx.workspace)
+        if name == CONTEXT_TOOL_NAME:
+            return await _context(parsed, ctx)
         if name == APP_TOOL.name:
             return await _app(parsed, ctx)
         plugged = {t.spec.name: t for t in session_tools(ctx)}
@@ -229,6 +244,15 @@ def _skill(args: dict[str, Any], workspace: Path) -> ToolOutcome:
 
     try:
         return ToolOutcome(True, load_skill(args, workspace))
+    except ValueError as exc:
+        raise ToolInputError(str(exc)) from None
+
+
+async def _context(args: dict[str, Any], ctx: SessionContext) -> ToolOutcome:
+    from tack.context.agent_tool import run_context_tool
+
+    try:
+        return ToolOutcome(True, await run_context_tool(args, ctx.env))
     except ValueError as exc:
         raise ToolInputError(str(exc)) from None
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import structlog
 
 from tack.app.run import sweep_leftovers
+from tack.context.wiring import start_sidecar, stop_sidecar
 from tack.errors import TackError
 from tack.forge.intake import ReviewIntake
 from tack.orchestrator.core import BackendFactory, Orchestrator
@@ -75,9 +76,11 @@ async def run_service(
                               redact=orch.redactor.text)
         orch.refresh_listeners.append(intake.request)
         intake_task = asyncio.create_task(intake.run())
+        sidecar = start_sidecar(wf)  # `context:` configured: the org-context sidecar
         try:
             await orch.run()
         finally:
+            stop_sidecar(sidecar)
             intake_task.cancel()
             await asyncio.gather(intake_task, return_exceptions=True)
             if server_task:

@@ -17,6 +17,9 @@ import structlog
 
 from tack.agents import AgentEvent, AgentSession, SessionContext
 from tack.app import run as app_run
+from tack.context.notes import SessionNotes
+from tack.context.wiring import agent_env as context_agent_env
+from tack.context.wiring import session_notes
 from tack.errors import TackError
 from tack.orchestrator import scheduling
 from tack.orchestrator.host import plugin_run
@@ -56,8 +59,11 @@ class AttemptRunner:
     def __init__(self, orchestrator: RunHost, entry: RunningEntry) -> None:
         self.orch = orchestrator
         self.entry = entry
+        self.notes: SessionNotes | None = None
 
     async def _emit(self, event: AgentEvent) -> None:
+        if self.notes is not None:
+            self.notes.record(event)
         await self.orch.on_agent_event(self.entry, event)
 
     def _note(self, message: str) -> None:
@@ -105,6 +111,9 @@ class AttemptRunner:
                     cfg, self.orch.tracker, issue))
             except TackError as exc:
                 return AttemptOutcome("failed", f"prompt error: {exc.message}")
+            self.notes = session_notes(wf, issue)  # `context:` configured: the issue's notes
+            if self.notes is not None:
+                prompt += self.notes.start_attempt()
             if os.path.realpath(ws.path) != os.path.realpath(workspaces.path_for(issue.identifier)):
                 return AttemptOutcome("failed", "workspace path is outside the workspace root")
             backend = self.orch.backend_factory(wf)
@@ -133,7 +142,7 @@ class AttemptRunner:
                 if turn > 1:
                     prompt = continuation_prompt(
                         issue, turn, cfg.agent.max_turns, cfg.tracker.handoff_state
-                    )
+                    ) + (self.notes.for_prompt() if self.notes is not None else "")
                 try:
                     result = await asyncio.wait_for(
                         session.run_turn(prompt, self._emit), cfg.codex.turn_timeout_ms / 1000
@@ -202,4 +211,5 @@ def _agent_env(workspace: object, issue: Issue, workflow: Workflow | None = None
     env["TACK_ISSUE_IDENTIFIER"] = issue.identifier
     env["TACK_ISSUE_ID"] = issue.id
     env["TACK_WORKSPACE"] = str(workspace)
+    env.update(context_agent_env(workflow))  # where the org-context index lives, if any
     return env

@@ -114,6 +114,7 @@ class ReplyCall:
     item_id: str
     name: str
     arguments: str
+    namespace: str | None = None
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Reply:
     @classmethod
     def from_step(cls, step: Step, *, model: str, request_chars: int) -> Reply:
         calls = [
-            ReplyCall(_new_id("call"), _new_id("fc"), c.name, c.arguments_json())
+            ReplyCall(_new_id("call"), _new_id("fc"), c.name, c.arguments_json(), c.namespace)
             for c in step.tool_calls
         ]
         produced = len(step.text or "") + sum(len(c.name) + len(c.arguments) for c in calls)
@@ -287,6 +288,7 @@ class ResponseShape:
             "name": call.name,
             "arguments": call.arguments if done else "",
             "status": "completed" if done else "in_progress",
+            **({"namespace": call.namespace} if call.namespace else {}),
         }
 
     def output(self) -> list[dict[str, Any]]:

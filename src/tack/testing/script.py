@@ -32,6 +32,9 @@ class _Strict(BaseModel):
 class ScriptedToolCall(_Strict):
     name: str
     arguments: dict[str, Any] | str = Field(default_factory=dict)
+    # Responses API: the namespace of a namespaced tool (codex groups an MCP server's tools
+    # as namespace `mcp__<server>`, each called by its own name).
+    namespace: str | None = None
 
     def arguments_json(self) -> str:
         if isinstance(self.arguments, str):

@@ -362,6 +362,8 @@ class SkillsConfig(Section):
         if self.catalog_budget is not None:
             return self.catalog_budget
         return self.context_window * 4 * 2 // 100
+
+
 DEFAULT_SANDBOX_ENV = ["PATH", "LANG", "LC_ALL", "TERM", "TZ", "GIT_AUTHOR_NAME",
                        "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
                        "GIT_TERMINAL_PROMPT", "PAGER", "GIT_PAGER"]
@@ -403,6 +405,19 @@ class SandboxConfig(Section):
     untrusted: Literal["run", "offline", "refuse"] = "offline"
 
 
+class ContextConfig(Section):
+    """`context:`: the org-context sidecar (docs/context.md). Off unless `manifest` is set."""
+
+    # The org manifest (context.yaml), relative to WORKFLOW.md.
+    manifest: str | None = None
+    # Where mirrors, the index and session notes live; default `.tack/context`.
+    home: str | None = None
+    # Seconds between scheduled `git fetch` cycles.
+    interval_s: float = Field(default=300.0, gt=0)
+    # Port of the sidecar's HTTP endpoint (MCP at /mcp) on 127.0.0.1; 0 picks a free one.
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 KNOWN_SECTIONS = (
     "tracker",
     "polling",
@@ -424,6 +439,7 @@ KNOWN_SECTIONS = (
     "skills",
     "app",
     "sandbox",
+    "context",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
@@ -454,4 +470,5 @@ class ServiceConfig(BaseModel):
     skills: SkillsConfig = Field(default_factory=SkillsConfig)
     app: AppConfig = Field(default_factory=AppConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,127 @@
+"""`tack context serve`: the long-lived sidecar. It syncs on a schedule and whenever a client
+POSTs `/sync` (Tack does after a hand-off push or a merged PR), and serves the MCP tools over
+streamable HTTP at `/mcp`, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tack.context.home import ContextHome
+from tack.context.manifest import load_manifest
+from tack.context.mcp_server import build_server
+from tack.context.sync import sync
+
+log = structlog.get_logger("tack.context")
+HOST = "127.0.0.1"
+
+
+class Sidecar:
+    def __init__(self, home: ContextHome, manifest: Path, interval_s: float) -> None:
+        self.home = home
+        self.manifest_path = manifest
+        self.interval_s = interval_s
+        self.wake = asyncio.Event()
+        self.pending: set[str] = set()
+        self.cycles = 0
+        self.last: dict[str, Any] = {}
+
+    async def run_cycles(self) -> None:
+        index = self.home.open_index()
+        try:
+            while True:
+                only = set(self.pending) or None
+                self.pending.clear()
+                self.wake.clear()
+                started = time.monotonic()
+                try:
+                    manifest = load_manifest(self.manifest_path)  # edits apply next cycle
+                    report = await asyncio.to_thread(sync, self.home.path, manifest, index, only)
+                    self.last = {"errors": report.errors, "seconds":
+                                 round(time.monotonic() - started, 3),
+                                 "indexed": {k: vars(v) for k, v in report.indexed.items()}}
+                except Exception as exc:  # noqa: BLE001 - keep serving the last good index
+                    log.warning("context sync cycle failed", error=str(exc))
+                    self.last = {"errors": {"*": str(exc)}}
+                self.cycles += 1
+                if self.pending:
+                    continue
+                try:
+                    await asyncio.wait_for(self.wake.wait(), self.interval_s)
+                except TimeoutError:
+                    pass
+        finally:
+            index.close()
+
+    async def sync_endpoint(self, request: Request) -> JSONResponse:
+        body: Any = {}
+        if await request.body():
+            body = await request.json()
+        repos = [str(r) for r in (body.get("repos") or [])] if isinstance(body, dict) else []
+        self.pending.update(repos)
+        if not repos:  # everything
+            self.pending.update(r.name for r in load_manifest(self.manifest_path).repos)
+        self.wake.set()
+        return JSONResponse({"queued": sorted(self.pending), "cycle": self.cycles}, 202)
+
+    async def status_endpoint(self, request: Request) -> JSONResponse:
+        return JSONResponse({"cycles": self.cycles, "last": self.last, "pid": os.getpid()})
+
+
+async def serve(home: ContextHome, manifest: Path, *, interval_s: float = 300.0,
+                port: int = 0) -> None:
+    """Run the sidecar until cancelled."""
+    load_manifest(manifest)  # a broken manifest stops here with a clear error
+    home.configure(manifest, interval_s)
+    sidecar = Sidecar(home, manifest, interval_s)
+    mcp = build_server(home)
+    app = mcp.streamable_http_app()
+    app.router.routes.append(Route("/sync", sidecar.sync_endpoint, methods=["POST"]))
+    app.router.routes.append(Route("/status", sidecar.status_endpoint, methods=["GET"]))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    url = f"http://{HOST}:{bound}"
+    home.service_file.write_text(json.dumps({"pid": os.getpid(), "url": url,
+                                             "mcp_url": f"{url}/mcp", "port": bound}))
+    cycles = asyncio.create_task(sidecar.run_cycles())
+    # uvicorn re-raises SIGTERM after its shutdown; as KeyboardInterrupt it still lets the
+    # `finally` below remove service.json, so clients never see a dead service as alive.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        cycles.cancel()
+        await asyncio.gather(cycles, return_exceptions=True)
+        home.service_file.unlink(missing_ok=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def notify(home: ContextHome, repos: list[str] | None = None) -> bool:
+    """Ask a running sidecar to fetch now (after a push or merge). False when none runs."""
+    info = home.service()
+    if info is None:
+        return False
+    try:
+        httpx.post(f"{info['url']}/sync", json={"repos": repos or []}, timeout=5)
+    except httpx.HTTPError:
+        return False
+    return True
