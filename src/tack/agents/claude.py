@@ -23,7 +23,8 @@ from typing import Any
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.mcp_tracker import SERVER_NAME, ToolRelay
 from tack.agents.tools import shell_env
-from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
+from tack.context.home import CONTEXT_SERVER_NAME
+from tack.context.wiring import mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import ClaudeConfig

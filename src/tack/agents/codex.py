@@ -22,7 +22,8 @@ import pydantic
 from tack.agents import codex_protocol as wire
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.tools import TOOLS, run_tool
-from tack.context.wiring import CONTEXT_SERVER_NAME, mcp_stdio_server
+from tack.context.home import CONTEXT_SERVER_NAME
+from tack.context.wiring import mcp_stdio_server
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import CodexConfig

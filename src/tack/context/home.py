@@ -15,6 +15,8 @@ from tack.context.index import ContextIndex
 from tack.context.manifest import ContextManifest, load_manifest
 
 HOME_ENV = "TACK_CONTEXT_HOME"
+# The MCP server name agents see the context tools under (`mcp__tack_context__search`).
+CONTEXT_SERVER_NAME = "tack_context"
 DEFAULT_INTERVAL_S = 300.0
 
 

@@ -10,9 +10,8 @@ from mcp.server.fastmcp import FastMCP
 from mcp.types import ToolAnnotations
 
 from tack.context import api
-from tack.context.home import ContextHome
+from tack.context.home import CONTEXT_SERVER_NAME, ContextHome
 from tack.context.index import ContextIndex
-from tack.context.wiring import CONTEXT_SERVER_NAME
 
 SERVER_NAME = CONTEXT_SERVER_NAME
 # Read-only tools: agents (codex with approval_policy=never) may call them without asking.
@@ -53,11 +52,6 @@ def build_server(home: ContextHome, *, host: str = "127.0.0.1", port: int = 0) -
         return api.catalog(index(), query)
 
     return mcp
-
-
-def stdio_command(home: ContextHome) -> list[str]:
-    """How a session's agent CLI starts this server (the argv after the interpreter)."""
-    return ["-m", "tack.context.mcp_server", "--home", str(home.path)]
 
 
 def main(argv: list[str] | None = None) -> None:

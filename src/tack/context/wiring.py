@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tack.context.home import HOME_ENV, ContextHome
+from tack.context.home import CONTEXT_SERVER_NAME, HOME_ENV, ContextHome
 
 # The MCP server name agents see: tools become mcp__tack_context__search and so on.
-CONTEXT_SERVER_NAME = "tack_context"
 
 if TYPE_CHECKING:
     from tack.context.notes import SessionNotes
@@ -49,14 +48,14 @@ def mcp_stdio_server(env_in: dict[str, str] | None) -> dict[str, Any] | None:
     home = session_home(env_in)
     if home is None:
         return None
-    from tack.context.mcp_server import stdio_command
-
     # Codex starts MCP servers with a minimal environment; the server needs to find Tack.
     env = {HOME_ENV: str(home.path)}
     path = (env_in or {}).get("PYTHONPATH") or os.environ.get("PYTHONPATH")
     if path:
         env["PYTHONPATH"] = path
-    return {"command": sys.executable, "args": stdio_command(home), "env": env}
+    # `tack.context.mcp_server` (not imported here: it imports this module's server name).
+    args = ["-m", "tack.context.mcp_server", "--home", str(home.path)]
+    return {"command": sys.executable, "args": args, "env": env}
 
 
 def start_sidecar(workflow: Workflow) -> subprocess.Popen[bytes] | None:
