@@ -15,6 +15,7 @@ from tack.app.run import sweep_leftovers
 from tack.errors import TackError
 from tack.forge.intake import ReviewIntake
 from tack.orchestrator.core import BackendFactory, Orchestrator
+from tack.questions.park import QuestionDesk
 from tack.skills.lock import SkillsHome
 from tack.skills.materialise import verify_before_up
 from tack.store import Store
@@ -75,11 +76,13 @@ async def run_service(
                               redact=orch.redactor.text)
         orch.refresh_listeners.append(intake.request)
         intake_task = asyncio.create_task(intake.run())
+        desk_task = asyncio.create_task(QuestionDesk(orch).run())  # answers to parked questions
         try:
             await orch.run()
         finally:
             intake_task.cancel()
-            await asyncio.gather(intake_task, return_exceptions=True)
+            desk_task.cancel()
+            await asyncio.gather(intake_task, desk_task, return_exceptions=True)
             if server_task:
                 server_task.cancel()
                 await asyncio.gather(server_task, return_exceptions=True)
