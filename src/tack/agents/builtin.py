@@ -27,7 +27,8 @@ from tack.agents.base import (
 from tack.agents.tools import APP_TOOL, SKILL_TOOL, ToolSpec, run_tool, tool_specs
 from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
-from tack.questions.model import ASK_HUMAN_TOOL, AnswerError, Asked
+from tack.questions.model import AnswerError, Asked
+from tack.questions.tool import ASK_HUMAN_TOOL
 from tack.skills.agent_tool import skill_catalog
 from tack.workflow.config import BuiltinConfig
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
 from tack.agents.mcp_tracker import SERVER_NAME, ToolRelay
+from tack.questions.model import Asked
 from tack.agents.tools import shell_env
 from tack.errors import AgentError
 from tack.tracker.credentials import environ_without
@@ -93,6 +94,8 @@ class ClaudeSession:
         self.relay: ToolRelay | None = None
         # tool_use id -> tool name, so each tool_result names its tool like the call did.
         self._tool_names: dict[str, str] = {}
+        # A question the agent asked through `ask_human` this turn: the turn parks on it.
+        self._asked: Asked | None = None
 
     # --- process ------------------------------------------------------------------
 
@@ -119,13 +122,26 @@ class ClaudeSession:
         # Only the socket path: the tracker's credentials stay in this process, and commits
         # are made here, outside whatever sandbox claude runs in.
         server = {"type": "stdio", "command": sys.executable,
-                  "args": ["-m", "tack.agents.mcp_tracker", "--socket", str(self.relay.path)]}
+                  "args": ["-m", "tack.agents.mcp_tracker", "--socket", str(self.relay.path),
+                           *(["--ask"] if self.ctx.can_park else [])]}
         return {"mcpServers": {SERVER_NAME: server}}
 
     async def _start_relay(self) -> None:
         if self.relay is None:
             self.relay = await ToolRelay(self.ctx.tracker, self.ctx.issue.id,
-                                         workspace=self.ctx.workspace).start()
+                                         workspace=self.ctx.workspace,
+                                         on_ask=self._on_ask).start()
+
+    def _on_ask(self, asked: Asked) -> None:
+        asked.source = "claude"
+        self._asked = self._asked or asked
+
+    async def resume(self, saved: dict[str, Any], answer: str, on_event: EventSink) -> TurnResult:
+        """Continue the parked conversation: `claude --resume <session>` with the answer."""
+        self.session_id = str(saved["session_id"])
+        return await self.run_turn(
+            f"A person answered your question: {answer}\nContinue from where you stopped.",
+            on_event)
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
@@ -300,11 +316,14 @@ class ClaudeSession:
         rest_out = max(usage.output_tokens - seen.output_tokens, 0)
         await self._report_usage(TokenUsage(rest_in, rest_out, rest_in + rest_out), on_event)
         text = str(event.get("result") or "")
+        asked, self._asked = self._asked, None
+        if asked is not None:  # parked: the conversation resumes from this session
+            asked.resume = {"backend": "claude", "session_id": self.session_id}
         if event.get("subtype") == "success" and not event.get("is_error"):
             await on_event(AgentEvent("turn_completed", text[:EXCERPT],
-                                      {"usage": usage.to_dict(),
+                                      {"usage": usage.to_dict(), "parked": asked is not None,
                                        "num_turns": event.get("num_turns")}))
-            return TurnResult(ok=True, final_message=text, usage=usage)
+            return TurnResult(ok=True, final_message=text, usage=usage, asked=asked)
         error = text or str(event.get("subtype") or "claude reported an error")
         if event.get("api_error_status"):
             error = f"model API error {event['api_error_status']}: {error}"

@@ -1,5 +1,4 @@
-"""The one durable `Question` record every source of "ask a person" maps onto, and the
-`ask_human` tool that lets an agent raise one.
+"""The one durable `Question` record every source of "ask a person" maps onto.
 
 A question belongs to a run and an issue; it has options (one may be recommended), may
 allow free text, may be secret (its answer never reaches events, logs or the API), and has
@@ -13,36 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tack.agents.base import ToolSpec
 from tack.errors import TackError
 
 STATUSES = ("open", "answered", "resumed", "failed")
 SECRET_MASK = "[secret]"
-
-ASK_HUMAN_TOOL = ToolSpec(
-    "ask_human",
-    "Ask a person a question when you are genuinely blocked (a decision only a person can "
-    "make, missing access or information). Your session stops until someone answers; the "
-    "answer comes back as this tool's result. Offer 2-3 options and mark the one you "
-    "recommend; do not ask what you can find out yourself.",
-    {
-        "type": "object",
-        "properties": {
-            "question": {"type": "string", "description": "The question, self-contained."},
-            "options": {"type": "array", "items": {"type": "string"},
-                        "description": "Possible answers, most likely first."},
-            "recommended": {"type": "integer",
-                            "description": "1-based number of the option you recommend."},
-            "allow_free_text": {"type": "boolean",
-                                "description": "Whether an answer outside the options is fine."},
-            "secret": {"type": "boolean",
-                       "description": "The answer is a secret (kept out of logs and comments)."},
-        },
-        "required": ["question"],
-        "additionalProperties": False,
-    },
-)
-
 
 class AnswerError(TackError):
     """An answer that does not fit its question (an option out of range, free text refused)."""
