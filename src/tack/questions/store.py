@@ -43,9 +43,16 @@ CREATE INDEX IF NOT EXISTS questions_issue ON questions(issue_id, status);
 class QuestionStore:
     """The `questions` table on a state-db connection (the orchestrator's or a CLI's)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, *, create: bool = True) -> None:
         self.db = db
-        db.executescript(_SCHEMA)
+        if create:
+            db.executescript(_SCHEMA)
+
+    @classmethod
+    def reading(cls, db: sqlite3.Connection) -> QuestionStore:
+        """On a read-only connection: the table is not created (reads of a missing one raise
+        `sqlite3.OperationalError`)."""
+        return cls(db, create=False)
 
     def add(self, asked: Asked, *, run_id: int | None, issue_id: str, identifier: str,
             default_action: str, deadline_at: float | None, prior_state: str | None) -> Question:
@@ -63,8 +70,9 @@ class QuestionStore:
         return question
 
     def get(self, question_id: int) -> Question | None:
-        row = self.db.execute("SELECT * FROM questions WHERE id = ?", (question_id,)).fetchone()
-        return _question(row) if row else None
+        cursor = self.db.execute("SELECT * FROM questions WHERE id = ?", (question_id,))
+        row = cursor.fetchone()
+        return _question(dict(zip([d[0] for d in cursor.description], row))) if row else None
 
     def where(self, *, status: str | None = None, identifier: str | None = None,
               issue_id: str | None = None, limit: int = 200) -> list[Question]:
@@ -79,9 +87,10 @@ class QuestionStore:
             clauses.append("issue_id = ?")
             args.append(issue_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.db.execute(f"SELECT * FROM questions {where} ORDER BY id DESC LIMIT ?",
-                               (*args, limit)).fetchall()
-        return [_question(r) for r in rows]
+        cursor = self.db.execute(f"SELECT * FROM questions {where} ORDER BY id DESC LIMIT ?",
+                                 (*args, limit))
+        names = [d[0] for d in cursor.description]
+        return [_question(dict(zip(names, r))) for r in cursor.fetchall()]
 
     def answer(self, question_id: int, answer: str, by: str) -> bool:
         """Record an answer to an open question; False when it was no longer open."""
@@ -102,8 +111,7 @@ class QuestionStore:
             return self.db.execute(sql, args).rowcount == 1
 
 
-def _question(row: sqlite3.Row) -> Question:
-    data = dict(row)
+def _question(data: dict[str, Any]) -> Question:
     return Question(
         id=int(data["id"]), run_id=data["run_id"], issue_id=data["issue_id"],
         identifier=data["identifier"], text=data["text"], options=json.loads(data["options"]),
