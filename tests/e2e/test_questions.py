@@ -59,6 +59,8 @@ def test_answer_in_a_tracker_comment_resumes_the_same_conversation(
     up = TackUp(project)
     cleanup.append(up)
     issue = parked(project, up, ident)
+    (waiting,) = up.state()["questions"]  # what the dashboard's "Waiting for a person" shows
+    assert (waiting["issue_identifier"], waiting["options"]) == (ident, ["sqlite", "postgres"])
     asked = issue["comments"][-1]["body"]
     assert "Which database should the cache use?" in asked
     assert "1. sqlite (recommended)" in asked and "/answer" in asked
@@ -88,7 +90,8 @@ def test_kill_9_while_parked_then_answer_through_the_api_resumes(
     assert question["status"] == "open" and question["issue_identifier"] == ident
     bad = up.client.post(f"/api/v1/questions/{question['id']}/answer", json={"option": 5})
     assert bad.status_code == 400 and "1 to 2" in bad.json()["error"]["message"]
-    answered = up.client.post(f"/api/v1/questions/{question['id']}/answer", json={"option": 1})
+    # As the dashboard's option button sends it (htmx: form-encoded `hx-vals`).
+    answered = up.client.post(f"/api/v1/questions/{question['id']}/answer", data={"option": "1"})
     assert answered.status_code == 202, answered.text
     handed_off(project, ident)
 

@@ -7,7 +7,8 @@ A secret question's answer is masked in every response (docs/questions.md).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from tack.orchestrator import Orchestrator
 
 MAX_ANSWER_CHARS = 10_000
+FORM = "application/x-www-form-urlencoded"
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -41,8 +43,14 @@ def question_routes(orch: Orchestrator) -> list[Route]:
         question = QuestionStore(orch.store.db).get(question_id)
         if question is None:
             return _error(404, "question_not_found", f"no question {question_id}")
+        raw = await request.body()
         try:
-            body = json.loads(await request.body() or b"{}")
+            if request.headers.get("content-type", "").startswith(FORM):  # the dashboard
+                body: Any = dict(parse_qsl(raw.decode()))
+                if str(body.get("option", "")).isdigit():
+                    body["option"] = int(body["option"])
+            else:
+                body = json.loads(raw or b"{}")
         except ValueError:
             return _error(400, "invalid_json", "send JSON: {\"text\": ...} or {\"option\": N}")
         if not isinstance(body, dict):
