@@ -21,7 +21,7 @@ from tack.errors import TackError
 from tack.orchestrator import scheduling
 from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
-from tack.questions.park import Resumable, park, resume_prompt, take_answer
+from tack.questions.park import Resumable, park, resume_prompt, resumed, take_answer
 from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approved_plan
 from tack.skills.provenance import prepare_run_skills
 from tack.sandbox.policy import agent_policy
@@ -149,6 +149,8 @@ class AttemptRunner:
                 await self._record_leftover_work(ws.path, turn)
                 if not result.ok:
                     return AttemptOutcome("failed", f"agent turn error: {result.error}")
+                if answered is not None and turn == 1:
+                    resumed(self.orch.store, answered)
                 if result.asked is not None:  # the agent asked a person: park, free the slot
                     problem = await park(self.orch, self.entry, result.asked)
                     return AttemptOutcome("failed" if problem else "succeeded", problem)

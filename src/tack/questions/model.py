@@ -14,7 +14,7 @@ from typing import Any
 
 from tack.errors import TackError
 
-STATUSES = ("open", "answered", "resumed", "failed")
+STATUSES = ("open", "answered", "resumed", "failed", "abandoned")
 SECRET_MASK = "[secret]"
 
 class AnswerError(TackError):

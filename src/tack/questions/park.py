@@ -65,12 +65,21 @@ async def park(host: RunHost, entry: RunningEntry, asked: Asked) -> str | None:
 
 
 def take_answer(store: Store, issue_id: str) -> Question | None:
-    """The answered question this attempt resumes from (marked resumed), if any."""
+    """The answered question this attempt resumes from, if any (`resumed` marks it once the
+    resumed turn went through, so a failed resume is tried again by the next attempt).
+
+    An attempt starts only while its issue is active, so a question of this issue still open
+    now was left behind (the issue was moved on without an answer): it is abandoned, and no
+    longer counts against `questions.max_open_per_issue`."""
     questions = QuestionStore(store.db)
-    for question in questions.where(status="answered", issue_id=issue_id, limit=1):
-        if questions.set_status(question.id, "resumed", only_from="answered"):
-            return question
-    return None
+    for question in questions.where(status="open", issue_id=issue_id):
+        questions.set_status(question.id, "abandoned", only_from="open")
+    answered = questions.where(status="answered", issue_id=issue_id)
+    return answered[-1] if answered else None  # the oldest
+
+
+def resumed(store: Store, question: Question) -> None:
+    QuestionStore(store.db).set_status(question.id, "resumed", only_from="answered")
 
 
 def resume_prompt(prompt: str, question: Question) -> str:
