@@ -314,3 +314,47 @@ async def test_a_missing_claude_binary_is_a_clear_error(
     ctx = SessionContext(workspace=workspace, issue=tracker.add_issue("x"), tracker=tracker)
     with pytest.raises(AgentError, match="claude.command.*not found"):
         await ClaudeBackend(ClaudeConfig(command="no-such-claude-xyz")).start_session(ctx)
+
+
+@needs_claude
+async def test_ask_human_parks_the_turn_and_resume_continues_the_same_session(
+    tmp_path: Path, workspace: Path, tracker: LocalTracker
+) -> None:
+    from tack.agents.mcp_tracker import ASKED_REPLY, SERVER_NAME
+
+    ask = {"name": f"mcp__{SERVER_NAME}__ask_human", "arguments": {
+        "question": "Which database?", "options": ["SQLite", "Postgres"], "recommended": 1}}
+    script = {"conversations": [{"match": "Fix VALUE", "steps": [
+        {"tool_calls": [ask]},
+        {"expect": ASKED_REPLY, "text": "Waiting for the answer."},
+        {"expect": "A person answered your question: Postgres", "text": "Using Postgres."},
+    ]}]}
+    async with StubModelServer(script) as stub:
+        issue = tracker.add_issue("Fix VALUE")
+        ctx = SessionContext(workspace=workspace, issue=issue, tracker=tracker,
+                             env={**os.environ, **claude_env(tmp_path / "home", stub)},
+                             can_park=True)
+        backend = ClaudeBackend(ClaudeConfig(command=CLAUDE_BIN,
+                                             allowed_tools=[ask["name"]]))
+        session = await backend.start_session(ctx)
+        try:
+            parked = await asyncio.wait_for(session.run_turn("Fix VALUE: pick one", Recorder()), 60)
+        finally:
+            await session.stop()
+        assert parked.ok, parked.error
+        assert parked.asked is not None
+        assert (parked.asked.text, parked.asked.recommended, parked.asked.source) == (
+            "Which database?", 1, "claude")
+        saved = parked.asked.resume
+        assert saved["backend"] == "claude" and saved["session_id"]
+        later = await backend.start_session(ctx)  # a new process, as after a restart
+        try:
+            resumed = await asyncio.wait_for(later.resume(saved, "Postgres", Recorder()), 60)
+        finally:
+            await later.stop()
+        last = json.dumps(stub.requests[-1].body)
+    assert resumed.ok, resumed.error
+    assert resumed.final_message == "Using Postgres."
+    # The same conversation: the first prompt and the question are in the resumed request.
+    assert "Fix VALUE: pick one" in last and "Which database?" in last
+    assert later.session_id == saved["session_id"]

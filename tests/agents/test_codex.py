@@ -242,3 +242,41 @@ async def test_an_app_server_that_exits_fails_the_start_with_its_stderr(
     backend = CodexBackend(codex_config(command="echo 'codex: bad flag' >&2; exit 3"))
     with pytest.raises(AgentError, match=r"exited \(code 3.*codex: bad flag"):
         await backend.start_session(ctx)
+
+
+async def test_a_request_for_user_input_parks_and_the_answer_resumes_the_same_thread(
+        tmp_path: Path, workspace: Path, tracker: LocalTracker, issue: Issue) -> None:
+    question = {"id": "which", "header": "Which", "question": "Which database should I use?",
+                "options": [{"label": "SQLite (Recommended)", "description": "simple"},
+                            {"label": "Postgres", "description": "big"}]}
+    script = {"conversations": [{"steps": [
+        {"tool_calls": [{"name": "request_user_input", "arguments": {"questions": [question]}}]},
+        {"expect": "A person answered your question: Postgres", "text": "Using Postgres."},
+    ]}]}
+    plan = {"collaborationMode": {"mode": "plan", "settings": {"model": "stub"}}}
+    async with StubModelServer(script) as server:
+        home = codex_home(tmp_path, server.url)
+        ctx = SessionContext(workspace=workspace, issue=issue, tracker=tracker,
+                             env={**os.environ, **codex_env(home)}, can_park=True)
+        backend = CodexBackend(codex_config(turn_params=plan))
+        session = await backend.start_session(ctx)
+        try:
+            parked = await asyncio.wait_for(session.run_turn("plan it", Recorder()), 30)
+        finally:
+            await session.stop()  # parked: the app-server goes away, nothing waits on it
+        assert parked.ok and parked.asked is not None
+        asked = parked.asked
+        assert (asked.text, asked.options, asked.recommended, asked.source) == (
+            "Which database should I use?", ["SQLite (Recommended)", "Postgres"], 1,
+            "codex.requestUserInput")
+        thread = asked.resume["thread_id"]
+        later = await backend.start_session(ctx)  # a fresh app-server, as after a restart
+        events = Recorder()
+        try:
+            resumed = await asyncio.wait_for(later.resume(asked.resume, "Postgres", events), 30)
+        finally:
+            await later.stop()
+    assert resumed.ok, resumed.error
+    assert resumed.final_message == "Using Postgres."
+    assert later.thread_id == thread
+    assert events.of("session_started")[0].data["thread_id"] == thread

@@ -84,9 +84,9 @@ def test_ui_events_sends_named_fragments_and_skips_unchanged_ones(served: Served
             client.stream("GET", "/ui/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = ui_events(response)
-        first = dict(next(events) for _ in range(7))
+        first = dict(next(events) for _ in range(8))
         assert set(first) == {"totals", "health", "running", "retrying", "held", "handoffs",
-                              "runs"}
+                              "runs", "questions"}
         assert "No held issues." in first["held"]
         assert "No agents running." in first["running"]
         # Nothing changes but the clock: the next heartbeats re-send the totals, not the tables.

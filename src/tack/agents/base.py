@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
 from tack.tracker.base import Issue, Tracker
 
 if TYPE_CHECKING:
+    from tack.questions.model import Asked
     from tack.sandbox.policy import SandboxPolicy
 
 EventKind = Literal[
@@ -78,6 +79,8 @@ class TurnResult:
     error: str | None = None
     final_message: str = ""
     usage: TokenUsage = field(default_factory=TokenUsage)
+    # The agent asked a person and stopped (docs/questions.md): the run parks on this.
+    asked: Asked | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ class SessionContext:
     tools: list[AgentTool] | None = None
     # The sandbox the agent's own commands run in (shell tool, command backend); None: none.
     sandbox: SandboxPolicy | None = None
+    # The session may park on a question to a person (`ask_human`); only runs the
+    # orchestrator can park and resume set it.
+    can_park: bool = False
 
 
 class AgentSession(Protocol):

@@ -29,6 +29,8 @@ from tack.agents.tools import (
 )
 from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
+from tack.questions.model import AnswerError, Asked
+from tack.questions.tool import ASK_HUMAN_TOOL
 from tack.skills.agent_tool import skill_catalog
 from tack.workflow.config import BuiltinConfig
 
@@ -49,8 +51,10 @@ Tools:
 - commit: record your work on the issue's branch with a message (use it, not `git commit`).
 
 Work in small verified steps: read, change, run the tests, commit. When the work
-is done, say briefly what you changed and how you verified it. Do not ask questions; nobody
-is watching this session live.
+is done, say briefly what you changed and how you verified it. Nobody is watching this
+session live: do not ask questions in your replies. If you are genuinely blocked on a
+decision only a person can make and the ask_human tool is offered, use it; the session
+stops until someone answers.
 """
 
 
@@ -192,6 +196,12 @@ class ChatConversation:
     def add_tool_result(self, call: ToolCall, output: str) -> None:
         self.messages.append({"role": "tool", "tool_call_id": call.call_id, "content": output})
 
+    def export(self) -> dict[str, Any]:
+        return {"messages": self.messages}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.messages = list(saved["messages"])
+
 
 # --- Responses --------------------------------------------------------------------------
 
@@ -287,6 +297,12 @@ class ResponsesConversation:
         self.input.append({"type": "function_call_output", "call_id": call.call_id,
                            "output": output})
 
+    def export(self) -> dict[str, Any]:
+        return {"instructions": self.instructions, "input": self.input}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.instructions, self.input = saved["instructions"], list(saved["input"])
+
 
 # --- SSE --------------------------------------------------------------------------------
 
@@ -335,6 +351,8 @@ class BuiltinSession:
         if app_configured(ctx.workspace):
             tools = [*tools, APP_TOOL]
         tools = [*tools, *context_tool(ctx.env)]
+        if ctx.can_park:
+            tools = [*tools, ASK_HUMAN_TOOL]
         prompt += self.catalog.text
         self.conversation: ChatConversation | ResponsesConversation = (
             ResponsesConversation(prompt, tools) if config.api == "responses"
@@ -351,6 +369,21 @@ class BuiltinSession:
         self._closed = False
 
     async def run_turn(self, prompt: str, on_event: EventSink) -> TurnResult:
+        await self._announce(on_event)
+        self.conversation.add_user(prompt)
+        return await self._steps(on_event)
+
+    async def resume(self, saved: dict[str, Any], answer: str, on_event: EventSink) -> TurnResult:
+        """Continue the conversation saved when the agent asked a person: the answer is the
+        `ask_human` call's result, and the loop goes on from there."""
+        self.session_id = str(saved.get("session_id") or self.session_id)
+        self.conversation.restore(saved["conversation"])
+        await self._announce(on_event)
+        pending = ToolCall(str(saved["call_id"]), ASK_HUMAN_TOOL.name, "{}")
+        self.conversation.add_tool_result(pending, f"A person answered: {answer}")
+        return await self._steps(on_event)
+
+    async def _announce(self, on_event: EventSink) -> None:
         if self._closed:
             raise AgentError(f"builtin agent session {self.session_id} is already stopped")
         if not self._announced:
@@ -368,7 +401,8 @@ class BuiltinSession:
                     {"skills_shown": self.catalog.shown,
                      "skills_dropped": self.catalog.dropped},
                 ))
-        self.conversation.add_user(prompt)
+
+    async def _steps(self, on_event: EventSink) -> TurnResult:
         usage = TokenUsage()
         for step in range(1, self.config.max_steps_per_turn + 1):
             try:
@@ -391,9 +425,39 @@ class BuiltinSession:
                     {"steps": step, "usage": usage.to_dict()}, usage=None,
                 ))
                 return TurnResult(ok=True, final_message=reply.text, usage=usage)
+            asked: tuple[Asked, ToolCall] | None = None
             for call in reply.calls:
-                await self._run_call(call, on_event)
+                if call.name == ASK_HUMAN_TOOL.name and self.ctx.can_park and asked is None:
+                    asked = await self._ask(call, on_event)
+                else:
+                    await self._run_call(call, on_event)
+            if asked is not None:
+                return await self._park(*asked, on_event, usage)
         return await self._fail(on_event, "step limit reached", usage)
+
+    async def _ask(self, call: ToolCall, on_event: EventSink) -> tuple[Asked, ToolCall] | None:
+        """An `ask_human` call: the question to park on, or None when the call was malformed
+        (the model is told why, as for any tool)."""
+        await on_event(AgentEvent("tool_call", f"{call.name} {call.arguments[:200]}",
+                                  {"name": call.name, "call_id": call.call_id}))
+        try:
+            args = json.loads(call.arguments or "{}")
+            return Asked.from_tool_args(args if isinstance(args, dict) else {}), call
+        except (json.JSONDecodeError, AnswerError) as exc:
+            message = exc.message if isinstance(exc, AnswerError) else f"invalid JSON: {exc}"
+            self.conversation.add_tool_result(call, f"error: {message}")
+            return None
+
+    async def _park(self, asked: Asked, call: ToolCall, on_event: EventSink,
+                    usage: TokenUsage) -> TurnResult:
+        """Stop the turn on a question; what resumes it is the whole conversation so far."""
+        asked.resume = {"backend": "builtin", "session_id": self.session_id,
+                        "call_id": call.call_id, "api": self.config.api,
+                        "conversation": self.conversation.export()}
+        await on_event(AgentEvent("turn_completed", "waiting for a person to answer",
+                                  {"usage": usage.to_dict(), "parked": True}))
+        return TurnResult(ok=True, final_message="waiting for a person to answer",
+                          usage=usage, asked=asked)
 
     async def _fail(self, on_event: EventSink, error: str, usage: TokenUsage) -> TurnResult:
         await on_event(AgentEvent("turn_failed", error, {"usage": usage.to_dict()}))

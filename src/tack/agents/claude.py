@@ -26,6 +26,7 @@ from tack.agents.tools import shell_env
 from tack.context.home import CONTEXT_SERVER_NAME
 from tack.context.wiring import mcp_stdio_server
 from tack.errors import AgentError
+from tack.questions.model import Asked
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import ClaudeConfig
 
@@ -95,6 +96,8 @@ class ClaudeSession:
         self.relay: ToolRelay | None = None
         # tool_use id -> tool name, so each tool_result names its tool like the call did.
         self._tool_names: dict[str, str] = {}
+        # A question the agent asked through `ask_human` this turn: the turn parks on it.
+        self._asked: Asked | None = None
 
     # --- process ------------------------------------------------------------------
 
@@ -125,7 +128,8 @@ class ClaudeSession:
             # are made here, outside whatever sandbox claude runs in.
             servers[SERVER_NAME] = {"type": "stdio", "command": sys.executable,
                                     "args": ["-m", "tack.agents.mcp_tracker", "--socket",
-                                             str(self.relay.path)]}
+                                             str(self.relay.path),
+                                             *(["--ask"] if self.ctx.can_park else [])]}
         context = mcp_stdio_server(self.ctx.env)
         if context is not None:
             servers[CONTEXT_SERVER_NAME] = {"type": "stdio", **context}
@@ -136,7 +140,19 @@ class ClaudeSession:
     async def _start_relay(self) -> None:
         if self.relay is None:
             self.relay = await ToolRelay(self.ctx.tracker, self.ctx.issue.id,
-                                         workspace=self.ctx.workspace).start()
+                                         workspace=self.ctx.workspace,
+                                         on_ask=self._on_ask).start()
+
+    def _on_ask(self, asked: Asked) -> None:
+        asked.source = "claude"
+        self._asked = self._asked or asked
+
+    async def resume(self, saved: dict[str, Any], answer: str, on_event: EventSink) -> TurnResult:
+        """Continue the parked conversation: `claude --resume <session>` with the answer."""
+        self.session_id = str(saved["session_id"])
+        return await self.run_turn(
+            f"A person answered your question: {answer}\nContinue from where you stopped.",
+            on_event)
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
@@ -311,11 +327,14 @@ class ClaudeSession:
         rest_out = max(usage.output_tokens - seen.output_tokens, 0)
         await self._report_usage(TokenUsage(rest_in, rest_out, rest_in + rest_out), on_event)
         text = str(event.get("result") or "")
+        asked, self._asked = self._asked, None
+        if asked is not None:  # parked: the conversation resumes from this session
+            asked.resume = {"backend": "claude", "session_id": self.session_id}
         if event.get("subtype") == "success" and not event.get("is_error"):
             await on_event(AgentEvent("turn_completed", text[:EXCERPT],
-                                      {"usage": usage.to_dict(),
+                                      {"usage": usage.to_dict(), "parked": asked is not None,
                                        "num_turns": event.get("num_turns")}))
-            return TurnResult(ok=True, final_message=text, usage=usage)
+            return TurnResult(ok=True, final_message=text, usage=usage, asked=asked)
         error = text or str(event.get("subtype") or "claude reported an error")
         if event.get("api_error_status"):
             error = f"model API error {event['api_error_status']}: {error}"

@@ -1,8 +1,11 @@
 """The Codex backend: drives `codex app-server` over JSON-RPC 2.0 on stdio (SPEC §10).
 
 One app-server process and one thread per session; each turn is a `turn/start` on that
-thread. Approvals are answered, dynamic tool calls (`tracker`, `commit`) run host-side, and
-a turn that asks for user input fails the attempt instead of waiting for a person.
+thread. Approvals are answered, and dynamic tool calls (`tracker`, `commit`) run host-side.
+A turn that asks for user input (`requestUserInput`, MCP elicitation) parks on a question to
+a person when the orchestrator can park (docs/questions.md): the session stops, and the
+answer arrives later as the next turn on the same thread (`thread/resume`); elsewhere it
+fails the attempt.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tack.agents.tools import TOOLS, run_tool
 from tack.context.home import CONTEXT_SERVER_NAME
 from tack.context.wiring import mcp_stdio_server
 from tack.errors import AgentError
+from tack.questions.model import Asked
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import CodexConfig
 
@@ -444,6 +448,17 @@ class CodexSession:
             result = await self._call_tool(params)
             await self._send({"id": request_id, "result": checked(method, result, ANSWER_TYPES)})
             return None
+        if method in INPUT_REQUESTS and self.ctx.can_park:
+            # Parked: the request is left unanswered and the app-server stopped with the
+            # session; the answer comes back as the next turn on this thread.
+            question = asked_from_codex(method, params)
+            question.resume = {"backend": "codex", "thread_id": self.thread_id,
+                               "method": method}
+            await on_event(AgentEvent("turn_completed", "waiting for a person to answer",
+                                      {"turn_id": turn.id, "usage": turn.usage.to_dict(),
+                                       "parked": True}))
+            return TurnResult(ok=True, final_message="waiting for a person to answer",
+                              usage=turn.usage, asked=question)
         if method in INPUT_REQUESTS:
             questions = [q.get("question", "") for q in params.get("questions") or []]
             asked = "; ".join(q for q in questions if q) or params.get("message") or method
@@ -457,6 +472,21 @@ class CodexSession:
         await on_event(AgentEvent("notification", f"unsupported request {method}",
                                   {"method": method}))
         return None
+
+    async def resume(self, saved: dict[str, Any], answer: str, on_event: EventSink) -> TurnResult:
+        """Continue the thread that was parked on a question: `thread/resume`, then a turn
+        whose input is the answer."""
+        try:
+            result = await self._request("thread/resume", {
+                "threadId": str(saved["thread_id"]), "cwd": str(self.ctx.workspace.resolve()),
+                "approvalPolicy": self.config.approval_policy or "never",
+                "sandbox": self.config.thread_sandbox or "workspace-write"})
+            self.thread_id = str(((result or {}).get("thread") or {})["id"])
+        except (AgentError, KeyError) as exc:
+            return await self._fail(on_event, f"thread/resume failed: {exc}", TokenUsage())
+        return await self.run_turn(
+            f"A person answered your question: {answer}\nContinue from where you stopped.",
+            on_event)
 
     async def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name = str(params.get("tool") or "")
@@ -538,6 +568,25 @@ class CodexBackend:
         session = CodexSession(self.config, ctx)
         await session.start()
         return session
+
+
+def asked_from_codex(method: str, params: dict[str, Any]) -> Asked:
+    """A `requestUserInput` (its first question; Codex asks 1-3, "prefer 1") or an MCP
+    elicitation as Tack's question. Codex marks the recommended option "(Recommended)"."""
+    questions = params.get("questions") or []
+    if method != "item/tool/requestUserInput" or not questions:
+        text = str(params.get("message") or f"{params.get('serverName', 'an MCP server')} "
+                   "asks for input")
+        return Asked(text, source="codex.elicitation")
+    first = questions[0]
+    options = [str(o.get("label") or "") for o in first.get("options") or []]
+    recommended = next((n for n, label in enumerate(options, 1)
+                        if label.lower().endswith("(recommended)")), None)
+    text = str(first.get("question") or first.get("header") or "")
+    if len(questions) > 1:
+        text += " (Codex asked more; only this first question is posted.)"
+    return Asked(text, options, recommended, allow_free_text=bool(first.get("isOther")),
+                 secret=bool(first.get("isSecret")), source="codex.requestUserInput")
 
 
 def _sandbox_policy(ctx: SessionContext) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """A minimal MCP stdio server that gives an agent CLI (claude) Tack's host-side tools for one
-issue: `tracker` and `commit`.
+issue: `tracker` and `commit`, and `ask_human` where the run can park on a question (`--ask`).
 
 Two modes: `--socket PATH` relays each call over a unix socket to a `ToolRelay` in the
 orchestrator, which runs it host-side: the tracker with the orchestrator's own credentials
@@ -20,12 +20,14 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 
 from tack.agents.tools import COMMIT_TOOL, commit_tool
 from tack.errors import TackError
+from tack.questions.model import Asked
+from tack.questions.tool import ASK_HUMAN_TOOL
 from tack.store.feedback import agent_comment
 from tack.tracker.base import Tracker
 from tack.tracker.local import LocalTracker
@@ -62,6 +64,12 @@ TOOL = {
 }
 MCP_COMMIT_TOOL = {"name": COMMIT_TOOL.name, "description": COMMIT_TOOL.description,
                    "inputSchema": COMMIT_TOOL.parameters}
+MCP_ASK_TOOL = {"name": ASK_HUMAN_TOOL.name, "description": ASK_HUMAN_TOOL.description,
+                "inputSchema": ASK_HUMAN_TOOL.parameters}
+# What the agent is told once its question is taken: the session parks when the turn ends.
+ASKED_REPLY = ("Your question is with a person now. End your turn at once, without doing "
+               "anything else; the answer will arrive as the next message of this "
+               "conversation.")
 
 
 async def run_action(tracker: Tracker, issue_id: str, args: dict[str, Any]) -> str:
@@ -106,9 +114,11 @@ class TrackerTool:
 class RelayClient:
     """The tools served by the orchestrator's `ToolRelay`, one unix-socket request per call."""
 
-    def __init__(self, path: Path, timeout_s: float = RELAY_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, timeout_s: float = RELAY_TIMEOUT_S, *,
+                 ask: bool = False) -> None:
         self.path = path
         self.timeout_s = timeout_s
+        self.ask = ask  # offer `ask_human` (the run can park on a question)
 
     def call(self, args: dict[str, Any], tool: str = TOOL_NAME) -> str:
         try:
@@ -137,10 +147,12 @@ class ToolRelay:
     Runs inside the orchestrator, next to the tracker it already holds; the issue and the
     workspace are fixed here, so a client reaches only what its session works on."""
 
-    def __init__(self, tracker: Tracker, issue_id: str, workspace: Path | None = None) -> None:
+    def __init__(self, tracker: Tracker, issue_id: str, workspace: Path | None = None,
+                 on_ask: Callable[[Asked], None] | None = None) -> None:
         self.tracker = tracker
         self.issue_id = issue_id
         self.workspace = workspace
+        self.on_ask = on_ask  # given: `ask_human` hands its question to the session
         # Unix socket paths are limited to ~107 bytes: keep the directory short.
         self._dir = Path(tempfile.mkdtemp(prefix="tack-mcp-",
                                           dir="/tmp" if os.path.isdir("/tmp") else None))
@@ -185,6 +197,9 @@ class ToolRelay:
             outcome = await commit_tool(args, self.workspace)
             return ({"text": outcome.output} if outcome.ok
                     else {"error": outcome.output.removeprefix("error: ")})
+        if tool == ASK_HUMAN_TOOL.name and self.on_ask is not None:
+            self.on_ask(Asked.from_tool_args(args))  # AnswerError: told to the agent
+            return {"text": ASKED_REPLY}
         raise ValueError(f"unknown tool {tool!r}")
 
     async def close(self) -> None:
@@ -200,7 +215,9 @@ class ToolRelay:
 
 def offered_tools(tool: TrackerTool | RelayClient) -> list[dict[str, Any]]:
     """`commit` needs the orchestrator: it is offered only through the relay."""
-    return [TOOL, MCP_COMMIT_TOOL] if isinstance(tool, RelayClient) else [TOOL]
+    if not isinstance(tool, RelayClient):
+        return [TOOL]
+    return [TOOL, MCP_COMMIT_TOOL, *([MCP_ASK_TOOL] if tool.ask else [])]
 
 
 def handle(tool: TrackerTool | RelayClient, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -255,11 +272,12 @@ def main(argv: list[str] | None = None) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--db", type=Path, help="the local tracker's SQLite file")
     where.add_argument("--socket", type=Path, help="a ToolRelay socket (tracker and commit)")
+    parser.add_argument("--ask", action="store_true", help="offer ask_human (with --socket)")
     parser.add_argument("--prefix", default="TACK")
     parser.add_argument("--issue", help="the issue id (required with --db)")
     args = parser.parse_args(argv)
     if args.socket is not None:
-        serve(RelayClient(args.socket))
+        serve(RelayClient(args.socket, ask=args.ask))
         return
     if not args.issue:
         parser.error("--issue is required with --db")

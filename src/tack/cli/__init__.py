@@ -45,6 +45,7 @@ def _register() -> None:
     from tack.cli import principles, scan; principles.register(app); scan.register(app)  # noqa: E702
     from tack.cli import learn; learn.register(app)  # noqa: E702
     from tack.cli import skills; skills.register(app)  # noqa: E702
+    from tack.cli import questions; questions.register(app)  # noqa: E702
     from tack.cli import app_cmds; app_cmds.register(app)  # noqa: E702
     from tack.cli import eval as eval_cmds; eval_cmds.register(app)  # noqa: E702
     from tack.cli import context; context.register(app)  # noqa: E702

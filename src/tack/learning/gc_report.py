@@ -116,6 +116,10 @@ def render_gc_report(config: ServiceConfig, repo_root: Path, db: sqlite3.Connect
     out += [f"- {x.id}: {x.title} (seen {x.occurrences} times; draft in "
             f"{lessons_dir(config, repo_root).name}/PROPOSED_PRINCIPLES.md)"
             for x in proposed] or ["None this week."]
+    from tack.questions.kinds import kinds_report  # tack.learning's package imports this module
+
+    out += ["", "## Where human time went (questions agents asked)", ""]
+    out += kinds_report(db, start)
     out += ["", "## Top sources of retries and failures", ""]
     out += _failures(runs)
     return "\n".join(out).rstrip() + "\n"

@@ -16,6 +16,7 @@ from tack.context.wiring import start_sidecar, stop_sidecar
 from tack.errors import TackError
 from tack.forge.intake import ReviewIntake
 from tack.orchestrator.core import BackendFactory, Orchestrator
+from tack.questions.park import QuestionDesk
 from tack.skills.lock import SkillsHome
 from tack.skills.materialise import verify_before_up
 from tack.store import Store
@@ -77,12 +78,14 @@ async def run_service(
         orch.refresh_listeners.append(intake.request)
         intake_task = asyncio.create_task(intake.run())
         sidecar = start_sidecar(wf)  # `context:` configured: the org-context sidecar
+        desk_task = asyncio.create_task(QuestionDesk(orch).run())  # answers to parked questions
         try:
             await orch.run()
         finally:
             stop_sidecar(sidecar)
             intake_task.cancel()
-            await asyncio.gather(intake_task, return_exceptions=True)
+            desk_task.cancel()
+            await asyncio.gather(intake_task, desk_task, return_exceptions=True)
             if server_task:
                 server_task.cancel()
                 await asyncio.gather(server_task, return_exceptions=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tack.orchestrator.state import RetryEntry, RunningEntry, Totals
 from tack.orchestrator.timefmt import iso
+from tack.questions.store import QuestionStore
 
 if TYPE_CHECKING:
     from tack.store import PublishRow, Store
@@ -71,6 +72,9 @@ def state_snapshot(orch: SchedulerState, pending: list[PublishRow]) -> dict[str,
         # Canceled by an operator: not dispatched again until moved or retried.
         "held": [{"issue_id": issue_id, "issue_identifier": ident, "state": state}
                  for issue_id, (ident, state) in orch.held.items()],
+        # Questions agents asked that wait for a person (docs/questions.md).
+        "questions": [q.public() for q in QuestionStore(orch.store.db).where(
+            status="open", limit=50)],
     }
 
 

@@ -11,11 +11,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import structlog
 
-from tack.agents import AgentEvent, AgentSession, SessionContext
+from tack.agents import AgentEvent, AgentSession, SessionContext, TurnResult
 from tack.app import run as app_run
 from tack.context.notes import SessionNotes
 from tack.context.wiring import agent_env as context_agent_env
@@ -24,6 +24,7 @@ from tack.errors import TackError
 from tack.orchestrator import scheduling
 from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
+from tack.questions.park import Resumable, park, resume_prompt, resumed, take_answer
 from tack.review.plan_gate import approved_plan_for, hold_for_plan, with_approved_plan
 from tack.skills.provenance import prepare_run_skills
 from tack.sandbox.policy import agent_policy
@@ -34,6 +35,7 @@ from tack.workflow.config import normalize_state
 
 if TYPE_CHECKING:
     from tack.orchestrator.host import RunHost
+    from tack.questions.model import Question
     from tack.workflow.loader import Workflow
 
 log = structlog.get_logger("tack.worker")
@@ -125,6 +127,7 @@ class AttemptRunner:
                      **app_run.session_environment(ws.path, cfg.app)},
                 on_process=self._on_process,
                 sandbox=agent_policy(wf, trust=issue.trust),
+                can_park=True,
             )
             try:
                 ctx.env = self.orch.plugins.session_environment(run, ctx.env)
@@ -135,6 +138,9 @@ class AttemptRunner:
                 session = await backend.start_session(ctx)
             except TackError as exc:
                 return AttemptOutcome("failed", f"agent session startup error: {exc.message}")
+            answered = take_answer(self.orch.store, issue.id)  # a parked question, answered
+            if answered is not None and answered.resume.get("backend") != backend.name:
+                prompt = resume_prompt(prompt, answered)
             turn = 1
             while True:
                 self.entry.turn_count = turn
@@ -145,7 +151,9 @@ class AttemptRunner:
                     ) + (self.notes.for_prompt() if self.notes is not None else "")
                 try:
                     result = await asyncio.wait_for(
-                        session.run_turn(prompt, self._emit), cfg.codex.turn_timeout_ms / 1000
+                        self._resume(session, answered) if turn == 1 and answered and
+                        answered.resume.get("backend") == backend.name
+                        else session.run_turn(prompt, self._emit), cfg.codex.turn_timeout_ms / 1000
                     )
                 except TimeoutError:
                     return AttemptOutcome(
@@ -154,6 +162,11 @@ class AttemptRunner:
                 await self._record_leftover_work(ws.path, turn)
                 if not result.ok:
                     return AttemptOutcome("failed", f"agent turn error: {result.error}")
+                if answered is not None and turn == 1:
+                    resumed(self.orch.store, answered)
+                if result.asked is not None:  # the agent asked a person: park, free the slot
+                    problem = await park(self.orch, self.entry, result.asked)
+                    return AttemptOutcome("failed" if problem else "succeeded", problem)
                 read_at = time.monotonic()
                 try:
                     refreshed = await self.orch.tracker.fetch_issues_by_ids([issue.id])
@@ -189,6 +202,14 @@ class AttemptRunner:
                 await asyncio.shield(workspaces.after_run(ws))
             except Exception:
                 log.warning("after_run failed", issue_identifier=issue.identifier, exc_info=True)
+
+    async def _resume(self, session: AgentSession, answered: Question) -> TurnResult:
+        """The parked conversation, continued with the person's answer."""
+        shown = "[secret]" if answered.secret else answered.answer
+        self._note(f"resuming the conversation with the answer to question {answered.id}: "
+                   f"{shown}")
+        return await cast(Resumable, session).resume(answered.resume, answered.answer or "",
+                                                     self._emit)
 
     async def _record_leftover_work(self, workspace: Path, turn: int) -> None:
         """Commit what the agent left uncommitted, so the branch carries all its work."""

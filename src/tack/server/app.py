@@ -35,6 +35,7 @@ from tack.server.artifacts import artifact_routes, with_artifacts
 from tack.server import issue_view, pages
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
+from tack.server.questions import question_routes
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
 from tack.store.metrics import parse_since
 
@@ -278,6 +279,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         Route("/api/v1/refresh", refresh, methods=["POST"]),
         Route("/api/v1/runs/{run_id}/feedback", feedback_endpoint(orch), methods=["POST"]),
         *artifact_routes(orch),
+        *question_routes(orch),
         Route("/api/v1/{identifier}/cancel", cancel, methods=["POST"]),
         Route("/api/v1/{identifier}/retry", retry, methods=["POST"]),
         Route("/api/v1/{identifier}/plan/approve", plan_approve, methods=["POST"]),

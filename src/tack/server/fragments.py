@@ -163,6 +163,34 @@ def held(snapshot: dict[str, Any]) -> Markup:
     return _rows((row(h) for h in snapshot.get("held") or []), "No held issues.", 3)
 
 
+def questions(snapshot: dict[str, Any]) -> Markup:
+    """Questions agents asked that wait for a person: one button per option, and a text
+    answer where free text is allowed (both POST to the questions API)."""
+    def row(q: dict[str, Any]) -> Markup:
+        ident, qid = str(q.get("issue_identifier") or ""), int(q["id"])
+        path = f"/api/v1/questions/{qid}/answer"
+        buttons = Markup(" ").join(
+            _fill('<button type="button" id="{}" hx-post="{}" hx-vals=\'{}\' hx-swap="none" '
+                  'aria-label="{}" data-done="{}">{}</button>',
+                  f"q{qid}-option-{n}", path, f'{{"option": {n}}}',
+                  f"Answer question {qid} of {ident} with option {n}: {label}",
+                  f"Question {qid} answered; the next poll resumes {ident}",
+                  f"{n}. {label}" + (" (recommended)" if q.get("recommended") == n else ""))
+            for n, label in enumerate(q.get("options") or [], 1))
+        text = _fill('<form hx-post="{}" hx-swap="none" data-done="{}"><input name="text" '
+                     'type="{}" aria-label="{}" required> <button id="{}">Answer</button></form>',
+                     path, f"Question {qid} answered; the next poll resumes {ident}",
+                     "password" if q.get("secret") else "text",
+                     f"Your answer to question {qid} of {ident}", f"q{qid}-text"
+                     ) if q.get("allow_free_text") else Markup("")
+        return _fill('<tr data-issue="{}"><td>{}</td><td>{}</td><td>{}{}</td></tr>', ident,
+                     issue_link(ident, f"question-link-{qid}"), q.get("text") or "",
+                     buttons, text)
+
+    return _rows((row(q) for q in snapshot.get("questions") or []),
+                 "No agent is waiting for a person.", 3)
+
+
 def handoffs(snapshot: dict[str, Any]) -> Markup:
     return _rows((_fill('<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>', 
         issue_link(str(h.get("issue_identifier") or "")), stamp(h.get("at")), h.get("state") or "",
@@ -281,6 +309,7 @@ def state_fragments(snapshot: dict[str, Any]) -> dict[str, str]:
     """SSE event name → HTML for the panels every dashboard shows."""
     return {"totals": totals(snapshot), "health": health(snapshot), "running": running(snapshot),
             "retrying": retrying(snapshot), "held": held(snapshot), "handoffs": handoffs(snapshot),
+            "questions": questions(snapshot),
             "runs": recent_runs(snapshot)}
 
 

@@ -58,6 +58,9 @@ class Step(_Strict):
     error: ScriptedError | None = None
     # How many chunks the text is streamed in.
     events: int | None = Field(default=None, gt=0)
+    # Text the request must contain (anywhere in its JSON body); otherwise the stub answers
+    # 400, so a test can hold that what an agent sends carries something (an answer, a file).
+    expect: str | None = None
 
     @field_validator("usage")
     @classmethod

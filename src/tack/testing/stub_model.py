@@ -336,6 +336,10 @@ class StubModelServer:
             return JSONResponse(error_body(str(exc), 400), 400)
         self._record(request, body, chosen)
         step = chosen.step
+        if step.expect is not None and step.expect not in json.dumps(body, ensure_ascii=False):
+            return JSONResponse(error_body(
+                f"stub expectation failed: the request does not contain {step.expect!r}", 400),
+                400)
         if step.delay_ms:
             await self._wait(request, step.delay_ms / 1000)
         if step.hang:

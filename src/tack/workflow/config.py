@@ -35,6 +35,8 @@ class TrackerConfig(Section):
     terminal_states: list[str] = Field(default_factory=lambda: list(DEFAULT_TERMINAL_STATES))
     # Tack: the state an agent moves an issue to when its work is ready for people.
     handoff_state: str = "Human Review"
+    # Tack: where an issue waits while its agent's question to a person is open (questions.md).
+    needs_input_state: str = "Needs Input"
     # Symphony's top-level tracker keys (Linear profile); other adapters accept them too.
     # `$VAR` values are resolved by the adapter; adapter-owned keys live under `provider`.
     api_key: str | None = None
@@ -440,9 +442,20 @@ KNOWN_SECTIONS = (
     "app",
     "sandbox",
     "context",
+    "questions",
 )
 # Sections other Tack parts own; accepted without validation here so later parts can grow.
 RESERVED_SECTIONS: tuple[str, ...] = ()
+
+
+class QuestionsConfig(Section):
+    """`questions:` — what happens to a question an agent asks a person (docs/questions.md)."""
+
+    # What a passing deadline does: answer with the recommended option, fail the question,
+    # or keep waiting.
+    default_action: Literal["recommended", "fail", "wait"] = "wait"
+    deadline_ms: int | None = Field(default=None, gt=0)
+    max_open_per_issue: int = Field(default=1, ge=1)
 
 
 class ServiceConfig(BaseModel):
@@ -471,4 +484,5 @@ class ServiceConfig(BaseModel):
     app: AppConfig = Field(default_factory=AppConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
+    questions: QuestionsConfig = Field(default_factory=QuestionsConfig)
     extensions: dict[str, Any] = Field(default_factory=dict)

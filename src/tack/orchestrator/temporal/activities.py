@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import asdict
+from typing import Any, cast
 from pathlib import Path
 
 import structlog
@@ -39,6 +40,7 @@ from tack.orchestrator.temporal.workflows import DEFAULT_HEARTBEAT_MS
 from tack.sandbox.policy import agent_policy, hook_policy
 from tack.orchestrator.worker import _agent_env, continuation_prompt
 from tack.plugins import Plugins, Run, default_plugins
+from tack.questions.park import Resumable
 from tack.redact import Redactor, service_redactor
 from tack.review.plan_gate import approved_plan, with_approved_plan
 from tack.tracker import Tracker, build_tracker
@@ -158,6 +160,7 @@ class IssueActivities:
         self.worker = worker
         self.registry = registry
         self.backend_factory = backend_factory
+        self.backend_name = ""
         self._root, self._repo = workspace_root, repo
         wf = watcher.current
         self.tracker: Tracker = build_tracker(wf.config.tracker, tack_dir=wf.tack_dir)
@@ -246,14 +249,17 @@ class IssueActivities:
                                  env=self.plugins.session_environment(
                                      plugged, _agent_env(ws.path, issue, wf)),
                                  on_process=on_process, tools=self.plugins.session_tools(plugged),
-                                 sandbox=agent_policy(wf, self._root, trust=issue.trust))
+                                 sandbox=agent_policy(wf, self._root, trust=issue.trust),
+                                 can_park=True)
         except TackError as exc:
             raise config_error(f"agent session startup error: {exc.message}") from None
         session: AgentSession | None = None
         try:
             try:
                 try:
-                    session = await self.backend_factory(wf).start_session(ctx)
+                    backend = self.backend_factory(wf)
+                    self.backend_name = backend.name  # which saved conversations it resumes
+                    session = await backend.start_session(ctx)
                 except TackError as exc:
                     raise ApplicationError(f"agent session startup error: {exc.message}") from None
                 beat.turn(running=True)
@@ -270,6 +276,11 @@ class IssueActivities:
         if not result.ok:
             raise ApplicationError(f"agent turn error: {result.error}")
         head = await self._save(ws, f"tack: {issue.identifier} turn {inp.turn}")
+        if result.asked is not None:  # the orchestrator parks the run on the question
+            return TurnOutcome(worker=self.worker, workspace=str(ws.path), active=False,
+                               state=issue.state, session_id=session.session_id if session
+                               else None, tokens=beat.progress.tokens, head=head,
+                               asked=asdict(result.asked))
         refreshed = await self._issue(run)
         return TurnOutcome(
             worker=self.worker, workspace=str(ws.path),
@@ -335,7 +346,13 @@ class IssueActivities:
 
     async def _turn(self, session: AgentSession, prompt: str, beat: _Beat, inp: TurnInput
                     ) -> TurnResult:
-        turn = asyncio.ensure_future(session.run_turn(prompt, beat.on_event))
+        saved, answer = inp.run.resume, inp.run.answer
+        if inp.turn == 1 and saved is not None and answer is not None and hasattr(
+                session, "resume") and saved.get("backend") == self.backend_name:
+            turn = asyncio.ensure_future(
+                cast(Resumable, session).resume(saved, answer, beat.on_event))
+        else:
+            turn = asyncio.ensure_future(session.run_turn(prompt, beat.on_event))
         watch = asyncio.ensure_future(beat.watch())
         timeout_ms = inp.run.turn_timeout_ms
         try:

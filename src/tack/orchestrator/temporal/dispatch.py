@@ -33,6 +33,8 @@ from tack.orchestrator.temporal.types import (
     workflow_id,
 )
 from tack.orchestrator.worker import AttemptOutcome
+from tack.questions.model import Asked, Question
+from tack.questions.park import park, resumed, take_answer
 from tack.workflow.config import ExecutorConfig
 
 if TYPE_CHECKING:
@@ -73,7 +75,8 @@ class TemporalExecutor:
     async def run(self, orch: RunHost, entry: RunningEntry) -> AttemptOutcome:
         try:
             client = await self.client(orch)
-            handle = await self._start(client, orch, entry)
+            answered = take_answer(orch.store, entry.issue.id)  # a parked question, answered
+            handle = await self._start(client, orch, entry, answered)
         except TackError as exc:
             return AttemptOutcome("failed", exc.message)
         except Exception as exc:  # an RPC failure is a failed attempt, retried with backoff
@@ -99,6 +102,11 @@ class TemporalExecutor:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
         self._finished(orch, entry, result)
+        if answered is not None:  # the resumed conversation went through
+            resumed(orch.store, answered)
+        if result.asked is not None:  # the agent asked a person: park, as the local runner does
+            problem = await park(orch, entry, Asked(**result.asked))
+            return AttemptOutcome("failed" if problem else "succeeded", problem)
         return AttemptOutcome("succeeded")
 
     def _finished(self, orch: RunHost, entry: RunningEntry, result: RunResult) -> None:
@@ -111,14 +119,16 @@ class TemporalExecutor:
                      f"workflow finished on worker {result.worker} after {result.turns} turn(s); "
                      f"branch {result.branch or '-'} at {result.head or '-'}")
 
-    async def _start(self, client: Client, orch: RunHost, entry: RunningEntry
-                     ) -> WorkflowHandle[Any, RunResult]:
+    async def _start(self, client: Client, orch: RunHost, entry: RunningEntry,
+                     answered: Question | None) -> WorkflowHandle[Any, RunResult]:
         cfg = orch.workflow.config
         inp = RunInput(
             issue_id=entry.issue.id, identifier=entry.identifier, attempt=entry.attempt,
             run_id=entry.run_id, max_turns=cfg.agent.max_turns,
             turn_timeout_ms=cfg.codex.turn_timeout_ms, stall_timeout_ms=cfg.codex.stall_timeout_ms,
             max_retry_backoff_ms=cfg.agent.max_retry_backoff_ms, hooks_timeout_ms=cfg.hooks.timeout_ms,
+            resume=answered.resume if answered else None,
+            answer=answered.answer if answered else None,
         )
         handle = await start_issue_run(client, self.config.task_queue, inp)
         wid = handle.id

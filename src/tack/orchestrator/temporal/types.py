@@ -7,6 +7,7 @@ workflow history, so changing a field is a change of the wire format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 WORKFLOW_NAME = "TackIssueRun"
 PREPARE_ACTIVITY = "tack.prepare_workspace"
@@ -33,6 +34,10 @@ class RunInput:
     stall_timeout_ms: int
     max_retry_backoff_ms: int
     hooks_timeout_ms: int
+    # A parked question answered (docs/questions.md): the first turn continues the saved
+    # conversation with `answer` instead of starting over.
+    resume: dict[str, Any] | None = None
+    answer: str | None = None
 
 
 @dataclass
@@ -87,6 +92,8 @@ class TurnOutcome:
     session_id: str | None = None
     tokens: Tokens = field(default_factory=Tokens)
     head: str | None = None
+    # The agent asked a person (`tack.questions.model.Asked` as a dict): the run parks.
+    asked: dict[str, Any] | None = None
 
 
 @dataclass
@@ -107,3 +114,4 @@ class RunResult:
     branch: str | None = None
     head: str | None = None
     error: str | None = None
+    asked: dict[str, Any] | None = None

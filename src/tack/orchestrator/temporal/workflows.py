@@ -75,6 +75,9 @@ class IssueRunWorkflow:
             )
             worker, workspace = outcome.worker, outcome.workspace
             tokens = tokens.plus(outcome.tokens)
+            if outcome.asked is not None:  # parked on a question: no hand-off
+                return RunResult(status="parked", turns=turn, worker=worker,
+                                 workspace=workspace, tokens=tokens, asked=outcome.asked)
             if not outcome.active or turn >= inp.max_turns:
                 break
             turn += 1
