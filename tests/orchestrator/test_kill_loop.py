@@ -22,6 +22,7 @@ import random
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -187,7 +188,7 @@ def test_sigkill_at_random_moments_loses_no_scheduling_fact_and_marks_lost_chatt
         child.start()
         target = rng.randint(1, 3 * EVENTS_PER_SESSION)
 
-        def progressed() -> bool:
+        def progressed(child: Any = child, log_path: Path = log_path, target: int = target) -> bool:
             if not child.is_alive():
                 err = log_path.with_suffix(".err")
                 raise AssertionError(f"the orchestrator died on its own:\n"

@@ -14,9 +14,10 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tack.errors import StoreError
 from tack.store.events import EventBuffer, record_gaps

@@ -17,7 +17,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 FLUSH_EVERY_S = 0.05
@@ -110,7 +110,7 @@ def record_gaps(db: sqlite3.Connection) -> list[int]:
         return []
     marker = json.loads(row[0])
     since = float(marker["since"])
-    when = datetime.fromtimestamp(since, tz=timezone.utc).isoformat(timespec="milliseconds")
+    when = datetime.fromtimestamp(since, tz=UTC).isoformat(timespec="milliseconds")
     message = (f"agent events after {when} may be missing: Tack stopped before writing them")
     runs = [int(r) for r in marker.get("runs", [])]
     db.execute("BEGIN IMMEDIATE")
