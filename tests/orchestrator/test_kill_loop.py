@@ -224,3 +224,15 @@ def _active_issues(workflow: Path) -> int:
 
 def _add_issues(workflow: Path, n: int, round_no: int) -> None:
     _tracker(workflow).add_issues(NewIssue(f"kill loop {round_no}.{i}") for i in range(n))
+
+
+def test_a_flush_waits_for_a_transaction_someone_else_holds_open(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    run_id = store.start_run(issue_id="i1", identifier="T-1", attempt=None)
+    store.db.execute("BEGIN IMMEDIATE")  # e.g. a feedback upsert on the shared connection
+    # No event loop: the event would be written at once, but not into their transaction.
+    store.buffer_event(run_id=run_id, issue_id="i1", identifier="T-1", kind="message",
+                       message="hello")
+    store.db.execute("ROLLBACK")  # their transaction fails: our event must survive it
+    assert [e["message"] for e in store.events_for_run(run_id)] == ["hello"]
+    store.close()

@@ -64,6 +64,11 @@ class EventBuffer:
             self._timer = None
         if not self.rows and not self.run_fields and not self._marked:
             return
+        if self.db.in_transaction:
+            # Someone else's transaction is open on this connection (a caller holding it
+            # across an await): never fold our rows into it; try again next window.
+            self._arm()
+            return
         rows, updates = self.rows, self.run_fields
         self.rows, self.run_fields = [], {}
         self.db.execute("BEGIN IMMEDIATE")
@@ -96,8 +101,9 @@ class EventBuffer:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (a CLI command, a sync test): write through
-            self.flush()
+        except RuntimeError:  # no event loop (a CLI command, a sync test): write through,
+            if not self.db.in_transaction:  # or at the store's next call after theirs
+                self.flush()
             return
         self._timer = loop.call_later(FLUSH_EVERY_S, self.flush)
 
