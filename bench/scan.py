@@ -98,16 +98,43 @@ def tool(name: str) -> str | None:
     return str(local) if local.exists() else shutil.which(name)
 
 
-def timed(args: list[str], repo: Path, env: dict[str, str] | None = None
-          ) -> tuple[float, subprocess.CompletedProcess[str]]:
+PEAK_RSS: dict[str, int] = {}  # label -> peak RSS in bytes of the command's process tree
+PEAK_PSS: dict[str, int] = {}  # the same with shared pages split between sharers (PSS)
+
+
+def timed(args: list[str], repo: Path, env: dict[str, str] | None = None, *,
+          label: str | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a command; its wall time, and (with `label`) the peak of the summed RSS of its
+    process tree, sampled every 20 ms (a worker pool counts whole, so this is an upper bound
+    for forked workers, which share pages with their parent)."""
+    import psutil
+
     started = time.perf_counter()
-    proc = subprocess.run(args, cwd=repo, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})
-    return time.perf_counter() - started, proc
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        popen = subprocess.Popen(args, cwd=repo, stdout=out, stderr=err, text=True,
+                                 env={**os.environ, **(env or {})})
+        peak = peak_pss = 0
+        proc = psutil.Process(popen.pid)
+        while popen.poll() is None:
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
+            except psutil.Error:
+                pass  # a process ended between listing and sampling
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(args, popen.returncode, out.read(), err.read())
+    if label:
+        PEAK_RSS[label], PEAK_PSS[label] = peak, peak_pss
+    return elapsed, done
 
 
-def timed_scan(repo: Path, *extra: str) -> tuple[float, dict]:
-    elapsed, proc = timed([sys.executable, "-m", "tack", "scan", "--json", *extra], repo)
+def timed_scan(repo: Path, *extra: str, label: str | None = None) -> tuple[float, dict]:
+    elapsed, proc = timed([sys.executable, "-m", "tack", "scan", "--json", *extra], repo,
+                          label=label)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"tack scan failed: {proc.stderr}")
     return elapsed, json.loads(proc.stdout)
@@ -132,7 +159,8 @@ def ast_grep_cli(repo: Path, rules_dir: Path) -> tuple[float, Locations] | str:
             {"id": f"P{n:03d}", "language": "python", "severity": "warning", "rule": rule}))
     config = rules_dir.parent / "sgconfig.yml"
     config.write_text(f"ruleDirs: [{rules_dir}]\n")
-    elapsed, proc = timed([binary, "scan", "-c", str(config), "--json=stream", "lib"], repo)
+    elapsed, proc = timed([binary, "scan", "-c", str(config), "--json=stream", "lib"], repo,
+                          label="ast_grep")
     if proc.returncode not in (0, 1):
         return f"failed: {proc.stderr.strip()[:300]}"
     out: Locations = {}
@@ -183,13 +211,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=None, help="Limit the corpus size.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    parser.add_argument("--no-semgrep", action="store_true",
+                        help="Skip semgrep (it is optional and slow to install).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tack-bench-scan-") as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
         count = make_corpus(repo, args.files)
-        cold_s, cold = timed_scan(repo)
-        warm_s, warm = timed_scan(repo)
+        cold_s, cold = timed_scan(repo, label="tack_cold")
+        warm_s, warm = timed_scan(repo, label="tack_warm")
         nocache_s, _ = timed_scan(repo, "--no-cache", "-j", "1")
         ours = tack_locations(cold)
         result: dict = {
@@ -211,7 +241,13 @@ def main() -> None:
                 "tack_cold_over_ast_grep": round(cold_s / sg_s, 2),
                 "tack_warm_over_ast_grep": round(warm_s / sg_s, 2),
                 "identical_findings": sg_found == ours, "per_rule": parity(ours, sg_found)}
-        sem = semgrep(repo, Path(tmp) / "semgrep.yml")
+            mb = {k: round(v / 2**20, 1) for k, v in PEAK_RSS.items()}
+            result["peak_rss_mb"] = mb
+            result["tack_cold_rss_over_ast_grep"] = round(mb["tack_cold"] / mb["ast_grep"], 2)
+            pss = {k: round(v / 2**20, 1) for k, v in PEAK_PSS.items()}
+            result["peak_pss_mb"] = pss
+            result["tack_cold_pss_over_ast_grep"] = round(pss["tack_cold"] / pss["ast_grep"], 2)
+        sem = "skipped (--no-semgrep)" if args.no_semgrep else semgrep(repo, Path(tmp) / "semgrep.yml")
         if isinstance(sem, str):
             result["semgrep"] = sem
         else:

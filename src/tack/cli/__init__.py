@@ -30,6 +30,10 @@ def _register() -> None:
         # Agents call `tack app` many times a turn: skip importing every other command.
         from tack.cli import app_cmds; app_cmds.register(app)  # noqa: E702
         return
+    if sys.argv[1:2] == ["scan"]:
+        # A warm `tack scan` (hooks, CI) is mostly start-up: skip importing every other command.
+        from tack.cli import scan; scan.register(app)  # noqa: E702
+        return
     from tack.cli import doctor, issue, run, stub, workflow_cmds
 
     run.register(app)

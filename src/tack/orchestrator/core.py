@@ -510,7 +510,7 @@ class Orchestrator:
     async def on_agent_event(self, entry: RunningEntry, event: AgentEvent) -> None:
         message = self.redactor.text(event.message)
         data = self.redactor.data(event.data) if event.data else None
-        self.store.add_event(
+        self.store.buffer_event(
             run_id=entry.run_id,
             issue_id=entry.issue.id,
             identifier=entry.identifier,
@@ -536,7 +536,7 @@ class Orchestrator:
             self.totals.input_tokens += event.usage.input_tokens
             self.totals.output_tokens += event.usage.output_tokens
             self.totals.total_tokens += event.usage.total_tokens
-            self.store.update_run(
+            self.store.buffer_run_update(
                 entry.run_id,
                 input_tokens=entry.tokens.input_tokens,
                 output_tokens=entry.tokens.output_tokens,

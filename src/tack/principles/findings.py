@@ -42,7 +42,9 @@ class Finding:
     fingerprint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a plain value: a shallow copy is `asdict` without its deep copy,
+        # which costed ~0.1 ms a finding (a cold stdlib scan reports thousands).
+        return dict(self.__dict__)
 
     @property
     def cluster(self) -> str:

@@ -7,6 +7,7 @@ anything; cold scans of many files fan out over a process pool.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import subprocess
 import time
@@ -34,7 +35,7 @@ from tack.principles.rules import (
     normalize_language,
     resolve_python_check,
     result_key,
-    run_ast_grep,
+    run_ast_grep_many,
     run_python_check,
 )
 
@@ -109,21 +110,26 @@ def check_file(
     source = SourceFile(rel, text, language)
     results: dict[str, list[dict[str, Any]]] = {}
     errors: list[str] = []
-    tree: Any = None
-    for pid, check in checks:
-        try:
-            if check.kind == "ast-grep":
-                if tree is None:
-                    from ast_grep_py import SgRoot
+    grep = [(pid, check) for pid, check in checks if check.kind == "ast-grep"]
+    if grep:
+        from ast_grep_py import SgRoot
 
-                    tree = SgRoot(text, normalize_language(check.language) or "python").root()
-                found = run_ast_grep(check, tree)
+        tree = SgRoot(text, normalize_language(grep[0][1].language) or "python").root()
+        # Parsed once, and every rule matched in one walk of the tree.
+        for (pid, check), found in zip(grep, run_ast_grep_many([c for _, c in grep], tree)):
+            if isinstance(found, Exception):
+                errors.append(f"{rel}: {pid} could not run: {found}")
             else:
-                found = run_python_check(check, source)
+                results[result_key(check)] = [v.to_dict() for v in found]
+    for pid, check in checks:
+        if check.kind == "ast-grep":
+            continue
+        try:
+            found_py = run_python_check(check, source)
         except Exception as exc:  # one broken rule must not hide the other results
             errors.append(f"{rel}: {pid} could not run: {exc}")
             continue
-        results[result_key(check)] = [v.to_dict() for v in found]
+        results[result_key(check)] = [v.to_dict() for v in found_py]
     sups = suppression_dicts(text) if want_suppressions else None
     return rel, results, sups, errors
 
@@ -265,11 +271,28 @@ def _run(
             if on_progress:
                 on_progress(n, total)
         return out
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        args = ([str(root)] * total, [w[0] for w in work], [w[1] for w in work],
-                [w[2] for w in work])
-        for n, item in enumerate(pool.map(check_file, *args, chunksize=16), 1):
+    # Fork (the scan's state is already in memory), give each worker the checks once, and
+    # hand out files in chunks of ~1/8 of a worker's share: few round trips, even load.
+    chunk = max(8, min(64, total // (jobs * 8) or 1))
+    names = [w[0] for w in work]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
+                             initializer=_init_worker, initargs=(str(root), work)) as pool:
+        for n, item in enumerate(pool.map(_check_in_worker, names, chunksize=chunk), 1):
             out.append(item)
             if on_progress:
                 on_progress(n, total)
     return out
+
+
+_WORKER_JOBS: dict[str, tuple[str, list[tuple[str, Check]], bool]] = {}
+
+
+def _init_worker(root: str, work: list[tuple[str, list[tuple[str, Check]], bool]]) -> None:
+    _WORKER_JOBS.update((rel, (root, checks, sups)) for rel, checks, sups in work)
+
+
+def _check_in_worker(
+    rel: str,
+) -> tuple[str, dict[str, list[dict[str, Any]]], list[dict[str, Any]] | None, list[str]]:
+    root, checks, sups = _WORKER_JOBS[rel]
+    return check_file(root, rel, checks, sups)

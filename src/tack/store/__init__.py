@@ -1,7 +1,9 @@
 """Durable orchestrator state in SQLite (WAL): runs, events, retry and publish queues, agent
 processes.
 
-Every write commits before it returns, so a `kill -9` loses nothing already recorded. One
+Every scheduling write commits before it returns, so a `kill -9` loses nothing already
+recorded. Agent chatter (`buffer_event`, `buffer_run_update`) is written in batches by
+`tack.store.events.EventBuffer`; every other method flushes that buffer first. One
 orchestrator owns a store at a time (an exclusive lock file beside the database).
 """
 
@@ -12,11 +14,13 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tack.errors import StoreError
+from tack.store.events import EventBuffer, record_gaps
 
 SCHEMA_VERSION = 1
 
@@ -123,17 +127,18 @@ class Store:
         self._lock_fd: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA busy_timeout=5000")
-            self.db.executescript(_SCHEMA)
-            _add_missing_columns(self.db)
-            self.db.execute(
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
+            self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+            self._events = EventBuffer(self._db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"Cannot open the state store {self.path}: {exc}. If the file is damaged, move "
@@ -158,9 +163,22 @@ class Store:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+        record_gaps(self._db)  # chatter a killed owner never wrote: say so on each run
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for readers and writers outside this class: pending agent events
+        are written first, so they see the whole timeline."""
+        self._events.flush()
+        return self._db
+
+    def flush(self) -> None:
+        """Write buffered agent events now (one transaction)."""
+        self._events.flush()
 
     def close(self) -> None:
-        self.db.close()
+        self._events.flush()
+        self._db.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -269,6 +287,34 @@ class Store:
             ),
         )
         return int(cur.lastrowid or 0)
+
+    def buffer_event(
+        self,
+        *,
+        run_id: int | None,
+        issue_id: str | None,
+        identifier: str | None,
+        kind: str,
+        message: str = "",
+        data: dict[str, Any] | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Agent chatter: like `add_event`, but written with the next batch (<= 50 ms or 100
+        events later). Never use it for anything Tack acts on."""
+        self._events.add((
+            run_id,
+            issue_id,
+            identifier,
+            at if at is not None else time.time(),
+            kind,
+            message,
+            json.dumps(data, default=str) if data else None,
+        ))
+
+    def buffer_run_update(self, run_id: int, **fields: Any) -> None:
+        """Run counters (tokens, last event) written with the next batch of agent events."""
+        if fields:
+            self._events.update_run(run_id, fields)
 
     def events_for(self, identifier: str, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.db.execute(
