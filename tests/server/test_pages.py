@@ -53,7 +53,7 @@ def test_pages_escape_tracker_text_and_the_issue_stream_folds_tool_results(
             response = client.get(page)
             assert response.status_code == 200, page
             assert "<script>alert" not in response.text, page
-        assert "No questions are open." in client.get("/questions").text
+        assert "No agent is waiting for a person." in client.get("/questions").text
         link = client.get(f"/runs/{run}", follow_redirects=False)
         assert link.status_code == 303 and link.headers["location"] == f"/issues/{made.identifier}"
         with client.stream("GET", "/ui/events",
@@ -91,3 +91,27 @@ def test_an_unknown_or_odd_identifier_gets_a_page_not_an_error(served: ServedOrc
             response = client.get(f"/issues/{ident}")
             assert response.status_code == 200, ident
             assert "not in the tracker" in response.text
+
+
+def test_the_questions_page_lists_open_questions_with_answers_and_the_answered_ones(
+    served: ServedOrchestrator,
+) -> None:
+    from tack.questions.model import Asked
+    from tack.questions.store import QuestionStore
+
+    made = served.orch.tracker.add_issue("needs a decision", state="In Progress")
+    store = QuestionStore(served.orch.store.db)
+    waiting = store.add(Asked("Which database?", ["SQLite", "Postgres"], recommended=1),
+                        run_id=None, issue_id=made.id, identifier=made.identifier,
+                        default_action="wait", deadline_at=None, prior_state="In Progress")
+    done = store.add(Asked("Keep the old API?", ["yes", "no"]), run_id=None, issue_id=made.id,
+                     identifier=made.identifier, default_action="wait", deadline_at=None,
+                     prior_state="In Progress")
+    assert store.answer(done.id, "no", "alice")
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        page = client.get("/questions").text
+    open_part, answered_part = page.split(">Answered</caption>")
+    assert "Which database?" in open_part and "Keep the old API?" not in open_part
+    assert f"/api/v1/questions/{waiting.id}/answer" in open_part
+    assert "1. SQLite (recommended)" in open_part
+    assert "Keep the old API?" in answered_part and "alice" in answered_part

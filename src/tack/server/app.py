@@ -214,7 +214,13 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         return page(pages.gc_report_page(report, error))
 
     async def questions_page(request: Request) -> Response:
-        return page(pages.questions_page([]))
+        from tack.questions.store import QuestionStore
+
+        store = QuestionStore(orch.store.db)
+        open_questions = [orch.redactor.data(q.public()) for q in store.where(status="open")]
+        answered = [orch.redactor.data(q.public()) for q in store.where()
+                    if q.answered_at is not None][:50]
+        return page(pages.questions_page(open_questions, answered))
 
     async def metrics_page(request: Request) -> Response:
         return page(pages.metrics_page())

@@ -18,11 +18,13 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from tack.errors import TackError
+from tack.server import fragments
 from tack.server.fragments import (
     _action,
     _describe,
     _fill,
     clock,
+    duration,
     number,
     stamp,
     ticking,
@@ -429,15 +431,29 @@ def gc_report_page(report: str | None, error: str | None) -> str:
     return layout("GC report", "/gc-report", body)
 
 
-def questions_page(questions: list[dict[str, Any]]) -> str:
-    """Questions agents parked for a person. Nothing parks questions yet; the list is where a
-    later change puts them."""
+def questions_page(open_questions: list[dict[str, Any]],
+                   answered: list[dict[str, Any]]) -> str:
+    """Questions agents parked for a person (docs/questions.md): the open ones with a button
+    per option and a text answer where allowed, then the recent answers and how long each
+    took. `tack gc-report` groups them by kind."""
+    waiting = Markup(
+        '<table><caption>Open questions</caption><thead><tr><th scope="col">Issue</th>'
+        '<th scope="col">Question</th><th scope="col">Answer</th></tr></thead>'
+        '<tbody id="questions">{}</tbody></table>').format(
+            fragments.questions({"questions": open_questions}))
+
+    def took(q: dict[str, Any]) -> str:
+        if q.get("answered_at") and q.get("asked_at"):
+            return duration(float(q["answered_at"]) - float(q["asked_at"]))
+        return ""
+
     rows = [(_fill('<a href="/issues/{}">{}</a>', quote(str(q["issue_identifier"]), safe=""),
-                   q["issue_identifier"]), q.get("question") or "", stamp(q.get("at")))
-            for q in questions]
-    return layout("Questions", "/questions",
-                  _table("Open questions", ("Issue", "Question", "Asked"), rows,
-                         "No questions are open."))
+                   q["issue_identifier"]), q.get("text") or "", q.get("answer") or "",
+             q.get("answered_by") or "", took(q))
+            for q in answered]
+    done = _table("Answered", ("Issue", "Question", "Answer", "By", "Time to answer"), rows,
+                  "No question has been answered yet.")
+    return layout("Questions", "/questions", waiting + done)
 
 
 def metrics_page() -> str:
