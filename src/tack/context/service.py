@@ -95,7 +95,10 @@ async def serve(home: ContextHome, manifest: Path, *, interval_s: float = 300.0,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # An MCP client may hold a streaming GET open: without a bound on the graceful shutdown,
+    # uvicorn waits for it forever and SIGTERM never ends the sidecar.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=2))
     url = f"http://{HOST}:{bound}"
     home.service_file.write_text(json.dumps({"pid": os.getpid(), "url": url,
                                              "mcp_url": f"{url}/mcp", "port": bound}))
