@@ -4,6 +4,7 @@ its whole process tree is gone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -186,10 +187,11 @@ def test_codex_work_reaches_the_branch_under_the_default_sandbox(
     assert git(project.repo, "show", "tack/tack-1:NOTES.md") == "VALUE was 1\n"
     workspace = project.root / "workspaces" / "TACK-1"
     assert git(workspace, "status", "--porcelain") == ""
-    events = up.detail("TACK-1")["recent_events"]
-    shells = [e["data"]["output"] for e in events
-              if e["event"] == "tool_result" and e["data"].get("name") == "shell"]
-    assert any("Read-only file system" in output for output in shells), shells
+    # What codex sent back to the model for the agent's own `git commit`: the sandbox refused
+    # it. (Codex reports such a refused command to the model only, with no item event.)
+    server = cleanup[0]
+    sent = [json.dumps(r.body if hasattr(r, "body") else r, default=str) for r in server.requests]
+    assert any("Read-only file system" in body and "index.lock" in body for body in sent)
 
 
 def project_log(project: Project) -> list[str]:
