@@ -276,15 +276,7 @@ class Store:
         cur = self.db.execute(
             "INSERT INTO events(run_id, issue_id, identifier, at, kind, message, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                issue_id,
-                identifier,
-                at if at is not None else time.time(),
-                kind,
-                message,
-                json.dumps(data, default=str) if data else None,
-            ),
+            _event_row(run_id, issue_id, identifier, kind, message, data, at),
         )
         return int(cur.lastrowid or 0)
 
@@ -301,15 +293,7 @@ class Store:
     ) -> None:
         """Agent chatter: like `add_event`, but written with the next batch (<= 50 ms or 100
         events later). Never use it for anything Tack acts on."""
-        self._events.add((
-            run_id,
-            issue_id,
-            identifier,
-            at if at is not None else time.time(),
-            kind,
-            message,
-            json.dumps(data, default=str) if data else None,
-        ))
+        self._events.add(_event_row(run_id, issue_id, identifier, kind, message, data, at))
 
     def buffer_run_update(self, run_id: int, **fields: Any) -> None:
         """Run counters (tokens, last event) written with the next batch of agent events."""
@@ -395,6 +379,14 @@ class Store:
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _event_row(run_id: int | None, issue_id: str | None, identifier: str | None, kind: str,
+               message: str, data: dict[str, Any] | None, at: float | None,
+               ) -> tuple[Any, ...]:
+    """An `events` row's values, in the table's column order (after the id)."""
+    return (run_id, issue_id, identifier, at if at is not None else time.time(), kind, message,
+            json.dumps(data, default=str) if data else None)
 
 
 def _event_dict(row: sqlite3.Row) -> dict[str, Any]:
