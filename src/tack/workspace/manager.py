@@ -170,6 +170,7 @@ class WorkspaceManager:
                 result = await run_hook(
                     "after_create", self.hooks.after_create, cwd=path, env=self._env(ws),
                     timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox,
+                    withheld=self.withheld_env,
                 )
                 if result.timed_out or result.exit_code != 0:
                     # A half-prepared workspace would be reused as if it were ready.
@@ -235,7 +236,8 @@ class WorkspaceManager:
     async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:
         # run_hook logs failures and timeouts; this hook's outcome changes nothing.
         await run_hook(name, script, cwd=ws.path, env=self._env(ws),
-                       timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox, withheld=self.withheld_env)
+                       timeout_ms=self.hooks.timeout_ms, sandbox=self.sandbox,
+                       withheld=self.withheld_env)
 
     def _env(self, ws: Workspace) -> dict[str, str]:
         env = {"TACK_ISSUE_IDENTIFIER": ws.identifier, "TACK_WORKSPACE": str(ws.path)}
