@@ -148,6 +148,16 @@ def _under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
+def _own_runtime() -> list[str]:
+    """The interpreter, its environment and Tack's own package: a checkout or venv under /tmp
+    (a CI clone) must stay runnable inside the sandbox for `tack check` and the proxy relay."""
+    import tack
+
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             str(Path(tack.__file__).resolve().parent.parent)}
+    return sorted({_real(Path(p)) for p in paths if os.path.isdir(p)})
+
+
 def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
                read_only: Sequence[Path] = ()) -> list[str]:
     """bubblewrap's command line up to `--`, for one workspace (a pure function)."""
@@ -165,6 +175,9 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
             args += ["--tmpfs", hidden]
         elif os.path.lexists(hidden):
             args += ["--ro-bind", "/dev/null", hidden]
+    for own in _own_runtime():  # read-only again when the private /tmp would hide them
+        if _under(own, "/tmp") and not _under(ws, own):
+            args += ["--ro-bind", own, own]
     args += ["--bind", ws, ws]
     for extra in policy.writable:
         if os.path.exists(extra):
