@@ -231,7 +231,10 @@ def test_kill_9_resumes_running_and_queued_issues_without_losing_events(
     tmp_path: Path, cleanup: list[Any]
 ) -> None:
     sleeper = [{"tool_calls": [{"name": "shell", "arguments": {"command": "sleep 300", "timeout_ms": 600000}}]}]
-    project, server = make(tmp_path, [conv("TACK-1", sleeper), conv("TACK-2", FAIL), {"steps": HANDOFF}])
+    # Unsandboxed, so the agent's command outlives a SIGKILLed Tack and the next start must
+    # sweep it (a sandboxed command dies with Tack: tests/sandbox/test_escapes.py).
+    project, server = make(tmp_path, [conv("TACK-1", sleeper), conv("TACK-2", FAIL), {"steps": HANDOFF}],
+                           {"sandbox": {"enabled": False}})
     cleanup.append(server)
     running = project.add_issue("runs a long command")
     failing = project.add_issue("fails and waits for retry")
