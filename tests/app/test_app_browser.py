@@ -93,7 +93,12 @@ def test_a_crashed_browser_is_restarted_once_then_reported(app_workspace: MakeWo
 def test_an_app_with_its_own_devtools_endpoint_is_driven_through_cdp(
         app_workspace: MakeWorkspace) -> None:
     # What an Electron app does: it starts its own Chromium with --remote-debugging-port.
-    start = (f"python3 server.py $TACK_APP_PORT & exec {CHROMIUM} --headless --no-sandbox "
+    # Its window opens once its own server listens (the daemon's start timeout bounds the wait),
+    # else Chromium would show its error page for the first load.
+    start = ("python3 server.py $TACK_APP_PORT & "
+             "until python3 -c \"import socket, sys; socket.create_connection(('127.0.0.1', "
+             "int(sys.argv[1])), 1)\" $TACK_APP_PORT 2>/dev/null; do sleep 0.05; done; "
+             f"exec {CHROMIUM} --headless --no-sandbox "
              "--disable-gpu --no-first-run --remote-debugging-port=$TACK_CDP_PORT "
              "--user-data-dir=.tack/app/electron-profile http://127.0.0.1:$TACK_APP_PORT/")
     ws = app_workspace(start=start, ready=None, cdp=True)
