@@ -141,7 +141,10 @@ async def test_non_active_state_stops_running_agent_without_workspace_cleanup(ri
     issue = rig.add("parked")
     await until(lambda: issue.id in rig.orch.running, what="running")
     path = rig.orch.workspaces.path_for(issue.identifier)
-    await until(lambda: path.is_dir(), what="workspace")
+    # The agent's first model request: the workspace is complete (a directory alone may still
+    # be mid-preparation, and a stop then removes the half-made workspace, rightly).
+    await until(lambda: rig.server.requests, what="agent started")
+    assert path.is_dir()
     rig.tracker.move_sync(issue.identifier, "Backlog")
     await until(lambda: issue.id not in rig.orch.running, what="stopped")
     assert path.is_dir()
