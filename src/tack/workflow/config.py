@@ -182,6 +182,11 @@ class ClaudeConfig(Section):
     )
     extra_args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Where the run can park (docs/questions.md), a tool call the permission mode would ask
+    # about becomes a question to a person (`--permission-prompt-tool`), with this option
+    # recommended (what a deadline with `default_action: recommended` picks).
+    ask_permissions: bool = True
+    permission_recommended: Literal["allow", "deny"] | None = "deny"
 
     @field_validator("command")
     @classmethod
