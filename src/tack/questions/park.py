@@ -72,11 +72,12 @@ async def park(host: RunHost, entry: RunningEntry, asked: Asked) -> str | None:
                              deadline_at=deadline, prior_state=issue.state)
     try:
         await host.tracker.comment(issue.id, question_comment(question), author="tack")
-        label = parking_label(host.tracker, cfg.tracker)
+        tracker: Any = host.tracker  # a StatelessTracker whenever a label is returned
+        label = parking_label(tracker, cfg.tracker)
         if label is not None:
-            await host.tracker.set_label(issue.id, label, True)
+            await tracker.set_label(issue.id, label, True)
         else:
-            await host.tracker.move(issue.id, cfg.tracker.needs_input_state)
+            await tracker.move(issue.id, cfg.tracker.needs_input_state)
     except TackError as exc:
         questions.set_status(question.id, "failed")
         return f"could not post question {question.id} on the issue: {exc.message}"
