@@ -358,3 +358,53 @@ async def test_ask_human_parks_the_turn_and_resume_continues_the_same_session(
     # The same conversation: the first prompt and the question are in the resumed request.
     assert "Fix VALUE: pick one" in last and "Which database?" in last
     assert later.session_id == saved["session_id"]
+
+
+@needs_claude
+@pytest.mark.parametrize("decision", ["allow", "deny"])
+async def test_a_permission_prompt_parks_and_the_decision_applies_on_resume(
+    tmp_path: Path, workspace: Path, tracker: LocalTracker, decision: str
+) -> None:
+    """Bash is not in allowed_tools, so claude asks its --permission-prompt-tool (Tack's
+    relay); the question parks the turn; the resumed session runs the call once allowed
+    (the stub sees the command's output) or is told it was denied."""
+    from tack.agents.claude import PERMISSION_PARKED
+
+    # A command acceptEdits does not pass by itself (it lets `echo` and the like run).
+    command = "python3 -c 'print(\"tack-\" + str(6 * 7))'"
+    bash = {"name": "Bash", "arguments": {"command": command,
+                                          "description": "print the answer"}}
+    after = ([{"expect": "A person allowed Bash", "tool_calls": [bash]},
+              {"expect": "tack-42", "text": "Ran it."}] if decision == "allow" else
+             [{"expect": "A person did not allow Bash", "text": "Stopping without it."}])
+    script = {"conversations": [{"match": "Fix VALUE", "steps": [
+        {"tool_calls": [bash]},
+        {"expect": PERMISSION_PARKED, "text": "Waiting for the decision."},
+        *after,
+    ]}]}
+    async with StubModelServer(script) as stub:
+        issue = tracker.add_issue("Fix VALUE")
+        ctx = SessionContext(workspace=workspace, issue=issue, tracker=tracker,
+                             env={**os.environ, **claude_env(tmp_path / "home", stub)},
+                             can_park=True)
+        backend = ClaudeBackend(ClaudeConfig(command=CLAUDE_BIN, allowed_tools=["Read"]))
+        session = await backend.start_session(ctx)
+        try:
+            parked = await asyncio.wait_for(session.run_turn("Fix VALUE: run it", Recorder()), 60)
+        finally:
+            await session.stop()
+        assert parked.ok, parked.error
+        asked = parked.asked
+        assert asked is not None
+        assert (asked.source, asked.options, asked.recommended, asked.allow_free_text) == (
+            "claude.permission", ["allow", "deny"], 2, False)
+        assert "Bash" in asked.text and command in asked.text
+        assert asked.resume["session_id"] and asked.resume["permission"]["tool_name"] == "Bash"
+        later = await backend.start_session(ctx)
+        try:
+            resumed = await asyncio.wait_for(later.resume(asked.resume, decision, Recorder()), 60)
+        finally:
+            await later.stop()
+    assert resumed.ok, resumed.error
+    assert resumed.asked is None
+    assert resumed.final_message == ("Ran it." if decision == "allow" else "Stopping without it.")

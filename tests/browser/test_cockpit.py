@@ -57,8 +57,27 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedOrchestra
         for kind in ("continuation", "continuation", "failure"):
             store.add_event(run_id=None, issue_id="id-9", identifier="TACK-9", kind="retry_scheduled",
                             message=f"retry #1 in 1000 ms ({kind})")
+        _seed_answered_questions(served)
         served.changed()
         yield served
+
+
+# One kind asked three times (the proposal row) and one asked once, all answered.
+KIND_TEXTS = ["Which staging database credentials should the migration tests use?",
+              "Which database credentials should the staging migration tests use?",
+              "Which staging database credentials do the migration tests use?",
+              "May I delete the legacy importer module?"]
+
+
+def _seed_answered_questions(served: ServedOrchestrator) -> None:
+    from tack.questions.model import Asked
+    from tack.questions.store import QuestionStore
+
+    store = QuestionStore(served.orch.store.db)
+    for n, text in enumerate(KIND_TEXTS):
+        q = store.add(Asked(text), run_id=None, issue_id=f"id-{n + 1}", identifier=f"TACK-{n + 1}",
+                      default_action="wait", deadline_at=None, prior_state="In Progress")
+        assert store.answer(q.id, "use the vault", "alice")
 
 
 @pytest.fixture
@@ -93,6 +112,23 @@ def test_every_page_passes_axe_in_light_and_dark_mode_and_leaves_a_screenshot(
             assert not problems, f"{path} ({mode}): {problems}"
             shot(p, _slug(path) + ("" if mode == "light" else "-dark"))
         assert not EMOJI.search(page.inner_text("body")), path
+    assert not page.errors, page.errors
+
+
+def test_the_questions_page_groups_questions_by_kind_with_the_proposal(
+    served: ServedOrchestrator, page: Any
+) -> None:
+    page.goto(served.url + "/questions")
+    table = page.locator("table", has=page.locator("caption", has_text="questions by kind"))
+    rows = table.locator("tbody tr")
+    assert rows.count() == 2
+    top = rows.nth(0).locator("td")
+    assert top.nth(0).inner_text() == KIND_TEXTS[0] and top.nth(1).inner_text() == "3"
+    assert "a tool, a principle or a runbook" in top.nth(4).inner_text()
+    assert rows.nth(0).locator("a").all_inner_texts() == ["TACK-1", "TACK-2", "TACK-3"]
+    single = rows.nth(1).locator("td")
+    assert single.nth(0).inner_text() == KIND_TEXTS[3] and single.nth(4).inner_text() == ""
+    shot(page, "cockpit-questions-by-kind")
     assert not page.errors, page.errors
 
 

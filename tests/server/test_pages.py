@@ -115,3 +115,48 @@ def test_the_questions_page_lists_open_questions_with_answers_and_the_answered_o
     assert f"/api/v1/questions/{waiting.id}/answer" in open_part
     assert "1. SQLite (recommended)" in open_part
     assert "Keep the old API?" in answered_part and "alice" in answered_part
+
+
+def test_the_questions_page_and_the_api_group_questions_by_kind_with_a_proposal(
+    served: ServedOrchestrator,
+) -> None:
+    """Three wordings of one question are one kind asked three times (the proposal to make
+    it a tool, a principle or a runbook), with the median of their times to answer; the
+    unrelated question is a kind of its own, unanswered."""
+    from tack.questions.model import Asked
+    from tack.questions.store import QuestionStore
+
+    issues = [served.orch.tracker.add_issue(f"work {n}", state="In Progress") for n in range(3)]
+    store = QuestionStore(served.orch.store.db)
+    texts = ["Which staging database credentials should the migration tests use?",
+             "Which database credentials should the staging migration tests use?",
+             "Which staging database credentials do the migration tests use?"]
+    waits = [60.0, 300.0, 7200.0]  # median 300 s = 5 minutes
+    for n, (text, wait) in enumerate(zip(texts, waits)):
+        issue = issues[n]
+        q = store.add(Asked(text), run_id=None, issue_id=issue.id, identifier=issue.identifier,
+                      default_action="wait", deadline_at=None, prior_state="In Progress")
+        assert store.answer(q.id, "use the vault", "alice")
+        with store.db:
+            store.db.execute("UPDATE questions SET asked_at = ?, answered_at = ? WHERE id = ?",
+                             (1000.0 + n, 1000.0 + n + wait, q.id))
+    other = store.add(Asked("May I delete the legacy importer <b>module</b>?"), run_id=None,
+                      issue_id=issues[0].id, identifier=issues[0].identifier,
+                      default_action="wait", deadline_at=None, prior_state="In Progress")
+    with httpx.Client(base_url=served.url, timeout=20) as client:
+        kinds = client.get("/api/v1/questions/kinds").json()["kinds"]
+        page = client.get("/questions").text
+    assert [k["count"] for k in kinds] == [3, 1]
+    top, single = kinds
+    assert top["example"] == texts[0] and top["median_answer_s"] == 300.0
+    assert top["issues"] == sorted(i.identifier for i in issues)
+    assert "a tool, a principle or a runbook" in top["proposal"]
+    assert single["question_ids"] == [other.id] and single["proposal"] is None
+    assert single["median_answer_s"] is None
+    grouped = page.split("questions by kind</caption>")[1].split("</table>")[0]
+    rows = grouped.split("<tr>")[2:]
+    assert texts[0] in rows[0] and "<td>3</td>" in rows[0] and "5m 00s" in rows[0]
+    assert "a tool, a principle or a runbook" in rows[0]
+    assert f'href="/issues/{issues[2].identifier}"' in rows[0]
+    assert "&lt;b&gt;module&lt;/b&gt;" in rows[1] and "<td>1</td>" in rows[1]
+    assert "runbook" not in rows[1] and "—" in rows[1]

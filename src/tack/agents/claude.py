@@ -21,7 +21,7 @@ from collections import deque
 from typing import Any
 
 from tack.agents.base import AgentEvent, EventSink, SessionContext, TokenUsage, TurnResult
-from tack.agents.mcp_tracker import SERVER_NAME, ToolRelay
+from tack.agents.mcp_tracker import CLAUDE_PERMISSION_TOOL_NAME, SERVER_NAME, ToolRelay
 from tack.agents.tools import shell_env
 from tack.context.home import CONTEXT_SERVER_NAME
 from tack.context.wiring import mcp_stdio_server
@@ -36,6 +36,10 @@ STDERR_LINES = 40
 LINE_LIMIT = 32 * 1024 * 1024
 # After claude exits, how long to wait for lines still in the pipe.
 EXIT_DRAIN_S = 2.0
+# Permission modes in which claude asks before some tools (the others never ask).
+ASKING_MODES = ("default", "acceptEdits", "plan", "auto")
+PERMISSION_PARKED = ("Not run yet: a person decides whether you may. End your turn at once, "
+                     "without doing anything else; the decision arrives as the next message.")
 
 
 def resolve_command(command: str, env: dict[str, str] | None = None) -> list[str]:
@@ -68,6 +72,14 @@ def usage_of(raw: dict[str, Any] | None) -> TokenUsage:
     return TokenUsage(inp, out, inp + out)
 
 
+def call_summary(tool_input: dict[str, Any]) -> str:
+    """A tool call's input in one line, for the question a person reads."""
+    for key in ("command", "file_path", "url", "pattern"):
+        if isinstance(tool_input.get(key), str):
+            return f"`{tool_input[key][:300]}`"
+    return json.dumps(tool_input)[:300]
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -98,6 +110,8 @@ class ClaudeSession:
         self._tool_names: dict[str, str] = {}
         # A question the agent asked through `ask_human` this turn: the turn parks on it.
         self._asked: Asked | None = None
+        # Tool calls a person allowed (tool name, input): the permission prompt lets them run.
+        self._granted: list[tuple[str, dict[str, Any]]] = []
 
     # --- process ------------------------------------------------------------------
 
@@ -117,9 +131,17 @@ class ClaudeSession:
         mcp = self.mcp_config()
         if mcp is not None:
             args += ["--mcp-config", json.dumps(mcp), "--strict-mcp-config"]
+        if self.asks_permissions and self.relay is not None:
+            args += ["--permission-prompt-tool", CLAUDE_PERMISSION_TOOL_NAME]
         if self.session_id:
             args += ["--resume", self.session_id]
         return args + list(self.config.extra_args)
+
+    @property
+    def asks_permissions(self) -> bool:
+        """Permission prompts become questions: only where the run can park on one."""
+        return (self.ctx.can_park and self.config.ask_permissions
+                and self.config.permission_mode in ASKING_MODES)
 
     def mcp_config(self) -> dict[str, Any] | None:
         servers: dict[str, Any] = {}
@@ -129,7 +151,9 @@ class ClaudeSession:
             servers[SERVER_NAME] = {"type": "stdio", "command": sys.executable,
                                     "args": ["-m", "tack.agents.mcp_tracker", "--socket",
                                              str(self.relay.path),
-                                             *(["--ask"] if self.ctx.can_park else [])]}
+                                             *(["--ask"] if self.ctx.can_park else []),
+                                             *(["--permission"] if self.asks_permissions
+                                               else [])]}
         context = mcp_stdio_server(self.ctx.env)
         if context is not None:
             servers[CONTEXT_SERVER_NAME] = {"type": "stdio", **context}
@@ -141,18 +165,46 @@ class ClaudeSession:
         if self.relay is None:
             self.relay = await ToolRelay(self.ctx.tracker, self.ctx.issue.id,
                                          workspace=self.ctx.workspace,
-                                         on_ask=self._on_ask).start()
+                                         on_ask=self._on_ask,
+                                         on_permission=self._on_permission).start()
 
     def _on_ask(self, asked: Asked) -> None:
         asked.source = "claude"
         self._asked = self._asked or asked
 
+    def _on_permission(self, args: dict[str, Any]) -> dict[str, Any]:
+        """claude's permission prompt: a call a person allowed runs; any other parks the
+        turn on a question (its reply tells claude the call did not run yet)."""
+        tool = str(args.get("tool_name") or "")
+        tool_input = args.get("input") if isinstance(args.get("input"), dict) else {}
+        assert isinstance(tool_input, dict)
+        if (tool, tool_input) in self._granted:
+            return {"behavior": "allow", "updatedInput": tool_input}
+        if self._asked is None:
+            recommended = self.config.permission_recommended
+            self._asked = Asked(
+                f"The agent asks permission to use {tool}: {call_summary(tool_input)}",
+                ["allow", "deny"], {"allow": 1, "deny": 2}.get(recommended or ""),
+                allow_free_text=False, source="claude.permission",
+                resume={"permission": {"tool_name": tool, "input": tool_input}})
+        return {"behavior": "deny", "message": PERMISSION_PARKED}
+
     async def resume(self, saved: dict[str, Any], answer: str, on_event: EventSink) -> TurnResult:
         """Continue the parked conversation: `claude --resume <session>` with the answer."""
         self.session_id = str(saved["session_id"])
-        return await self.run_turn(
-            f"A person answered your question: {answer}\nContinue from where you stopped.",
-            on_event)
+        prompt = f"A person answered your question: {answer}\nContinue from where you stopped."
+        asked = saved.get("permission")
+        if isinstance(asked, dict):
+            tool, tool_input = str(asked.get("tool_name")), dict(asked.get("input") or {})
+            call = f"{tool} ({call_summary(tool_input)})"
+            if answer.strip().lower() == "allow":
+                self._granted.append((tool, tool_input))
+                prompt = (f"A person allowed {call}. Make that call again, exactly as before; "
+                          "it runs now. Then continue from where you stopped.")
+            else:
+                prompt = (f"A person did not allow {call} (answer: {answer}). Do not try it "
+                          "again; find another way, or stop and explain why you cannot.")
+        return await self.run_turn(prompt, on_event)
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
@@ -329,7 +381,7 @@ class ClaudeSession:
         text = str(event.get("result") or "")
         asked, self._asked = self._asked, None
         if asked is not None:  # parked: the conversation resumes from this session
-            asked.resume = {"backend": "claude", "session_id": self.session_id}
+            asked.resume = {**asked.resume, "backend": "claude", "session_id": self.session_id}
         if event.get("subtype") == "success" and not event.get("is_error"):
             await on_event(AgentEvent("turn_completed", text[:EXCERPT],
                                       {"usage": usage.to_dict(), "parked": asked is not None,

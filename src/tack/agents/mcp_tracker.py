@@ -1,5 +1,6 @@
 """A minimal MCP stdio server that gives an agent CLI (claude) Tack's host-side tools for one
-issue: `tracker` and `commit`, and `ask_human` where the run can park on a question (`--ask`).
+issue: `tracker` and `commit`, and `ask_human` where the run can park on a question (`--ask`),
+with `permission`, claude's `--permission-prompt-tool` (`--permission`).
 
 Two modes: `--socket PATH` relays each call over a unix socket to a `ToolRelay` in the
 orchestrator, which runs it host-side: the tracker with the orchestrator's own credentials
@@ -40,6 +41,11 @@ COMMIT_TOOL_NAME = COMMIT_TOOL.name
 # The names claude gives the tools: mcp__<server>__<tool>.
 CLAUDE_TOOL_NAME = f"mcp__{SERVER_NAME}__{TOOL_NAME}"
 CLAUDE_COMMIT_TOOL_NAME = f"mcp__{SERVER_NAME}__{COMMIT_TOOL_NAME}"
+# claude's `--permission-prompt-tool`: it calls this with {tool_name, input, tool_use_id}
+# before a tool its permission mode would ask about, and reads back the JSON text
+# {"behavior": "allow", "updatedInput": {...}} or {"behavior": "deny", "message": "..."}.
+PERMISSION_TOOL_NAME = "permission"
+CLAUDE_PERMISSION_TOOL_NAME = f"mcp__{SERVER_NAME}__{PERMISSION_TOOL_NAME}"
 PROTOCOL_VERSION = "2025-06-18"
 # A hosted tracker retries rate limits and outages itself; the relay waits that long.
 RELAY_TIMEOUT_S = 300.0
@@ -66,6 +72,16 @@ MCP_COMMIT_TOOL = {"name": COMMIT_TOOL.name, "description": COMMIT_TOOL.descript
                    "inputSchema": COMMIT_TOOL.parameters}
 MCP_ASK_TOOL = {"name": ASK_HUMAN_TOOL.name, "description": ASK_HUMAN_TOOL.description,
                 "inputSchema": ASK_HUMAN_TOOL.parameters}
+MCP_PERMISSION_TOOL = {
+    "name": PERMISSION_TOOL_NAME,
+    "description": "Tack's permission prompt: asks a person whether a tool call may run.",
+    "inputSchema": {
+        "type": "object",
+        "properties": {"tool_name": {"type": "string"}, "input": {"type": "object"},
+                       "tool_use_id": {"type": "string"}},
+        "required": ["tool_name", "input"],
+    },
+}
 # What the agent is told once its question is taken: the session parks when the turn ends.
 ASKED_REPLY = ("Your question is with a person now. End your turn at once, without doing "
                "anything else; the answer will arrive as the next message of this "
@@ -115,10 +131,11 @@ class RelayClient:
     """The tools served by the orchestrator's `ToolRelay`, one unix-socket request per call."""
 
     def __init__(self, path: Path, timeout_s: float = RELAY_TIMEOUT_S, *,
-                 ask: bool = False) -> None:
+                 ask: bool = False, permission: bool = False) -> None:
         self.path = path
         self.timeout_s = timeout_s
         self.ask = ask  # offer `ask_human` (the run can park on a question)
+        self.permission = permission  # offer claude's permission prompt tool
 
     def call(self, args: dict[str, Any], tool: str = TOOL_NAME) -> str:
         try:
@@ -148,11 +165,15 @@ class ToolRelay:
     workspace are fixed here, so a client reaches only what its session works on."""
 
     def __init__(self, tracker: Tracker, issue_id: str, workspace: Path | None = None,
-                 on_ask: Callable[[Asked], None] | None = None) -> None:
+                 on_ask: Callable[[Asked], None] | None = None,
+                 on_permission: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 ) -> None:
         self.tracker = tracker
         self.issue_id = issue_id
         self.workspace = workspace
         self.on_ask = on_ask  # given: `ask_human` hands its question to the session
+        # given: claude's permission prompts go to the session, which answers allow or deny
+        self.on_permission = on_permission
         # Unix socket paths are limited to ~107 bytes: keep the directory short.
         self._dir = Path(tempfile.mkdtemp(prefix="tack-mcp-",
                                           dir="/tmp" if os.path.isdir("/tmp") else None))
@@ -200,6 +221,8 @@ class ToolRelay:
         if tool == ASK_HUMAN_TOOL.name and self.on_ask is not None:
             self.on_ask(Asked.from_tool_args(args))  # AnswerError: told to the agent
             return {"text": ASKED_REPLY}
+        if tool == PERMISSION_TOOL_NAME and self.on_permission is not None:
+            return {"text": json.dumps(self.on_permission(args))}
         raise ValueError(f"unknown tool {tool!r}")
 
     async def close(self) -> None:
@@ -217,7 +240,8 @@ def offered_tools(tool: TrackerTool | RelayClient) -> list[dict[str, Any]]:
     """`commit` needs the orchestrator: it is offered only through the relay."""
     if not isinstance(tool, RelayClient):
         return [TOOL]
-    return [TOOL, MCP_COMMIT_TOOL, *([MCP_ASK_TOOL] if tool.ask else [])]
+    return [TOOL, MCP_COMMIT_TOOL, *([MCP_ASK_TOOL] if tool.ask else []),
+            *([MCP_PERMISSION_TOOL] if tool.permission else [])]
 
 
 def handle(tool: TrackerTool | RelayClient, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -273,11 +297,13 @@ def main(argv: list[str] | None = None) -> None:
     where.add_argument("--db", type=Path, help="the local tracker's SQLite file")
     where.add_argument("--socket", type=Path, help="a ToolRelay socket (tracker and commit)")
     parser.add_argument("--ask", action="store_true", help="offer ask_human (with --socket)")
+    parser.add_argument("--permission", action="store_true",
+                        help="offer claude's permission prompt tool (with --socket)")
     parser.add_argument("--prefix", default="TACK")
     parser.add_argument("--issue", help="the issue id (required with --db)")
     args = parser.parse_args(argv)
     if args.socket is not None:
-        serve(RelayClient(args.socket, ask=args.ask))
+        serve(RelayClient(args.socket, ask=args.ask, permission=args.permission))
         return
     if not args.issue:
         parser.error("--issue is required with --db")

@@ -43,9 +43,17 @@ def has_required_labels(issue: Issue, tracker: TrackerConfig) -> bool:
     return True
 
 
+def waits_for_a_person(issue: Issue, tracker: TrackerConfig) -> bool:
+    """Parked by label on a tracker without `needs_input_state` (docs/questions.md)."""
+    label = tracker.needs_input_label.strip().lower()
+    return bool(label) and label in {x.strip().lower() for x in issue.labels}
+
+
 def is_routable(issue: Issue, tracker: TrackerConfig) -> bool:
-    """SPEC §8.2 issue_routable: adapter dispatchability and required labels only."""
-    return issue.dispatchable and has_required_labels(issue, tracker)
+    """SPEC §8.2 issue_routable: adapter dispatchability and required labels, and Tack's
+    parked-by-label issues stay out until the label goes."""
+    return (issue.dispatchable and has_required_labels(issue, tracker)
+            and not waits_for_a_person(issue, tracker))
 
 
 def has_open_blockers(issue: Issue, tracker: TrackerConfig) -> bool:

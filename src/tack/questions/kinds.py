@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from tack.learning.similarity import similarities
 from tack.questions.model import Question
@@ -81,6 +82,13 @@ def duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def kinds_view(kinds: list[QuestionKind]) -> list[dict[str, Any]]:
+    """The kinds as the API and the dashboard show them."""
+    return [{"example": k.example, "count": k.count, "issues": k.issues,
+             "question_ids": [q.id for q in k.questions],
+             "median_answer_s": k.median_answer_s, "proposal": k.proposal} for k in kinds]
 
 
 def kinds_report(db: sqlite3.Connection, since: float) -> list[str]:

@@ -1,10 +1,11 @@
 """Park a run on a question, find the answer, and resume the same conversation.
 
 Parking stores the question (with what resumes the conversation), posts it on the issue and
-moves the issue to `tracker.needs_input_state`; the attempt then ends, so its slot is free
+moves the issue to `tracker.needs_input_state` (or, on a tracker without that state, labels
+it `tracker.needs_input_label`); the attempt then ends, so its slot is free
 and no tokens are spent while it waits. The `QuestionDesk` (a task next to the orchestrator,
 one pass per poll) reads `/answer` comments, applies deadlines, and moves answered issues
-back to the state they were in; the next attempt takes the answer and resumes.
+back to the state they were in (or takes the label off); the next attempt takes the answer and resumes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from tack.agents.base import EventSink, TurnResult
 from tack.errors import TackError
 from tack.questions.model import AnswerError, Asked, Question, answer_command, question_comment
 from tack.questions.store import QuestionStore
-from tack.workflow.config import normalize_state
+from tack.tracker.base import StatelessTracker
+from tack.workflow.config import TrackerConfig, normalize_state
 
 if TYPE_CHECKING:
     from tack.orchestrator.host import RunHost
@@ -35,6 +37,22 @@ class Resumable(Protocol):
 
     async def resume(self, saved: dict[str, Any], answer: str,
                      on_event: EventSink) -> TurnResult: ...
+
+
+def parking_label(tracker: Any, cfg: TrackerConfig) -> str | None:
+    """The label that parks an issue on a tracker without `needs_input_state` (GitHub or
+    GitLab issues whose state labels do not map it); None where the issue moves by state."""
+    if (isinstance(tracker, StatelessTracker) and cfg.needs_input_label.strip()
+            and not tracker.has_state(cfg.needs_input_state)):
+        return cfg.needs_input_label.strip()
+    return None
+
+
+def waits_for_input(issue: Issue, cfg: TrackerConfig, label: str | None) -> bool:
+    """Whether the issue is parked: in `needs_input_state`, or carrying the label."""
+    if label is not None:
+        return label.lower() in {x.strip().lower() for x in issue.labels}
+    return normalize_state(issue.state) == normalize_state(cfg.needs_input_state)
 
 
 async def park(host: RunHost, entry: RunningEntry, asked: Asked) -> str | None:
@@ -54,13 +72,19 @@ async def park(host: RunHost, entry: RunningEntry, asked: Asked) -> str | None:
                              deadline_at=deadline, prior_state=issue.state)
     try:
         await host.tracker.comment(issue.id, question_comment(question), author="tack")
-        await host.tracker.move(issue.id, cfg.tracker.needs_input_state)
+        tracker: Any = host.tracker  # a StatelessTracker whenever a label is returned
+        label = parking_label(tracker, cfg.tracker)
+        if label is not None:
+            await tracker.set_label(issue.id, label, True)
+        else:
+            await tracker.move(issue.id, cfg.tracker.needs_input_state)
     except TackError as exc:
         questions.set_status(question.id, "failed")
         return f"could not post question {question.id} on the issue: {exc.message}"
+    where = (f"labelled {label!r}" if label is not None
+             else f"in {cfg.tracker.needs_input_state!r}")
     host.record(entry, "orchestrator",
-                f"asked a person (question {question.id}); parked in "
-                f"{cfg.tracker.needs_input_state!r} until someone answers")
+                f"asked a person (question {question.id}); parked {where} until someone answers")
     return None
 
 
@@ -193,15 +217,21 @@ class QuestionDesk:
 
     async def _send_back(self, questions: QuestionStore, question_id: int, issue: Issue) -> None:
         question = questions.get(question_id)
-        needs_input = self.host.workflow.config.tracker.needs_input_state
+        cfg = self.host.workflow.config.tracker
+        label = parking_label(self.host.tracker, cfg)
         if (question is None or question.status != "answered"
-                or normalize_state(issue.state) != normalize_state(needs_input)):
+                or not waits_for_input(issue, cfg, label)):
             return
-        back_to = question.prior_state or self.host.workflow.config.tracker.active_states[0]
         who = question.answered_by or "someone"
-        await self.host.tracker.move(issue.id, back_to)
+        if label is not None:
+            await self.host.tracker.set_label(issue.id, label, False)
+            where = f"label {label!r} removed"
+        else:
+            back_to = question.prior_state or cfg.active_states[0]
+            await self.host.tracker.move(issue.id, back_to)
+            where = f"issue back in {back_to!r}"
         await self._say(issue, f"Question {question.id} answered by {who}; the agent resumes "
-                               f"(issue back in {back_to!r}).")
+                               f"({where}).")
         self.host.request_refresh()
 
     async def _say(self, issue: Issue, body: str) -> None:

@@ -35,7 +35,7 @@ from tack.server.artifacts import artifact_routes, with_artifacts
 from tack.server import issue_view, pages
 from tack.server.events import events_endpoint, ui_events_endpoint
 from tack.server.feedback import feedback_endpoint, with_feedback
-from tack.server.questions import question_routes
+from tack.server.questions import question_kinds, question_routes
 from tack.server.metrics import PROMETHEUS_CONTENT_TYPE, MetricsSource, prometheus_text
 from tack.store.metrics import parse_since
 
@@ -220,7 +220,7 @@ def create_app(orch: Orchestrator, *, token: str | None = None) -> Starlette:
         open_questions = [orch.redactor.data(q.public()) for q in store.where(status="open")]
         answered = [orch.redactor.data(q.public()) for q in store.where()
                     if q.answered_at is not None][:50]
-        return page(pages.questions_page(open_questions, answered))
+        return page(pages.questions_page(open_questions, answered, question_kinds(orch)))
 
     async def metrics_page(request: Request) -> Response:
         return page(pages.metrics_page())

@@ -432,10 +432,10 @@ def gc_report_page(report: str | None, error: str | None) -> str:
 
 
 def questions_page(open_questions: list[dict[str, Any]],
-                   answered: list[dict[str, Any]]) -> str:
+                   answered: list[dict[str, Any]], kinds: list[dict[str, Any]]) -> str:
     """Questions agents parked for a person (docs/questions.md): the open ones with a button
-    per option and a text answer where allowed, then the recent answers and how long each
-    took. `tack gc-report` groups them by kind."""
+    per option and a text answer where allowed, the recent answers, then where human time
+    went (the questions grouped by kind, as `tack gc-report` does)."""
     waiting = Markup(
         '<table><caption>Open questions</caption><thead><tr><th scope="col">Issue</th>'
         '<th scope="col">Question</th><th scope="col">Answer</th></tr></thead>'
@@ -453,7 +453,16 @@ def questions_page(open_questions: list[dict[str, Any]],
             for q in answered]
     done = _table("Answered", ("Issue", "Question", "Answer", "By", "Time to answer"), rows,
                   "No question has been answered yet.")
-    return layout("Questions", "/questions", waiting + done)
+    grouped = _table(
+        "Where human time went: questions by kind",
+        ("Kind (first asked)", "Times", "Issues", "Median time to answer", "Proposal"),
+        ((k["example"], k["count"],
+          Markup(", ").join(_fill('<a href="/issues/{}">{}</a>', quote(str(i), safe=""), i)
+                            for i in k["issues"][:5]),
+          duration(k["median_answer_s"]) if k["median_answer_s"] is not None else "—",
+          k["proposal"] or "") for k in kinds),
+        "No agent has asked a person anything yet.")
+    return layout("Questions", "/questions", waiting + done + grouped)
 
 
 def metrics_page() -> str:

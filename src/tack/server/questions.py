@@ -1,4 +1,5 @@
-"""Questions over the API: `GET /api/v1/questions` (open ones first) and
+"""Questions over the API: `GET /api/v1/questions` (open ones first),
+`GET /api/v1/questions/kinds` (grouped by similarity, as `tack gc-report` does) and
 `POST /api/v1/questions/{id}/answer` with `{"text": ...}` or `{"option": N}`.
 
 A secret question's answer is masked in every response (docs/questions.md).
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tack.questions.kinds import group_questions, kinds_view
 from tack.questions.model import AnswerError
 from tack.questions.park import record_answer
 from tack.questions.store import QuestionStore
@@ -29,11 +31,19 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def question_kinds(orch: Orchestrator) -> list[dict[str, Any]]:
+    """Every question on record grouped into kinds, most asked first."""
+    return kinds_view(group_questions(QuestionStore(orch.store.db).where(limit=10_000)))
+
+
 def question_routes(orch: Orchestrator) -> list[Route]:
     async def listing(request: Request) -> Response:
         status = request.query_params.get("status")
         rows = QuestionStore(orch.store.db).where(status=status)
         return JSONResponse({"questions": [orch.redactor.data(q.public()) for q in rows]})
+
+    async def kinds(request: Request) -> Response:
+        return JSONResponse({"kinds": orch.redactor.data(question_kinds(orch))})
 
     async def answer(request: Request) -> Response:
         try:
@@ -73,5 +83,6 @@ def question_routes(orch: Orchestrator) -> list[Route]:
 
     return [
         Route("/api/v1/questions", listing, methods=["GET"]),
+        Route("/api/v1/questions/kinds", kinds, methods=["GET"]),
         Route("/api/v1/questions/{question_id}/answer", answer, methods=["POST"]),
     ]

@@ -110,3 +110,18 @@ class Tracker(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class StatelessTracker(Protocol):
+    """A tracker whose issues may lack a state (GitHub and GitLab issues are open or closed;
+    their states are labels, and only the mapped ones exist): where a state is missing, Tack
+    marks the issue with a label instead (docs/questions.md: `tracker.needs_input_label`)."""
+
+    def has_state(self, state: str) -> bool:
+        """Whether `move(issue, state)` can put an issue in `state`."""
+        ...
+
+    async def set_label(self, issue_id: str, label: str, present: bool) -> Issue:
+        """Add `label` to the issue (present) or take it off, keeping its other labels."""
+        ...

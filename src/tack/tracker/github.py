@@ -408,6 +408,20 @@ class GitHubTracker:
         moved = await self.fetch_issues_by_ids([str(number)])
         return moved[0]
 
+    def has_state(self, state: str) -> bool:
+        return self.board is not None or self.states.has(state)
+
+    async def set_label(self, issue_id: str, label: str, present: bool) -> Issue:
+        number = self._number(issue_id)
+        item = await self._get(number)
+        if item is None:
+            raise TrackerError(f"GitHub issue #{number} of {self.repo} does not exist.",
+                               code="issue_not_found")
+        data = {"labels": self.states.with_label(self._labels(item), label, present)}
+        await self._call(f"label #{number}", lambda: self.gh.rest.issues.async_update(
+            self.owner, self.name, number, data=data))  # type: ignore[call-overload]
+        return (await self.fetch_issues_by_ids([str(number)]))[0]
+
     async def _reopen_or_close(self, number: int, item: Any, state: str) -> Issue:
         """After a board move: close the issue for a closed state, reopen it for another."""
         closing = self.states.is_closed_state(state)

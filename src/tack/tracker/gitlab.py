@@ -181,6 +181,19 @@ class GitLabTracker:
         await self.api.json("PUT", f"{self.base}/issues/{iid}", json=data)
         return (await self.fetch_issues_by_ids([str(iid)]))[0]
 
+    def has_state(self, state: str) -> bool:
+        return self.states.has(state)
+
+    async def set_label(self, issue_id: str, label: str, present: bool) -> Issue:
+        iid = self._iid(issue_id)
+        item = await self._get(iid)
+        if item is None:
+            raise TrackerError(f"GitLab issue #{iid} of {self.project} does not exist.",
+                               code="issue_not_found")
+        labels = self.states.with_label(item.get("labels") or [], label, present)
+        await self.api.json("PUT", f"{self.base}/issues/{iid}", json={"labels": ",".join(labels)})
+        return (await self.fetch_issues_by_ids([str(iid)]))[0]
+
     async def comment(self, issue_id: str, body: str, *, author: str = "agent") -> None:
         await self.api.json("POST", f"{self.base}/issues/{self._iid(issue_id)}/notes",
                             json={"body": body})

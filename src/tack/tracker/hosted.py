@@ -206,6 +206,18 @@ class LabelStates:
         closed = any(self.is_closed_state(s) for s in norms)
         return norms, any(not self.is_closed_state(s) for s in norms), closed
 
+    def has(self, state: str) -> bool:
+        """Whether an issue can be in `state`: a mapped label, the open or a closed state."""
+        norm = normalize_state(state)
+        return (norm in self.label_of or norm == normalize_state(self.open_state)
+                or self.is_closed_state(state))
+
+    @staticmethod
+    def with_label(current: Iterable[str], label: str, present: bool) -> list[str]:
+        """`current` labels with `label` added (present) or removed, case-insensitively."""
+        keep = [x for x in current if x.strip().lower() != label.strip().lower()]
+        return keep + ([label] if present else [])
+
     def labels_for(self, current: Iterable[str], state: str) -> list[str]:
         """`current` labels with every state label swapped for the one `state` maps to."""
         keep = [x for x in current if normalize_state(x) not in self.state_of]

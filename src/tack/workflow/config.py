@@ -37,6 +37,9 @@ class TrackerConfig(Section):
     handoff_state: str = "Human Review"
     # Tack: where an issue waits while its agent's question to a person is open (questions.md).
     needs_input_state: str = "Needs Input"
+    # Tack: where the tracker has no such state (GitHub/GitLab issues whose state labels do not
+    # map it), the parked issue gets this label instead; issues with it are not dispatched.
+    needs_input_label: str = "needs-input"
     # Symphony's top-level tracker keys (Linear profile); other adapters accept them too.
     # `$VAR` values are resolved by the adapter; adapter-owned keys live under `provider`.
     api_key: str | None = None
@@ -182,6 +185,11 @@ class ClaudeConfig(Section):
     )
     extra_args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Where the run can park (docs/questions.md), a tool call the permission mode would ask
+    # about becomes a question to a person (`--permission-prompt-tool`), with this option
+    # recommended (what a deadline with `default_action: recommended` picks).
+    ask_permissions: bool = True
+    permission_recommended: Literal["allow", "deny"] | None = "deny"
 
     @field_validator("command")
     @classmethod
