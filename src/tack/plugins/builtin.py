@@ -1,5 +1,6 @@
 """Tack's own parts, plugged in through the same hooks as anyone's: the lessons and golden
-principles in the prompt, the reviewer at hand-off, and the `check` tool for the agent."""
+principles in the prompt, the reviewer at hand-off, the `check` tool for the agent, and the
+context sidecar's refresh when a pull request is merged."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from tack.plugins.types import AgentTool, Run
 
 if TYPE_CHECKING:
     from tack.forge import Handoff
+    from tack.store.feedback import PullRequestRecord
+    from tack.workflow import Workflow
 
 hookimpl = pluggy.HookimplMarker("tack")
 
@@ -58,3 +61,11 @@ def run_attempt(run: Run) -> Awaitable[str | None] | None:
     run.note(f"racing {count} attempts (best-of-{count})")
     return race_in_workspace(run.workflow.path, run.issue.identifier, count,
                              run.workflow.config, run.workspace)
+
+
+@hookimpl
+def pull_request_merged(workflow: Workflow, pull_request: PullRequestRecord) -> None:
+    """With `context:` configured, the context sidecar fetches the merged repository now."""
+    from tack.context.wiring import after_merge
+
+    after_merge(workflow, pull_request.repo)
