@@ -1,7 +1,7 @@
 """The sidecar follows Tack's own events: under a real `tack up`, a pull request found merged
 by the review intake (fake GitHub) makes the context sidecar fetch and re-index at once,
 long before its scheduled fetch; the merge reaches it through the `pull_request_merged`
-plug-in hook."""
+plug-in hook, and a pushed hand-off through `handed_off`."""
 
 from __future__ import annotations
 
@@ -90,8 +90,44 @@ def test_a_merged_pull_request_makes_the_sidecar_fetch_at_once(
     hits = wait_for(lambda: _hits(home, MARKER), 60, "the merged commit in the index")
     assert hits[0]["path"] == "billing/refunds.py" and hits[0]["commit"] == head
     assert not hits[0]["stale"]
-    assert _status(home)["cycles"] > cycles
+    # The cycle is counted once the whole sync (catalogs too) ends, after the index shows it.
+    wait_for(lambda: _status(home)["cycles"] > cycles, 30, "the triggered cycle to finish")
     assert up.stop() == 0
+
+
+async def test_a_pushed_handoff_makes_the_sidecar_fetch_through_the_plugin_hook(
+        tmp_path: Path) -> None:
+    from tack.context.wiring import start_sidecar, stop_sidecar
+    from tack.forge import Handoff
+    from tack.plugins import Plugins, Run
+    from tack.tracker.base import Issue
+    from tack.workflow import load_workflow
+
+    manifest = make_org(tmp_path / "org")
+    workflow = tmp_path / "WORKFLOW.md"
+    workflow.write_text(f"---\ntracker: {{kind: local}}\ncontext: {{manifest: {manifest}, "
+                        "interval_s: 3600}\n---\nWork on {{ issue.title }}\n")
+    wf = load_workflow(workflow)
+    home = ContextHome(tmp_path / ".tack" / "context")
+    proc = start_sidecar(wf)
+    assert proc is not None
+    try:
+        wait_for(lambda: home.service() and _status(home)["cycles"] >= 1, 60,
+                 "the sidecar's first sync")
+        billing = manifest.parent / "billing"
+        (billing / "billing" / "refunds.py").write_text(f"def {MARKER}() -> int:\n    return 1\n")
+        git(billing, "add", "-A")
+        git(billing, "commit", "-qm", "refunds")
+        plugins = Plugins(load_entry_points=False)
+        run = Run(workflow=wf, issue=Issue(id="1", identifier="T-1", title="t", state="Done"),
+                  attempt=None)
+        await plugins.handed_off(run, None)  # nothing pushed: nothing to fetch
+        assert _status(home)["cycles"] == 1
+        await plugins.handed_off(run, Handoff(True, "tack/T-1", "origin", commit="c" * 40))
+        hits = wait_for(lambda: _hits(home, MARKER), 60, "the pushed commit in the index")
+        assert hits[0]["commit"] == git(billing, "rev-parse", "HEAD").strip()
+    finally:
+        stop_sidecar(proc)
 
 
 def test_a_merge_names_the_mirrors_of_its_repository() -> None:
