@@ -63,6 +63,17 @@ def test_every_tool_answers_across_the_org_with_provenance(
         found = tack_json(env, "symbol", name)
         assert isinstance(found, list) and found, name
         assert found[0]["path"] == path and FIELDS <= set(found[0]), found
+    refs = tack_json(env, "refs", "Money")
+    assert isinstance(refs, list) and all(FIELDS <= set(r) for r in refs)
+    assert [(r["repo"], r["path"], r["line"], r["kind"]) for r in refs] == [
+        ("billing", "billing/invoices.py", 1, "reference"),
+        ("billing", "billing/invoices.py", 8, "reference"),
+        ("billing", "billing/money.py", 1, "definition")]
+    assert refs[1]["text"] == "return Money(invoice_id).as_bytes()"
+    assert tack_json(env, "refs", "Money", "--repo", "services") == []
+    assert len(tack_json(env, "refs", "Money", "--limit", "2")) == 2  # type: ignore[arg-type]
+    bad = run_tack("context", "refs", "Money(", env=env)
+    assert bad.returncode == 2 and "give one identifier" in bad.stderr
     read = tack_json(env, "read", "billing:billing/money.py:5-6")
     assert isinstance(read, dict) and read["line"] == 5 and "def as_bytes" in read["text"]
     assert "__init__" not in read["text"] and FIELDS <= set(read)
@@ -101,6 +112,9 @@ def test_a_commit_reindexes_only_changed_files_and_deleted_files_disappear(
     hits = tack_json(env, "search", "refund_marker_zz91")
     assert isinstance(hits, list) and hits[0]["commit"] == head
     assert tack_json(env, "symbol", "formatCents") == []
+    still_used = tack_json(env, "refs", "formatCents")
+    assert [(r["path"], r["kind"]) for r in still_used] == [  # type: ignore[union-attr]
+        ("web/client.ts", "reference")]
     assert tack_json(env, "search", "toFixed") == []
     again = tack_json(env, "sync", "--manifest", str(manifest), "--repo", "billing")
     assert again["indexed"]["billing"]["added"] == 0  # type: ignore[index]

@@ -23,10 +23,11 @@ from tack.context.service import notify
 from tests.conftest import GIT_ENV, git, run_tack
 from tests.context.org import make_org
 
-TOOLS = {"search", "symbol", "read", "map", "catalog"}
+TOOLS = {"search", "symbol", "refs", "read", "map", "catalog"}
 CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("search", {"query": "qz-invoice-77"}, "billing/invoices.py"),
     ("symbol", {"name": "RateLimiter"}, "src/lib.rs"),
+    ("refs", {"name": "Money"}, '"path": "billing/invoices.py",\n  "line": 8'),
     ("read", {"ref": "billing:billing/money.py:1-2"}, "class Money"),
     ("map", {"repo": "billing", "budget": 200}, "billing/money.py:"),
     ("catalog", {"query": "weekly_revenue"}, "Revenue summed per ISO week"),

@@ -9,7 +9,7 @@ from tack.agents.base import AgentEvent, SessionContext
 from tack.agents.builtin import BuiltinBackend
 from tack.context.notes import SessionNotes
 from tack.context.wiring import session_notes
-from tack.orchestrator.worker import _agent_env
+from tack.plugins import Plugins, Run
 from tack.testing import StubModelServer
 from tack.tracker.local import LocalTracker
 from tack.workflow import load_workflow
@@ -62,8 +62,9 @@ def test_notes_exist_only_when_context_is_configured(git_repo: Path) -> None:
         workflow.write_text("---\ntracker: {kind: local}\ncontext: {manifest: context.yaml}\n"
                             "---\nWork on {{ issue.title }}\n")
         notes = session_notes(load_workflow(workflow), issue)
-        env = _agent_env(git_repo, issue, load_workflow(workflow))
+        env = Plugins(load_entry_points=False).session_environment(
+            Run(workflow=load_workflow(workflow), issue=issue, attempt=None), {})
     assert notes is not None
     assert notes.markdown == git_repo / ".tack" / "context" / "notes" / "TACK-1.md"
-    # Every agent session is told where the org-context index lives.
+    # Every agent session is told where the org-context index lives (Tack's own plug-in).
     assert env["TACK_CONTEXT_HOME"] == str(git_repo / ".tack" / "context")

@@ -1,4 +1,4 @@
-"""`tack context serve|sync|status|search|symbol|read|map|catalog` and `tack map [--check]`:
+"""`tack context serve|sync|status|search|symbol|refs|read|map|catalog` and `tack map [--check]`:
 thin over tack.context."""
 
 from __future__ import annotations
@@ -168,6 +168,16 @@ def symbol_cmd(name: str, repo: Annotated[str | None, typer.Option("--repo")] = 
     from tack.context import api
 
     _print(_with_index(home, lambda h, i: api.symbol(i, name, repo)), as_json)
+
+
+@context_app.command("refs")
+def refs_cmd(name: str, repo: Annotated[str | None, typer.Option("--repo")] = None,
+             limit: Annotated[int, typer.Option("--limit")] = 100,
+             home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Every line that uses identifier NAME, across the organisation's code."""
+    from tack.context import api
+
+    _print(_with_index(home, lambda h, i: api.refs(i, name, repo, limit)), as_json)
 
 
 @context_app.command("read")

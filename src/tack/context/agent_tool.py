@@ -1,4 +1,4 @@
-"""The built-in agent's `context` tool: the sidecar's five tools behind one schema, offered
+"""The built-in agent's `context` tool: the sidecar's six tools behind one schema, offered
 when the session was given a context home (TACK_CONTEXT_HOME)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ ACTIONS = list(api.TOOL_DESCRIPTIONS)
 DESCRIPTION = (
     "Organisation-wide context beyond your workspace: every repository, doc folder and data "
     "catalog of the org manifest. action=search (query, optional repo/lang): full-text hits; "
-    "symbol (name): definitions with signatures; read (ref `REPO:PATH[:START-END]`); map "
+    "symbol (name): definitions with signatures; refs (name, optional repo): every line that "
+    "uses the identifier; read (ref `REPO:PATH[:START-END]`); map "
     "(optional repo, budget): ranked files and signatures, or the list of sources; catalog "
     "(query): tables, columns, metrics, endpoints. Results carry repo, commit, path, line, "
     "indexed_at and stale.")
@@ -22,7 +23,7 @@ PARAMETERS: dict[str, Any] = {
     "properties": {
         "action": {"type": "string", "enum": ACTIONS},
         "query": {"type": "string", "description": "For search and catalog."},
-        "name": {"type": "string", "description": "For symbol."},
+        "name": {"type": "string", "description": "For symbol and refs: an identifier."},
         "ref": {"type": "string", "description": "For read: REPO:PATH[:START-END]."},
         "repo": {"type": "string", "description": "Limit to one source."},
         "lang": {"type": "string", "description": "For search: python, go, sql..."},

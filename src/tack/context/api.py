@@ -1,4 +1,4 @@
-"""The five context tools as plain functions over an open index. The CLI, the MCP server and
+"""The six context tools as plain functions over an open index. The CLI, the MCP server and
 the built-in agent's tools all call these, so every surface answers the same way."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ TOOL_DESCRIPTIONS = {
               "organisation. Each hit: repo, commit, path, line, indexed_at, stale.",
     "symbol": "Where a function, class, type, method or table is defined, across every "
               "repository, with its signature.",
+    "refs": "Where an identifier (function, class, type, table...) is used, across every "
+            "repository: each line that names it, marked definition or reference.",
     "read": "Read a file from any repository at its indexed commit: `REPO:PATH` or "
             "`REPO:PATH:START-END` (lines, 1-based).",
     "map": "A map of a repository: its files and signatures ranked by how often they are "
@@ -35,6 +37,11 @@ def search(index: ContextIndex, query: str, repo: str | None = None,
 
 def symbol(index: ContextIndex, name: str, repo: str | None = None) -> list[dict[str, Any]]:
     return [h.as_dict() for h in index.symbol(name, repo=repo)]
+
+
+def refs(index: ContextIndex, name: str, repo: str | None = None,
+         limit: int = 100) -> list[dict[str, Any]]:
+    return [h.as_dict() for h in index.refs(name, repo=repo, limit=limit)]
 
 
 def catalog(index: ContextIndex, query: str) -> list[dict[str, Any]]:
@@ -98,6 +105,9 @@ def run(home: ContextHome, index: ContextIndex, name: str, args: dict[str, Any])
                           args.get("lang"), int(args.get("limit") or 20))
     elif name == "symbol":
         out = symbol(index, str(args.get("name") or ""), args.get("repo"))
+    elif name == "refs":
+        out = refs(index, str(args.get("name") or ""), args.get("repo"),
+                   int(args.get("limit") or 100))
     elif name == "read":
         out = read(home, index, str(args.get("ref") or ""))
     elif name == "map":

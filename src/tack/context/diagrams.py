@@ -2,7 +2,9 @@
 
 `dependencies.md`: module/package edges from imports (tree-sitter, for every indexed
 language). `entities.md`: entity relationships from SQL DDL, a dbt manifest and SQLAlchemy,
-Django and pydantic models. Output is sorted, so `--check` can compare it byte for byte.
+Django and pydantic models. Tests and generated files (marked `@generated` or "do not edit"
+near the top) are left out: they are not the architecture. Output is sorted and holds no
+time or absolute path, so `--check` can compare it byte for byte.
 """
 
 from __future__ import annotations
@@ -24,15 +26,26 @@ MODEL_BASES = {"Base", "DeclarativeBase", "Model", "BaseModel", "SQLModel", "Tim
 # Type wrappers that say nothing about a field's type in an ER diagram.
 WRAPPERS = {"Mapped", "Optional", "Annotated", "list", "List", "Union", "Field", "None"}
 FK_CALLS = {"ForeignKey", "OneToOneField", "ManyToManyField"}
+TEST_DIRS = {"tests", "test", "__tests__", "testdata"}
+GENERATED = re.compile(rb"@generated|do not edit|code generated", re.IGNORECASE)
+GENERATED_HEAD = 600
 
 
 def repo_files(repo: Path) -> list[str]:
+    """The repository's tracked files, minus tests."""
     try:
         out = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True,
                              check=True).stdout
-        return sorted(p for p in out.decode().split("\0") if p and (repo / p).is_file())
+        found = [p for p in out.decode().split("\0") if p and (repo / p).is_file()]
     except (subprocess.CalledProcessError, FileNotFoundError):
-        return sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file())
+        found = [p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()]
+    return sorted(p for p in found if not TEST_DIRS.intersection(p.split("/")[:-1]))
+
+
+def _source(repo: Path, path: str) -> bytes | None:
+    """A file's bytes, or None when a generator wrote it."""
+    data = (repo / path).read_bytes()
+    return None if GENERATED.search(data[:GENERATED_HEAD]) else data
 
 
 def _node(path: str) -> str:
@@ -106,8 +119,11 @@ def dependency_edges(repo: Path, files: list[str]) -> set[tuple[str, str]]:
     for path in files:
         if language_of(path) not in IMPORT_QUERIES:
             continue
+        data = _source(repo, path)
+        if data is None:
+            continue
         try:
-            facts = extract(path, (repo / path).read_bytes())
+            facts = extract(path, data)
         except Exception:  # noqa: BLE001, S112 - one unparsable file must not stop the map
             continue
         for target in facts.imports:
@@ -149,16 +165,38 @@ def _call_name(node: ast.expr | None) -> str:
     return ""
 
 
-def python_entities(source: bytes, location: str) -> list[Entity]:
-    """SQLAlchemy, Django and pydantic/SQLModel classes, their fields and references."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    classes = [c for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-               and any(b in MODEL_BASES for base in c.bases for b in _ann_names(base)
-                       + ([base.attr] if isinstance(base, ast.Attribute) else []))]
-    names = {c.name for c in classes}
+def _base_names(cls: ast.ClassDef) -> list[str]:
+    return [n for base in cls.bases for n in _ann_names(base)
+            + ([base.attr] if isinstance(base, ast.Attribute) else [])]
+
+
+def model_classes(trees: list[ast.Module]) -> set[str]:
+    """Names of the model classes across the repository: those built on a known model base,
+    directly or through the repository's own bases (`class Section(BaseModel)`, then
+    `class AppConfig(Section)` in another file)."""
+    classes = [(c.name, _base_names(c)) for tree in trees for c in ast.walk(tree)
+               if isinstance(c, ast.ClassDef)]
+    models: set[str] = set()
+    grew = True
+    while grew:
+        before = len(models)
+        models |= {name for name, bases in classes if MODEL_BASES.intersection(bases)
+                   or models.intersection(bases)}
+        grew = len(models) > before
+    return models
+
+
+def python_entities(source: bytes, location: str, models: set[str] | None = None,
+                    tree: ast.Module | None = None) -> list[Entity]:
+    """SQLAlchemy, Django and pydantic/SQLModel classes, their fields and references.
+    `models`: the repository's model class names (default: this file's)."""
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return []
+    names = models if models is not None else model_classes([tree])
+    classes = [c for c in ast.walk(tree) if isinstance(c, ast.ClassDef) and c.name in names]
     entities = []
     for cls in classes:
         entity = Entity(cls.name, location=f"{location}#{cls.lineno}")
@@ -180,7 +218,9 @@ def python_entities(source: bytes, location: str) -> list[Entity]:
                             refs.append(arg.value.split(".")[0])
                         elif isinstance(arg, ast.Name):
                             refs.append(arg.id)
-            kind = call or next((n for n in _ann_names(ann) if n not in WRAPPERS), "")
+            # The annotation says the type (`x: int = Field(...)`); the call when there is
+            # none (Django's `models.CharField(...)`).
+            kind = next((n for n in _ann_names(ann) if n not in WRAPPERS), "") or call
             if call == "relationship":
                 for ref in refs:
                     entity.refs.append((target, ref))
@@ -188,7 +228,8 @@ def python_entities(source: bytes, location: str) -> list[Entity]:
             entity.columns.append((target, kind))
             for ref in dict.fromkeys(refs):
                 entity.refs.append((target, ref))
-        entities.append(entity)
+        if entity.columns or entity.refs:  # a bare base class is not an entity
+            entities.append(entity)
     # SQLAlchemy ForeignKey("users.id") names the table; map table names to classes.
     tables = {}
     for cls in classes:
@@ -203,10 +244,12 @@ def python_entities(source: bytes, location: str) -> list[Entity]:
 
 def collect_entities(repo: Path, files: list[str]) -> list[Entity]:
     entities: list[Entity] = []
+    trees: dict[str, ast.Module] = {}
     for path in files:
         full = repo / path
         if path.endswith(".sql"):
-            entities += ddl_entities(full.read_bytes(), path)
+            sql = _source(repo, path)
+            entities += ddl_entities(sql, path) if sql is not None else []
         elif path.endswith("manifest.json"):
             try:
                 data = json.loads(full.read_bytes())
@@ -215,9 +258,16 @@ def collect_entities(repo: Path, files: list[str]) -> list[Entity]:
             if isinstance(data, dict) and "nodes" in data:
                 entities += dbt_entities(data)
         elif path.endswith(".py"):
-            source = full.read_bytes()
-            if re.search(rb"sqlalchemy|django|pydantic|sqlmodel", source):
-                entities += python_entities(source, path)
+            source = _source(repo, path)
+            if source is None:
+                continue
+            try:
+                trees[path] = ast.parse(source)
+            except (SyntaxError, ValueError):
+                continue
+    models = model_classes(list(trees.values()))
+    for path, tree in trees.items():
+        entities += python_entities(b"", path, models, tree)
     return entities
 
 

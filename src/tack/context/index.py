@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,8 @@ CHUNK_LINES = 40
 MAX_FILE_BYTES = 1_000_000
 WRITER_HEAP = 128_000_000
 SCHEMA_VERSION = 1
+# What the identifier index holds (tack.context.symbols.IDENT): names of three characters or more.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 SQL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -319,6 +322,50 @@ class ContextIndex:
                                    [f"{name}%", *args[1:], limit]).fetchall()
         return [self._hit(r[0], r[1], r[4], r[6], kind=r[3], end_line=r[5]) for r in rows]
 
+    def refs(self, name: str, *, repo: str | None = None, limit: int = 100) -> list[Hit]:
+        """Every line that uses identifier `name` (case-sensitive, whole word) in the code of
+        every repository: the identifier index picks the files, their indexed text gives the
+        lines. `kind` says `definition` where the symbols table defines it there."""
+        name = name.strip()
+        if not IDENTIFIER.fullmatch(name):
+            raise ContextError(f"cannot find references to {name!r}: give one identifier of at "
+                               "least three characters (letters, digits, _), e.g. "
+                               "InvoiceRenderer")
+        sql = ("SELECT repo, path, lines FROM files "
+               "WHERE instr(' ' || identifiers || ' ', ?) > 0")
+        args: list[Any] = [f" {name} "]
+        if repo:
+            sql += " AND repo = ?"
+            args.append(repo)
+        files = self.db.execute(sql + " ORDER BY repo, path", args).fetchall()
+        defined = set(self.db.execute(
+            "SELECT repo, path, line FROM symbols WHERE name = ?", (name,)).fetchall())
+        word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
+        states = self._freshness()
+        self.text.reload()
+        searcher = self.text.searcher()
+        hits: list[Hit] = []
+        for source, path, lines in files:
+            state = states.get(source)
+            query = tantivy.Query.term_query(self.text.schema, "key", f"{source}\0{path}")
+            found = searcher.search(query, lines // CHUNK_LINES + 2, count=False)
+            chunks = sorted((int(d["line"][0]), d["body"][0])
+                            for d in (searcher.doc(a) for _, a in found.hits))
+            for start, body in chunks:
+                for offset, text in enumerate(body.split("\n")):
+                    if not word.search(text):
+                        continue
+                    line = start + offset
+                    hits.append(Hit(
+                        repo=source, commit=state.commit if state else "", path=path,
+                        line=line, text=text.strip()[:240],
+                        indexed_at=state.indexed_at if state else 0.0,
+                        stale=state.stale(self.max_age_s) if state else True,
+                        kind="definition" if (source, path, line) in defined else "reference"))
+                    if len(hits) >= limit:
+                        return hits
+        return hits
+
     def _hit(self, repo: str, path: str, line: int, text: str, **extra: Any) -> Hit:
         state = self._freshness().get(repo)
         return Hit(repo=repo, commit=state.commit if state else "", path=path, line=line,
@@ -384,8 +431,6 @@ class ContextIndex:
 
 
 def _words(query: str) -> list[str]:
-    import re
-
     return re.findall(r"[A-Za-z0-9_]+", query)
 
 

@@ -39,6 +39,10 @@ def build_server(home: ContextHome, *, host: str = "127.0.0.1", port: int = 0) -
     def symbol(name: str, repo: str | None = None) -> list[dict[str, Any]]:
         return api.symbol(index(), name, repo)
 
+    @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["refs"])
+    def refs(name: str, repo: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return api.refs(index(), name, repo, limit)
+
     @mcp.tool(annotations=READ_ONLY, description=api.TOOL_DESCRIPTIONS["read"])
     def read(ref: str) -> dict[str, Any]:
         return api.read(home, index(), ref)

@@ -1,11 +1,13 @@
 """How the rest of Tack meets the sidecar: `tack up` starts it, sessions get its MCP server
-and built-in tools, and hand-offs ask it to fetch. Each is one call from the existing place."""
+and built-in tools, and hand-offs and merged PRs ask it to fetch. Each is one call from the
+existing place (the merge through the `pull_request_merged` plug-in hook)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from tack.context.home import CONTEXT_SERVER_NAME, HOME_ENV, ContextHome
 # The MCP server name agents see: tools become mcp__tack_context__search and so on.
 
 if TYPE_CHECKING:
+    from tack.context.manifest import RepoSource
     from tack.context.notes import SessionNotes
     from tack.tracker.base import Issue
     from tack.workflow import Workflow
@@ -110,3 +113,31 @@ def after_handoff(workflow: Workflow, repos: list[str] | None = None) -> None:
         from tack.context.service import notify
 
         notify(home, repos)
+
+
+def after_merge(workflow: Workflow, forge_repo: str) -> None:
+    """A PR on `forge_repo` (`owner/name`) was merged: fetch the mirrors of that repository,
+    or every mirror when none of the manifest's URLs names it (a local `path:` repository)."""
+    home = home_for(workflow)
+    if home is None:
+        return
+    from tack.context import ContextError
+    from tack.context.service import notify
+
+    try:
+        manifest = home.manifest()
+    except ContextError:  # the sidecar reports a broken manifest itself
+        notify(home, None)
+        return
+    notify(home, repos_named(manifest.repos, forge_repo) or None)
+
+
+def repos_named(repos: Sequence[RepoSource], forge_repo: str) -> list[str]:
+    """Names of the manifest repositories whose URL ends in `forge_repo` (`o/r`, `o/r.git`)."""
+    wanted = forge_repo.strip("/").lower().removesuffix(".git")
+    found = []
+    for repo in repos:
+        url = (repo.url or "").lower().rstrip("/").removesuffix(".git")
+        if wanted and (url.endswith("/" + wanted) or url.endswith(":" + wanted)):
+            found.append(repo.name)
+    return found

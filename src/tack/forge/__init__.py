@@ -71,6 +71,8 @@ class SyncReport:
     states: dict[str, str]
     # One line per PR that could not be read (`o/r#12: GitHub refused ...`); the others were.
     errors: tuple[str, ...] = ()
+    # The PRs this sync found merged that were not recorded as merged before.
+    merged: tuple[PullRequestRecord, ...] = ()
 
 
 def _forge_settings(config: ServiceConfig, url: str) -> tuple[str, str | None, str | None, str]:
@@ -216,6 +218,7 @@ async def sync_feedback(config: ServiceConfig, db: sqlite3.Connection | Path | s
     new = 0
     states: dict[str, str] = {}
     errors: list[str] = []
+    merged: list[PullRequestRecord] = []
     prs = [pr for pr in store.pull_requests(open_only=not include_closed)
            if pr.forge in _TOKEN_ENV]
     forges: dict[tuple[str, str], Forge] = {}
@@ -230,13 +233,15 @@ async def sync_feedback(config: ServiceConfig, db: sqlite3.Connection | Path | s
             new += store.record(pr, items)
             store.set_state(pr, state)
             states[f"{pr.repo}#{pr.number}"] = state
+            if state == "merged" and pr.state != "merged":
+                merged.append(pr)
     finally:
         for forge in forges.values():
             await forge.close()
         if not isinstance(db, sqlite3.Connection):
             store.close()
     return SyncReport(pull_requests=len(prs), new_items=new, states=states,
-                      errors=tuple(errors))
+                      errors=tuple(errors), merged=tuple(merged))
 
 
 async def _forge_for(config: ServiceConfig, pr: PullRequestRecord,

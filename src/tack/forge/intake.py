@@ -1,6 +1,7 @@
 """Review intake under `tack up`: read what people said on Tack's open PRs/MRs into the state
 db every `pull_requests.feedback_sync_ms`, and at once when asked (`POST /api/v1/refresh`),
-so `tack learn` finds review feedback without anyone running a sync by hand.
+so `tack learn` finds review feedback without anyone running a sync by hand. A PR it finds
+merged is announced (`on_merged`; `tack up` calls the `pull_request_merged` hook).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import structlog
 
 from tack.errors import TackError
 from tack.forge import SyncReport, sync_feedback
+from tack.store.feedback import PullRequestRecord
 from tack.workflow.config import ServiceConfig
 
 log = structlog.get_logger(__name__)
@@ -27,8 +29,10 @@ class ReviewIntake:
     """
 
     def __init__(self, config: Callable[[], ServiceConfig], db: sqlite3.Connection, *,
-                 redact: Callable[[str], str] = str) -> None:
+                 redact: Callable[[str], str] = str,
+                 on_merged: Callable[[PullRequestRecord], None] | None = None) -> None:
         self._config = config
+        self._on_merged = on_merged
         self._db = db
         self._redact = redact  # errors may quote a forge's answer: keep secrets out of logs
         self._asked = asyncio.Event()
@@ -56,7 +60,19 @@ class ReviewIntake:
         if report.new_items:
             log.info("review feedback synced", new=report.new_items,
                      pull_requests=report.pull_requests)
+        for pr in report.merged:
+            await self._announce_merge(pr)
         return report
+
+    async def _announce_merge(self, pr: PullRequestRecord) -> None:
+        if self._on_merged is None:
+            return
+        log.info("pull request merged", repo=pr.repo, number=pr.number)
+        try:  # listeners may block (an HTTP call to the context sidecar): off the loop
+            await asyncio.to_thread(self._on_merged, pr)
+        except Exception as exc:  # noqa: BLE001 - a listener never stops the intake
+            log.warning("merge listener failed", repo=pr.repo, number=pr.number,
+                        error=self._redact(f"{type(exc).__name__}: {exc}"))
 
     async def run(self) -> None:
         """Sync now, then every `pull_requests.feedback_sync_ms` or when requested, until

@@ -20,7 +20,6 @@ import structlog
 
 from tack.agents.base import TokenUsage
 from tack.app.artifacts import listing as artifact_listing
-from tack.context.wiring import after_handoff as context_after_handoff
 from tack.errors import TackError
 from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
@@ -134,8 +133,6 @@ class HandoffPublisher:
             result = None
         self.host.store.delete_publish(entry.run_id)
         self.host.notify()
-        if result is not None:  # a branch was pushed: the org-context sidecar fetches now
-            await asyncio.to_thread(context_after_handoff, self.host.workflow)
         await self._handed_off(entry, result)
 
     def _failed(self, row: PublishRow, error: str) -> bool:

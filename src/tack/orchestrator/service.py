@@ -74,7 +74,8 @@ async def run_service(
         if on_started:
             on_started(orch, url)
         intake = ReviewIntake(lambda: orch.workflow.config, store.db,
-                              redact=orch.redactor.text)
+                              redact=orch.redactor.text, on_merged=lambda pr: (
+                                  orch.plugins.pull_request_merged(orch.workflow, pr)))
         orch.refresh_listeners.append(intake.request)
         intake_task = asyncio.create_task(intake.run())
         sidecar = start_sidecar(wf)  # `context:` configured: the org-context sidecar

@@ -18,7 +18,6 @@ import structlog
 from tack.agents import AgentEvent, AgentSession, SessionContext, TurnResult
 from tack.app import run as app_run
 from tack.context.notes import SessionNotes
-from tack.context.wiring import agent_env as context_agent_env
 from tack.context.wiring import session_notes
 from tack.errors import TackError
 from tack.orchestrator import scheduling
@@ -232,5 +231,4 @@ def _agent_env(workspace: object, issue: Issue, workflow: Workflow | None = None
     env["TACK_ISSUE_IDENTIFIER"] = issue.identifier
     env["TACK_ISSUE_ID"] = issue.id
     env["TACK_WORKSPACE"] = str(workspace)
-    env.update(context_agent_env(workflow))  # where the org-context index lives, if any
     return env

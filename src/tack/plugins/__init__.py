@@ -5,9 +5,10 @@ The parts never import this module: what plug-ins register (trackers, agent back
 checks, check parsers) is put into each part's own table when the plug-ins load, and the
 orchestrator calls the run-lifecycle hooks. `tack` loads the plug-ins before any command.
 
-Observer hooks (`workspace_prepared`, `turn_event`, `run_ended`, `handed_off`) never break a
-run: a failing plug-in is logged and skipped. Hooks whose answer the run needs
-(`session_environment`, `session_tools`, `prompt_context`) raise `PluginError` naming the plug-in.
+Observer hooks (`workspace_prepared`, `turn_event`, `run_ended`, `handed_off`,
+`pull_request_merged`) never break a run: a failing plug-in is logged and skipped. Hooks whose
+answer the run needs (`session_environment`, `session_tools`, `prompt_context`) raise
+`PluginError` naming the plug-in.
 """
 
 from __future__ import annotations
@@ -200,6 +201,11 @@ class Plugins:
                 except Exception as exc:  # noqa: BLE001 - observers never break a run
                     log.warning("plug-in hook failed", plugin=name, hook="handed_off",
                                 error=f"{type(exc).__name__}: {exc}")
+
+    # -- outside a run ---------------------------------------------------------------------
+
+    def pull_request_merged(self, workflow: Any, pull_request: Any) -> None:
+        self._observe("pull_request_merged", workflow=workflow, pull_request=pull_request)
 
     # -- plug-in kinds ---------------------------------------------------------------------
 

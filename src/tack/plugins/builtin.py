@@ -1,8 +1,11 @@
 """Tack's own parts, plugged in through the same hooks as anyone's: the lessons and golden
-principles in the prompt, the reviewer at hand-off, and the `check` tool for the agent."""
+principles in the prompt, the reviewer at hand-off, the `check` tool for the agent, and the
+context sidecar (its home in the session's environment, a fetch after a hand-off push or a
+merged pull request)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,8 @@ from tack.plugins.types import AgentTool, Run
 
 if TYPE_CHECKING:
     from tack.forge import Handoff
+    from tack.store.feedback import PullRequestRecord
+    from tack.workflow import Workflow
 
 hookimpl = pluggy.HookimplMarker("tack")
 
@@ -30,13 +35,29 @@ def prompt_context(run: Run) -> dict[str, Any]:
 
 
 @hookimpl
-def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None] | None:
-    """With `review.on_handoff`, the reviewer agent reviews the change."""
-    if not run.workflow.config.review.on_handoff:
-        return None
-    from tack.review.handoff import review
+def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None]:
+    """A pushed hand-off makes the context sidecar fetch; with `review.on_handoff`, the
+    reviewer agent reviews the change."""
+    return _handed_off(run, handoff)
 
-    return review(run, handoff)
+
+async def _handed_off(run: Run, handoff: Handoff | None) -> None:
+    if handoff is not None:  # a branch was pushed: the org-context sidecar fetches now
+        from tack.context.wiring import after_handoff
+
+        await asyncio.to_thread(after_handoff, run.workflow)
+    if run.workflow.config.review.on_handoff:
+        from tack.review.handoff import review
+
+        await review(run, handoff)
+
+
+@hookimpl
+def session_environment(run: Run) -> dict[str, str]:
+    """With `context:` configured: where the org-context index lives (TACK_CONTEXT_HOME)."""
+    from tack.context.wiring import agent_env
+
+    return agent_env(run.workflow)
 
 
 @hookimpl
@@ -58,3 +79,11 @@ def run_attempt(run: Run) -> Awaitable[str | None] | None:
     run.note(f"racing {count} attempts (best-of-{count})")
     return race_in_workspace(run.workflow.path, run.issue.identifier, count,
                              run.workflow.config, run.workspace)
+
+
+@hookimpl
+def pull_request_merged(workflow: Workflow, pull_request: PullRequestRecord) -> None:
+    """With `context:` configured, the context sidecar fetches the merged repository now."""
+    from tack.context.wiring import after_merge
+
+    after_merge(workflow, pull_request.repo)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from tack.agents import AgentEvent
     from tack.forge import Handoff
     from tack.plugins.types import AgentTool, Run
+    from tack.store.feedback import PullRequestRecord
+    from tack.workflow import Workflow
 
 hookspec = pluggy.HookspecMarker("tack")
 
@@ -63,6 +65,14 @@ def run_ended(run: Run, status: str, error: str | None) -> None:
 @hookspec
 def handed_off(run: Run, handoff: Handoff | None) -> Awaitable[None] | None:
     """The run handed off; after publishing (`handoff` None when not published). May be async."""
+
+
+# -- what Tack learns from outside a run ----------------------------------------------------
+
+
+@hookspec
+def pull_request_merged(workflow: Workflow, pull_request: PullRequestRecord) -> None:
+    """A pull request Tack opened was found merged (review intake); runs off the event loop."""
 
 
 # -- plug-in kinds: each gets a `register(name, thing)` to call once per thing -------------
