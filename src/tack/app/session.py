@@ -292,10 +292,12 @@ class AppSession:
             return "recording started", {}
         if self.recording is None:
             raise AppError("no recording is running: `tack app record start` first.")
-        video, poster = await self.recording.stop()
+        recorded = await self.recording.stop()
         self.recording = None
-        return f"recording: {video}\nposter: {poster}", {"video": str(video),
-                                                         "poster": str(poster)}
+        return recorded.text(), {"video": str(recorded.video) if recorded.video else None,
+                                 "poster": str(recorded.poster), "frames": str(recorded.frames),
+                                 "seconds": round(recorded.seconds, 2),
+                                 "problem": recorded.problem}
 
     async def close(self) -> None:
         if self.recording is not None:
