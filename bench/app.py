@@ -170,7 +170,7 @@ def main() -> None:
             print(f"  `tack app click` CLI end to end (Python start-up included): {cli:.0f} ms")
             waited, checked = asyncio.run(click_paths(ws))
             print(f"  the click alone, in-process: Playwright's actionability wait {waited:.1f} ms,"
-                  f" Tack's one check + force {checked:.1f} ms ({waited / checked:.1f}x)")
+                  f" Tack's one check + mouse {checked:.1f} ms ({waited / checked:.1f}x)")
             time.sleep(2)  # idle: let the page and Chromium settle before reading RSS
             pss, rss = session_memory_mb(ws)
             print(f"memory of an idle workspace session (daemon + Chromium + app): "
