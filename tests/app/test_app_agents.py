@@ -14,7 +14,7 @@ import pytest
 
 from tack.agents.base import SessionContext
 from tack.app import run as app_run
-from tack.app.client import running, stop
+from tack.app.client import call, running, stop
 from tack.app.config import AppConfig
 from tack.app.home import AppHome
 from tack.testing import StubModelServer
@@ -61,13 +61,18 @@ async def test_codex_runs_tack_app_in_its_sandbox_and_the_model_sees_the_page(
 
     ws = workspace(tmp_path)
     script = {"conversations": [{"steps": [
-        {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": SNAPSHOT}}]},
+        # Codex hands back a command's output after `yield_time_ms` even while it runs.
+        {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": SNAPSHOT,
+                                                               "yield_time_ms": 60_000}}]},
         {"expect": SEEN, "text": "I see the counter page."},
     ]}]}
     try:
         async with StubModelServer(script) as server:
             home = codex_home(tmp_path, server.url)
             env = start_app_session(ws, {**os.environ, **codex_env(home)})
+            # The app and Chromium up first: a cold start on a busy machine can outlast the
+            # longest wait codex grants a command before it returns what it has so far.
+            call(ws, "open")
             with LocalTracker(tmp_path / "issues.db") as tracker:
                 issue = tracker.add_issue("Look at the counter")
                 ctx = SessionContext(workspace=ws, issue=issue, tracker=tracker, env=env)
@@ -85,6 +90,7 @@ async def test_codex_runs_tack_app_in_its_sandbox_and_the_model_sees_the_page(
     assert result.ok, [e.data for e in events.events if e.kind in ("tool_result", "tool_call")]
     assert result.final_message == "I see the counter page."
     assert "workspace-write" in sandbox  # codex ran the command in its default sandbox
+    assert (AppHome(ws).dir / "mailbox").is_dir()  # refused connect(), so through the door
 
 
 @needs_claude
