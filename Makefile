@@ -10,9 +10,11 @@ AGENT_CLIS := tools/agents/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 # bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite.
 BWRAP := /usr/bin/bwrap
+# Debian's ffmpeg: `tack app record` encodes its screencast frames to WebM (docs/app.md).
+FFMPEG := /usr/bin/ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install agent-clis browser sandbox bench clean
+.PHONY: demo test install agent-clis browser sandbox video bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tack needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -42,10 +44,16 @@ $(BWRAP):
 
 sandbox: $(BWRAP)
 
+$(FFMPEG):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg
+
+video: $(FFMPEG)
+
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP)
+test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP) $(FFMPEG)
 	$(BIN)/tack principles lint
 	$(BIN)/tack scan
 	$(BIN)/mypy

@@ -92,6 +92,33 @@ def cold_command(url: str, ref_action: bool) -> None:
         browser.close()
 
 
+async def click_paths(ws: Path, repeat: int = 30) -> tuple[float, float]:
+    """p50 ms of one click on the daemon's own page, attached from here over CDP: Playwright's
+    `click()` (waits for visible, stable, enabled, hit target) vs what the daemon does."""
+    from playwright.async_api import async_playwright
+
+    from tack.app.pointer import point_at
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.connect_over_cdp(
+            f"http://127.0.0.1:{AppHome(ws).ports().browser}")
+        page = browser.contexts[0].pages[0]
+        button = page.locator("#add")
+
+        async def p50(act: Callable[[], Any]) -> float:
+            await act()
+            samples = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                await act()
+                samples.append((time.perf_counter() - start) * 1000)
+            return statistics.median(samples)
+
+        waited = await p50(lambda: button.click())
+        checked = await p50(lambda: point_at(button, "click", "#add"))
+    return waited, checked  # leaving the block drops this connection, not the browser
+
+
 def session_memory_mb(ws: Path) -> tuple[float, float]:
     """(PSS, RSS) summed over the session's process groups. Chromium's processes share most
     pages, so RSS counts them several times; PSS splits shared pages fairly."""
@@ -141,6 +168,9 @@ def main() -> None:
             print(f"  snapshot  warm {warm_snapshot:7.1f} ms   cold {cold_snapshot:7.1f} ms   "
                   f"{cold_snapshot / warm_snapshot:5.0f}x")
             print(f"  `tack app click` CLI end to end (Python start-up included): {cli:.0f} ms")
+            waited, checked = asyncio.run(click_paths(ws))
+            print(f"  the click alone, in-process: Playwright's actionability wait {waited:.1f} ms,"
+                  f" Tack's one check + mouse {checked:.1f} ms ({waited / checked:.1f}x)")
             time.sleep(2)  # idle: let the page and Chromium settle before reading RSS
             pss, rss = session_memory_mb(ws)
             print(f"memory of an idle workspace session (daemon + Chromium + app): "

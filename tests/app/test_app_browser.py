@@ -142,3 +142,32 @@ def test_kill_9_of_tack_leaves_no_app_or_browser_after_the_next_start(
         pid, born = int(str(entry["pid"])), entry["start"]
         wait_for(lambda pid=pid, born=born: start_time(pid) != born, 15, f"{role} to end")
         assert not group_alive(int(str(entry["pgid"])))
+
+
+def test_a_click_that_cannot_land_is_refused_at_once_with_the_reason(
+        app_workspace: MakeWorkspace) -> None:
+    from tack.app.client import call
+    from tack.app.home import AppError
+
+    ws = app_workspace()
+    button = ref_of(call(ws, "snapshot").text, 'button "Add one"')
+    page_js = {
+        "disabled": "document.getElementById('add').disabled = true",
+        "hidden": "document.getElementById('add').disabled = false; "
+                  "document.getElementById('add').style.visibility = 'hidden'",
+        "covered by #veil": "document.getElementById('add').style.visibility = 'visible'; "
+                            "const v = document.createElement('div'); v.id = 'veil'; "
+                            "v.style.cssText = 'position:fixed;inset:0;z-index:9'; "
+                            "document.body.append(v)",
+    }
+    for why, script in page_js.items():
+        call(ws, "eval", script=script)
+        for verb in ("click", "hover"):
+            with pytest.raises(AppError, match=f"cannot {verb} {button}: it is {why}"):
+                call(ws, verb, target=button)
+    call(ws, "eval", script="document.getElementById('veil').remove(); window.clicks = 0; "
+                            "document.getElementById('add').onclick = () => window.clicks++; 0")
+    assert f"click {button}: done" in call(ws, "click", target=button).text
+    assert call(ws, "eval", script="window.clicks").text == "1"  # a real click landed
+    call(ws, "hover", target=button)
+    assert call(ws, "eval", script="document.querySelector('#add:hover') !== null").text == "true"

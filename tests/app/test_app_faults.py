@@ -71,3 +71,13 @@ def test_a_daemon_nobody_owns_stops_when_idle(app_workspace: MakeWorkspace) -> N
     assert result.returncode == 0 and "app: stopped" in result.stdout
     pgid = int(str(read_records(AppHome(ws))["daemon"]["pgid"]))
     wait_for(lambda: not group_alive(pgid), 20, "the idle daemon to stop")
+
+
+def test_doctor_says_how_to_install_a_missing_ffmpeg(app_workspace: MakeWorkspace,
+                                                     tmp_path: object) -> None:
+    ws = app_workspace()
+    result = run_tack("doctor", "--json", "--workflow", str(ws / "WORKFLOW.md"), cwd=ws,
+                      env={"PATH": str(tmp_path)})
+    (check,) = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "ffmpeg"]
+    assert not check["ok"] and "`tack app record`" in check["detail"]
+    assert "apt-get install -y --no-install-recommends ffmpeg" in check["detail"]

@@ -67,6 +67,8 @@ def test_tack_up_agent_fixes_the_app_and_hands_off_with_evidence(
     ws = tmp_path / "workspaces" / ident
     assert "count += 1" in (ws / "counter.js").read_text()
     assert not (AppHome(ws).pids).exists()  # the run stopped its app session
+    assert (ws / ".agents" / "skills" / "tack-app" / "SKILL.md").is_file()  # taught, unasked
+    assert ".agents" not in git(ws, "show", "--stat", "HEAD")  # and never committed
 
 
 def test_kill_9_of_tack_up_leaves_no_app_or_browser_after_the_next_start(

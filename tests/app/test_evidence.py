@@ -82,3 +82,19 @@ def test_dashboard_timeline_shows_a_runs_evidence(tmp_path: Path) -> None:
     html = str(timeline_runs(detail))
     assert '<img src="/api/v1/runs/3/artifacts/after-fix.png"' in html
     assert 'aria-label="Evidence of run 3"' in html
+
+
+def test_dashboard_plays_a_recording_with_its_poster_and_the_api_serves_it(tmp_path: Path) -> None:
+    from tack.server.artifacts import with_artifacts
+    from tack.server.fragments import timeline_runs
+
+    folder = artifacts.run_dir(tmp_path, 4)
+    folder.mkdir(parents=True)
+    (folder / "recording-1.webm").write_bytes(b"\x1aE\xdf\xa3webm")
+    (folder / "recording-1-poster.jpg").write_bytes(b"\xff\xd8jpeg")
+    detail = with_artifacts({"runs": [{"run_id": 4, "status": "succeeded"}]}, tmp_path)
+    html = str(timeline_runs(detail))
+    assert ('<video controls preload="none" src="/api/v1/runs/4/artifacts/recording-1.webm" '
+            'poster="/api/v1/runs/4/artifacts/recording-1-poster.jpg"') in html
+    assert artifacts.media_type("recording-1.webm") == "video/webm"
+    assert "- `recording-1.webm`" in "\n".join(artifacts.evidence_markdown(4, ["recording-1.webm"]))

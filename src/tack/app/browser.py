@@ -8,6 +8,7 @@ takes (`app.cdp`), and a process group the sweep can end after a `kill -9` of Ta
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,9 +29,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
     "--no-default-browser-check", "--disable-dev-shm-usage",
 ]
+_TMPDIR_MAX = 50
 INSTALL_HINT = ("install Debian's chromium (`apt-get install -y --no-install-recommends "
                 "chromium`) or point `app.chromium` in WORKFLOW.md at a Chromium binary; "
                 "`tack doctor` checks it")
+
+
+def _chromium_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Chromium keeps a singleton socket under $TMPDIR and aborts (SIGABRT) when that path
+    # overflows a socket address; an agent session's TMPDIR can be that deep.
+    if len(env.get("TMPDIR", "")) > _TMPDIR_MAX:
+        env.pop("TMPDIR")
+    return env
 
 
 @dataclass
@@ -113,7 +124,7 @@ class BrowserSession:
              "--remote-debugging-address=127.0.0.1", f"--user-data-dir={self.profile}",
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            start_new_session=True, env=_chromium_env())
 
     async def _wait_endpoint(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

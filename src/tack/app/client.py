@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tack.app import door
 from tack.app.config import AppConfig
 from tack.app.home import OWNER_ENV, AppError, AppHome
 from tack.app.procs import group_alive, kill_group, read_records, sweep
@@ -28,10 +29,20 @@ class Reply:
     data: dict[str, Any]
 
 
-def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+def _request(home: AppHome, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One request over the daemon's socket, or through its door (app/door.py) when this
+    process may not `connect()` (codex's sandbox with the network off)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
-        sock.connect(str(path))
+        try:
+            sock.connect(str(home.socket))
+        except PermissionError:
+            return door.request(home, payload, timeout)
+        except FileNotFoundError:
+            # A sandbox with its own /tmp (Tack's bwrap) hides the short socket path.
+            if not door.door(home).exists():
+                raise
+            return door.request(home, payload, timeout)
         sock.sendall(json.dumps(payload).encode() + b"\n")
         chunks = []
         while True:
@@ -45,9 +56,20 @@ def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, A
     return answer if isinstance(answer, dict) else {}
 
 
+def _connect_forbidden(home: AppHome) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(home.socket))
+        except PermissionError:
+            return True
+        except OSError:
+            return False
+    return False
+
+
 def running(home: AppHome) -> bool:
     try:
-        return bool(_request(home.socket, {"cmd": "ping"}, 2).get("ok"))
+        return bool(_request(home, {"cmd": "ping"}, 2).get("ok"))
     except (OSError, ValueError):
         return False
 
@@ -56,6 +78,12 @@ def ensure_daemon(home: AppHome, timeout: float = 30.0,
                   env: dict[str, str] | None = None) -> None:
     if running(home):
         return
+    if _connect_forbidden(home):
+        raise AppError(f"no app daemon answers for {home.workspace}, and this shell's sandbox "
+                       "forbids network connections, so a daemon started here could not drive "
+                       "a browser. Tack starts the daemon when the session starts if `app:` in "
+                       "WORKFLOW.md sets `start` or `cdp`; outside the sandbox, `tack app "
+                       "start` starts it by hand.")
     sweep(home)  # a daemon that died leaves its app and browser behind
     home.ensure()
     log = home.daemon_log().open("ab")
@@ -80,11 +108,13 @@ def call(workspace: Path, cmd: str, *, env: dict[str, str] | None = None, **args
     home = AppHome(workspace)
     if cmd == "stop":
         return Reply(True, stop(workspace), {})
-    ensure_daemon(home, env=env)
-    config = home.read_config()
+    timeout = home.read_config().start_timeout_ms / 1000 + _SLACK_S
     try:
-        answer = _request(home.socket, {"cmd": cmd, "args": args},
-                          config.start_timeout_ms / 1000 + _SLACK_S)
+        try:  # a warm daemon answers at once: no liveness round trip first
+            answer = _request(home, {"cmd": cmd, "args": args}, timeout)
+        except (FileNotFoundError, ConnectionRefusedError):  # nobody listens: nothing was sent
+            ensure_daemon(home, env=env)
+            answer = _request(home, {"cmd": cmd, "args": args}, timeout)
     except (OSError, ValueError) as exc:
         raise AppError(f"the app daemon for {workspace} stopped answering ({exc}); see "
                        f"{home.daemon_log()} and retry (`tack app status`).") from exc
@@ -99,7 +129,7 @@ def stop(workspace: Path) -> str:
     groups = [int(str(e.get("pgid"))) for e in read_records(home).values()]
     if running(home):
         try:
-            _request(home.socket, {"cmd": "stop"}, 30)
+            _request(home, {"cmd": "stop"}, 30)
         except (OSError, ValueError):
             pass
         deadline = time.monotonic() + 10

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from playwright.async_api import Error as PlaywrightError
 
+from tack.app.door import serve as serve_door
 from tack.app.home import OWNER_ENV, AppError, AppHome
 from tack.app.procs import record, start_time
 from tack.app.session import AppSession, Result, describe_playwright
@@ -72,25 +73,28 @@ class Daemon:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await reader.readline()
-            request = json.loads(line or b"{}")
-            cmd = str(request.get("cmd", ""))
-            if cmd != "ping":  # a liveness check is not use
-                self.last_used = time.monotonic()
-            reply: dict[str, Any]
-            if cmd == "stop":
-                async with self.lock:  # the app and browser are gone when the caller hears back
-                    await self.session.close()
-                reply = {"ok": True, "text": "app session stopped", "data": {}}
-                self.done.set()
-            else:
-                async with self.lock:
-                    reply = await self._run(cmd, dict(request.get("args") or {}))
+            reply = await self.answer(json.loads(line or b"{}"))
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             await writer.drain()
         except (ConnectionError, ValueError):
             pass
         finally:
             writer.close()
+
+    async def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request, from the socket or the door."""
+        cmd = str(request.get("cmd", ""))
+        if cmd != "ping":  # a liveness check is not use
+            self.last_used = time.monotonic()
+        if cmd == "ping":  # answered at once, even while a command holds the page
+            return {"ok": True, "text": "pong", "data": {"pid": os.getpid()}}
+        if cmd == "stop":
+            async with self.lock:  # the app and browser are gone when the caller hears back
+                await self.session.close()
+            self.done.set()
+            return {"ok": True, "text": "app session stopped", "data": {}}
+        async with self.lock:
+            return await self._run(cmd, dict(request.get("args") or {}))
 
     async def _run(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
         for attempt in (1, 2):
@@ -133,6 +137,7 @@ class Daemon:
         sock.unlink(missing_ok=True)
         server = await asyncio.start_unix_server(self.handle, path=str(sock))
         os.chmod(sock, 0o600)
+        door = await serve_door(self.home, self.answer)
         record(self.home, "daemon", os.getpid())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -145,6 +150,7 @@ class Daemon:
             await self.done.wait()
         finally:
             server.close()
+            door.cancel()
             await self.session.close()
             sock.unlink(missing_ok=True)
             record(self.home, "daemon", None)

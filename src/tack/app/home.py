@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +58,9 @@ class AppHome:
         if len(str(path)) <= _SOCKET_PATH_MAX:
             return path
         digest = hashlib.sha256(str(self.workspace.resolve()).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / "tack-app" / f"{digest}.sock"
+        # Not $TMPDIR: an agent's session may set its own, and every process (the run, the
+        # daemon, the CLI in an agent's shell) must name the same socket.
+        return Path("/tmp") / f"tack-app-{os.getuid()}" / f"{digest}.sock"
 
     @property
     def pids(self) -> Path:

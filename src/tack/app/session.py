@@ -22,6 +22,7 @@ from tack.app.browser import BrowserSession
 from tack.app.config import AppConfig
 from tack.app.home import AppError, AppHome, expand, port_in_use
 from tack.app.process import AppProcess
+from tack.app.pointer import point_at
 from tack.app.procs import record
 from tack.app.snapshot import Digest, ref_map, refs_in
 from tack.app.video import Recording
@@ -211,14 +212,12 @@ class AppSession:
     async def act(self, verb: str, target: str, value: str | None = None) -> Result:
         page = await self.page()
         locator = self.locator(page, target)
-        if verb == "click":
-            await locator.click()
+        if verb in ("click", "hover"):
+            await point_at(locator, verb, target)
         elif verb == "fill":
             await locator.fill(value or "")
         elif verb == "select":
             await locator.select_option(value)
-        elif verb == "hover":
-            await locator.hover()
         else:
             raise AppError(f"unknown action {verb!r}")
         return await self._brief(page, f"{verb} {target}: done")
@@ -292,10 +291,12 @@ class AppSession:
             return "recording started", {}
         if self.recording is None:
             raise AppError("no recording is running: `tack app record start` first.")
-        video, poster = await self.recording.stop()
+        recorded = await self.recording.stop()
         self.recording = None
-        return f"recording: {video}\nposter: {poster}", {"video": str(video),
-                                                         "poster": str(poster)}
+        return recorded.text(), {"video": str(recorded.video) if recorded.video else None,
+                                 "poster": str(recorded.poster), "frames": str(recorded.frames),
+                                 "seconds": round(recorded.seconds, 2),
+                                 "problem": recorded.problem}
 
     async def close(self) -> None:
         if self.recording is not None:

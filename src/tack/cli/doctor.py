@@ -171,6 +171,10 @@ def run_checks(workflow: Path | None) -> list[Check]:
     checks.append(_binary("chromium", config.app.chromium,
                           "`tack app` needs it: `apt-get install -y --no-install-recommends "
                           "chromium`, or set app.chromium in WORKFLOW.md"))
+    checks.append(_binary("ffmpeg", "ffmpeg",
+                          "`tack app record` needs it for a WebM video (without it only "
+                          "JPEG frames are kept): `apt-get install -y --no-install-recommends "
+                          "ffmpeg`"))
     checks += _sandbox(config, workflow)
     if wf_check is not None:
         checks.append(wf_check)

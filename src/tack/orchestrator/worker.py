@@ -118,12 +118,14 @@ class AttemptRunner:
             if os.path.realpath(ws.path) != os.path.realpath(workspaces.path_for(issue.identifier)):
                 return AttemptOutcome("failed", "workspace path is outside the workspace root")
             backend = self.orch.backend_factory(wf)
+            env = _agent_env(ws.path, issue, wf)
+            env.update(await asyncio.to_thread(app_run.session_environment, ws.path, cfg.app,
+                                               env))
             ctx = SessionContext(
                 workspace=ws.path,
                 issue=issue,
                 tracker=self.orch.tracker,
-                env={**_agent_env(ws.path, issue, wf),
-                     **app_run.session_environment(ws.path, cfg.app)},
+                env=env,
                 on_process=self._on_process,
                 sandbox=agent_policy(wf, trust=issue.trust),
                 can_park=True,

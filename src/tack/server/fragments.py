@@ -268,6 +268,13 @@ def _evidence(run_id: Any, names: list[str]) -> Markup:
         if name.lower().endswith((".png", ".jpg", ".jpeg")):
             return _fill('<li><a href="{}"><img src="{}" alt="{}" loading="lazy" '
                          'style="max-width:240px"></a></li>', url, url, name)
+        if name.lower().endswith(".webm"):  # a recording, with its poster frame when kept
+            poster = name[:-5] + "-poster.jpg"
+            return _fill('<li><video controls preload="none" src="{}" poster="{}" '
+                         'style="max-width:240px" aria-label="{}"></video> '
+                         '<a href="{}">{}</a></li>', url,
+                         url[:-len(quote(name, safe=''))] + quote(poster, safe='')
+                         if poster in names else "", name, url, name)
         return _fill('<li><a href="{}">{}</a></li>', url, name)
 
     return _fill('<ul aria-label="Evidence of run {}">{}</ul>', run_id,

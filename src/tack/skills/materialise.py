@@ -17,6 +17,7 @@ from pathlib import Path
 from tack.skills.base import SkillError, SkillRef
 from tack.skills.installer import verify
 from tack.skills.lock import LockedSkill, SkillsHome, check_installed, read_lock
+from tack.skills.sources import BUILTIN_DIR
 from tack.tracker.base import Issue
 from tack.workflow.config import SkillsConfig
 
@@ -130,3 +131,24 @@ def verify_before_up(home: SkillsHome) -> None:
             if len(drifts) > 1 else ""
         raise SkillError(_drift_message(home, first.name, first.problem) + more,
                          code="skill_drift")
+
+
+def provide_builtin_skill(workspace: Path, name: str) -> bool:
+    """Copy one of Tack's own skills into the workspace for every agent, unless a copy is
+    there (an installed, locked one wins). A part that needs its skill (`app:` configured
+    wants `tack-app`) calls this, so nobody has to run `tack skills add` first. True when
+    copied."""
+    source = BUILTIN_DIR / name
+    if not (source / "SKILL.md").is_file():
+        raise SkillError(f"Tack has no built-in skill {name!r} (in {BUILTIN_DIR})")
+    copied = False
+    for rel in SKILL_DIRS:
+        target = workspace / rel / name
+        if target.exists() or target.is_symlink():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, target)
+        copied = True
+    if copied:
+        _exclude_from_git(workspace, [f"/{rel}/{name}/" for rel in SKILL_DIRS])
+    return copied
