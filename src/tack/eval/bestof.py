@@ -291,8 +291,12 @@ def _agent_of(wf_path: Path) -> tuple[str, str]:
     from tack.workflow import load_workflow
 
     config = load_workflow(wf_path).config
-    backend = config.agent.backend or "auto"
-    model = {"builtin": config.builtin.model, "claude": config.claude.model}.get(backend)
+    backend = config.agent.backend
+    # `builtin.model`, `claude.model`, or a pass-through `codex.model`; a plug-in backend's
+    # section may have none.
+    section = getattr(config, backend, None)
+    model = getattr(section, "model", None) or (getattr(section, "model_extra", None) or {}).get(
+        "model")
     return backend, str(model or "")
 
 
