@@ -202,8 +202,8 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
         variant = variants[index % len(variants)]
         attempt = Attempt(index, variant.name)
         root = work / f"attempt-{index}"
-        started = time.monotonic()
         async with gate:
+            started = time.monotonic()  # the attempt's own time, not its wait for a slot
             try:
                 await asyncio.to_thread(prepare_attempt, base_wf, {}, variant, spec,
                                         wf.config.hooks.after_create, repo, root)
@@ -220,7 +220,7 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
             except Exception as exc:  # noqa: BLE001 - one broken attempt must not end the race
                 attempt.error = f"{type(exc).__name__}: {exc}"
                 attempt.branch = None
-        attempt.seconds = time.monotonic() - started
+            attempt.seconds = time.monotonic() - started
         return attempt
 
     attempts = list(await asyncio.gather(*(one(i) for i in range(count))))
