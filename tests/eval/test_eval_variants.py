@@ -101,3 +101,38 @@ def test_an_agent_that_never_hands_off_ends_after_max_runs_unresolved(tmp_path: 
     assert row[:3] == ("scored", 0, 0)
     assert "not handed off after 2 runs" in row[3]
     assert row[4] < 100  # ended by the run cap, not the timeout
+
+
+def test_jobs_runs_trials_at_once(tmp_path: Path) -> None:
+    """`--jobs 2`: two trials' agents talk to the model at the same time. Each model answer
+    waits 1.5 s, so one trial's conversation spans at least 6 s; run one after the other,
+    the second trial's first request would come after the first trial's last."""
+    import asyncio
+
+    from tack.eval import load_suite
+    from tack.eval.runner import RunPlan, run_plan
+    from tack.eval.variants import parse_variant
+    from tack.testing import StubModelServer
+    from tests.eval.sensitive import stub_script
+
+    make_suite(tmp_path, 2)
+    script = stub_script()
+    for conversation in script["conversations"]:
+        for step in conversation["steps"]:
+            step["delay_ms"] = 1500
+    with StubModelServer(script) as stub:
+        plan = RunPlan(load_suite(tmp_path / "suite"),
+                       [parse_variant(f"with=principles={tmp_path / 'PRINCIPLES.md'}",
+                                      cwd=tmp_path)],
+                       tmp_path / "run", jobs=2, timeout_s=120,
+                       common={"builtin": {"base_url": stub.url}})
+        store = asyncio.run(run_plan(plan))
+        spans: dict[str, list[float]] = {}
+        for request in stub.requests:
+            report = "report 0" if "report 0" in json.dumps(request.body) else "report 1"
+            spans.setdefault(report, []).append(request.at)
+    assert [r.resolved for r in store.results()] == [True, True]
+    store.close()
+    assert len(spans) == 2, spans
+    first, second = sorted(spans.values(), key=min)
+    assert min(second) < max(first), spans  # the later trial began before the earlier ended

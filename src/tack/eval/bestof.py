@@ -6,7 +6,8 @@ orchestrator, exactly like an eval trial. Each is then scored in a clean checkou
 branch: the visible checks (`tack check`, from `feedback.checks`), then the principles scan
 on the files it changed. The winner's branch becomes the issue's branch in the project's
 repository, the issue moves to the hand-off state, and every attempt's score is recorded
-in `.tack/best-of/<issue>.json` and in a comment on the issue.
+in `.tack/best-of/<issue>.json` (read by the API, the dashboard and the PR body) and in a
+comment on the issue.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tack.eval.records import best_of_markdown
 from tack.eval.runner import drive, prepare_attempt
 from tack.eval.sources import git
 from tack.eval.store import TrialResult
@@ -39,6 +41,9 @@ _LABEL = re.compile(r"^best-of:(\d+)$", re.IGNORECASE)
 class Attempt:
     index: int
     variant: str
+    # The attempt's agent, from its own WORKFLOW.md (the variant's overrides applied).
+    backend: str = ""
+    model: str = ""
     branch: str | None = None
     handed_off: bool = False
     checks_passed: bool = False
@@ -51,6 +56,7 @@ class Attempt:
     winner: bool = False
     # The judge model's pick among the attempts (None when no judge was asked).
     judge_pick: bool | None = None
+    judge_score: float | None = None
     judge_reason: str = ""
     diff: str = field(default="", repr=False)
 
@@ -65,17 +71,53 @@ class Attempt:
 
 
 @dataclass
+class JudgeVerdict:
+    """What the judge model was asked with and answered (its raw text, cut)."""
+
+    model: str
+    verdict: str = ""
+    error: str | None = None
+
+
+@dataclass
 class BestOfResult:
     identifier: str
     branch: str
     winner: Attempt | None
     attempts: list[Attempt] = field(default_factory=list)
+    why: str = ""
+    judge: JudgeVerdict | None = None
+    # The orchestrator's run that held the race (None for `tack eval best-of`).
+    run_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"identifier": self.identifier, "branch": self.branch,
-                "winner": self.winner.index if self.winner else None,
+        return {"identifier": self.identifier, "branch": self.branch, "run_id": self.run_id,
+                "winner": self.winner.index if self.winner else None, "why": self.why,
+                "judge": asdict(self.judge) if self.judge else None,
                 "attempts": [{**{k: v for k, v in asdict(a).items() if k != "diff"},
                               "score": list(a.score)} for a in self.attempts]}
+
+
+def winner_reason(winner: Attempt, ranked: list[Attempt]) -> str:
+    """Why `winner` (ranked first) beat the runner-up: the first score they differ on."""
+    if len(ranked) < 2:
+        return "the only attempt that committed a change"
+    other = ranked[1]
+    findings = (winner.check_findings + winner.principle_findings,
+                other.check_findings + other.principle_findings)
+    reasons = [
+        "its visible tests pass and the others' fail" if winner.checks_passed else "",
+        "it handed off and the others did not",
+        f"the judge picked it: {winner.judge_reason}" if winner.judge_reason
+        else "the judge picked it",
+        f"fewer findings ({findings[0]} against {findings[1]})",
+        f"the smallest diff ({winner.changed_lines} lines against {other.changed_lines})",
+    ]
+    for position, reason in enumerate(reasons, start=1):
+        if winner.score[position] != other.score[position]:
+            also = ("; the judge picked it too" if winner.judge_pick and position < 3 else "")
+            return reason + also
+    return f"tied with attempt {other.index}; the earlier attempt wins"
 
 
 def attempts_for(labels: list[str], default: int) -> int:
@@ -128,7 +170,8 @@ def _count(output: str, key: str) -> int:
 async def best_of(project_wf: Path, identifier: str, n: int | None = None,
                   variants: list[Variant] | None = None, timeout_s: float = 1800,
                   jobs: int = 2, workdir: Path | None = None,
-                  judge: bool = False, into_workspace: Path | None = None) -> BestOfResult:
+                  judge: bool = False, into_workspace: Path | None = None,
+                  run_id: int | None = None) -> BestOfResult:
     """Run N attempts of `identifier` (a local-tracker issue) and hand off the best one.
 
     The winner's commit becomes the issue's branch in the project's repository, or, with
@@ -159,11 +202,12 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
         variant = variants[index % len(variants)]
         attempt = Attempt(index, variant.name)
         root = work / f"attempt-{index}"
-        started = time.monotonic()
         async with gate:
+            started = time.monotonic()  # the attempt's own time, not its wait for a slot
             try:
                 await asyncio.to_thread(prepare_attempt, base_wf, {}, variant, spec,
                                         wf.config.hooks.after_create, repo, root)
+                attempt.backend, attempt.model = _agent_of(root / "WORKFLOW.md")
                 attempt.handed_off, attempt.error = await drive(root / "WORKFLOW.md", timeout_s)
                 usage = TrialResult("", "", 0, "")
                 from tack.eval.runner import read_usage
@@ -176,21 +220,24 @@ async def best_of(project_wf: Path, identifier: str, n: int | None = None,
             except Exception as exc:  # noqa: BLE001 - one broken attempt must not end the race
                 attempt.error = f"{type(exc).__name__}: {exc}"
                 attempt.branch = None
-        attempt.seconds = time.monotonic() - started
+            attempt.seconds = time.monotonic() - started
         return attempt
 
     attempts = list(await asyncio.gather(*(one(i) for i in range(count))))
+    verdict = None
     if judge and sum(1 for a in attempts if a.branch) >= 2:
-        await asyncio.to_thread(judge_attempts, judge_settings(wf.config), spec, attempts)
+        verdict = await asyncio.to_thread(judge_attempts, judge_settings(wf.config), spec,
+                                          attempts)
     manager = WorkspaceManager(root=wf.workspace_root(), repo=repo, workspace=wf.config.workspace,
                                hooks=wf.config.hooks)
     branch = manager.branch_for(issue)
     ranked = sorted((a for a in attempts if a.branch), key=lambda a: (a.score, -a.index),
                     reverse=True)
     winner = ranked[0] if ranked else None
-    result = BestOfResult(identifier, branch, winner, attempts)
+    result = BestOfResult(identifier, branch, winner, attempts, judge=verdict, run_id=run_id)
     if winner is not None:
         winner.winner = True
+        result.why = winner_reason(winner, ranked)
         source = str(work / f"attempt-{winner.index}" / "repo")
         if into_workspace is not None:
             # The branch is checked out there, so git refuses to fetch into it: move it.
@@ -216,13 +263,15 @@ def best_of_wanted(config: ServiceConfig, labels: list[str]) -> int:
 
 
 async def race_in_workspace(project_wf: Path, identifier: str, count: int,
-                            config: ServiceConfig, workspace: Path) -> str | None:
+                            config: ServiceConfig, workspace: Path,
+                            run_id: int | None = None) -> str | None:
     """The orchestrator's hook: race `count` attempts and leave the winner's commit in the
     run's workspace. Returns an error for the run, or None when an attempt was handed off."""
     variants = [parse_variant(v, cwd=project_wf.parent) for v in config.agent.best_of_variants]
     result = await best_of(project_wf, identifier, count, variants or None,
                            into_workspace=workspace, judge=config.agent.best_of_judge,
-                           workdir=project_wf.parent / ".tack" / "best-of" / identifier)
+                           workdir=project_wf.parent / ".tack" / "best-of" / identifier,
+                           run_id=run_id)
     return None if result.winner else f"best-of-{count}: no attempt committed anything"
 
 
@@ -237,24 +286,28 @@ def _attempt_branch(root: Path) -> str:
                             workspace=wf.config.workspace, hooks=wf.config.hooks).branch_for(issue)
 
 
+def _agent_of(wf_path: Path) -> tuple[str, str]:
+    """(backend, model) an attempt's WORKFLOW.md runs: what the race's table shows."""
+    from tack.workflow import load_workflow
+
+    config = load_workflow(wf_path).config
+    backend = config.agent.backend
+    # `builtin.model`, `claude.model`, or a pass-through `codex.model`; a plug-in backend's
+    # section may have none.
+    section = getattr(config, backend, None)
+    model = getattr(section, "model", None) or (getattr(section, "model_extra", None) or {}).get(
+        "model")
+    return backend, str(model or "")
+
+
 def render_comment(result: BestOfResult) -> str:
-    lines = [f"Best of {len(result.attempts)}: "
-             + (f"attempt {result.winner.index} ({result.winner.variant}) handed off as "
-                f"`{result.branch}`." if result.winner else "no attempt committed anything."),
-             "", "| attempt | variant | checks | judge | findings | lines changed | tokens | note |",
-             "|---|---|---|---|---|---|---|---|"]
-    for a in result.attempts:
-        lines.append(
-            f"| {a.index}{' (winner)' if a.winner else ''} | {a.variant} | "
-            f"{'pass' if a.checks_passed else 'fail'} | "
-            f"{'-' if a.judge_pick is None else 'best' if a.judge_pick else ''} | "
-            f"{a.check_findings + a.principle_findings} | {a.changed_lines} | {a.tokens} | "
-            f"{(a.error or ('no commit' if a.branch is None else ''))[:80]} |")
-    return "\n".join(lines)
+    return best_of_markdown(result.to_dict())
 
 
-JUDGE_SYSTEM = ("You review competing patches for one issue. Answer with one JSON object: "
-                '{"best": <attempt number>, "why": "<one sentence>"}.')
+JUDGE_SYSTEM = ("You review competing patches for one issue. Score every attempt from 0 to 10 "
+                "and name the best. Answer with one JSON object: "
+                '{"scores": {"<attempt number>": <0-10>, ...}, "best": <attempt number>, '
+                '"why": "<one sentence>"}.')
 
 
 def judge_settings(config: ServiceConfig) -> JudgeSettings:
@@ -270,7 +323,8 @@ def judge_settings(config: ServiceConfig) -> JudgeSettings:
 
 
 def judge_prompt(issue: IssueSpec, attempts: list[Attempt], max_chars: int) -> str:
-    parts = [(f"Compare these attempts at the issue below and pick the best patch.\n\n"
+    parts = [(f"Compare these attempts at the issue below, score each patch and pick the "
+              f"best.\n\n"
              f"Issue: {issue.title}\n{issue.description}\n")]
     for a in attempts:
         if a.branch:
@@ -279,28 +333,59 @@ def judge_prompt(issue: IssueSpec, attempts: list[Attempt], max_chars: int) -> s
     return "".join(parts)
 
 
-def judge_attempts(settings: JudgeSettings, issue: IssueSpec, attempts: list[Attempt]) -> None:
-    """Ask the judge model which diff is best; a failed or unreadable answer picks none."""
+def judge_attempts(settings: JudgeSettings, issue: IssueSpec,
+                   attempts: list[Attempt]) -> JudgeVerdict:
+    """Ask the judge model to score the diffs and pick the best; a failed or unreadable
+    answer picks none. Returns what was asked of whom and the answer, for the record."""
     import httpx
 
     from tack.agents.completion import CompletionError, complete
 
     prompt = judge_prompt(issue, attempts, settings.max_file_chars)
+    asked = JudgeVerdict(model=settings.model)
     with httpx.Client(timeout=settings.timeout_s) as client:
         try:
             done = complete(client, base_url=settings.base_url, model=settings.model,
                             api_key=settings.api_key, system=JUDGE_SYSTEM, user=prompt,
                             temperature=0)
         except CompletionError as exc:
+            asked.error = f"judge unavailable: {exc}"
             for a in attempts:
-                a.judge_reason = f"judge unavailable: {exc}"
-            return
-    match = re.search(r"\{.*\}", done.text, re.DOTALL)
-    try:
-        verdict = json.loads(match.group(0)) if match else {}
-        best = int(str(verdict.get("best")))
-    except (ValueError, TypeError, AttributeError):
-        best = -1
+                a.judge_reason = asked.error
+            return asked
+    asked.verdict = done.text.strip()[:1000]
+    verdict = _verdict(done.text)
+    best = _number(verdict.get("best"))
+    found = verdict.get("scores")
+    scores: dict[str, Any] = found if isinstance(found, dict) else {}
     for a in attempts:
+        if not a.branch:
+            continue
         a.judge_pick = a.index == best
+        a.judge_score = _score_value(scores.get(str(a.index)))
         a.judge_reason = str(verdict.get("why", ""))[:300] if a.index == best else ""
+    return asked
+
+
+def _verdict(text: str) -> dict[str, Any]:
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        found = json.loads(match.group(0)) if match else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1
+
+
+def _score_value(value: Any) -> float | None:
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        return None
+    return min(10.0, max(0.0, score))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tack.app.artifacts import evidence_markdown
+from tack.eval.records import best_of_markdown
 from tack.tracker.base import Issue
 
 MARKER = "<!-- tack:handoff -->"
@@ -44,7 +45,8 @@ def _checks(checks: Any) -> list[str]:
 def render(issue: Issue, summary: dict[str, Any], *, link: str, diff_stat: str,
            commits: list[str]) -> str:
     """Markdown for the PR body. `summary` keys (all optional): message, checks
-    ([{name, status, summary}]), tokens ({input, output, total}), turns, run_id, attempt."""
+    ([{name, status, summary}]), tokens ({input, output, total}), turns, run_id, attempt,
+    best_of (a best-of-N race's record, tack.eval.records)."""
     parts = [MARKER, link, ""]
     message = summary.get("message") or summary.get("summary")
     if message:
@@ -56,6 +58,9 @@ def render(issue: Issue, summary: dict[str, Any], *, link: str, diff_stat: str,
     checks = _checks(summary.get("checks"))
     parts += ["## Checks", "", *(checks or ["_No checks were reported by this run._"]), ""]
     parts += evidence_markdown(int(summary.get("run_id") or 0), list(summary.get("artifacts") or []))
+    race = summary.get("best_of")
+    if isinstance(race, dict):
+        parts += ["## Best-of-N attempts", "", best_of_markdown(race), ""]
     tokens = summary.get("tokens") or {}
     row = [str(tokens.get(k, "–")) for k in ("input", "output", "total")]
     row += [str(summary.get("turns", "–")), str(summary.get("run_id", "–"))]

@@ -21,6 +21,7 @@ import structlog
 from tack.agents.base import TokenUsage
 from tack.app.artifacts import listing as artifact_listing
 from tack.errors import TackError
+from tack.eval.records import best_of_for_run
 from tack.orchestrator.host import plugin_run
 from tack.orchestrator.state import RunningEntry
 from tack.store import PublishRow
@@ -263,7 +264,10 @@ class HandoffPublisher:
                    "tokens": {"input": entry.tokens.input_tokens,
                               "output": entry.tokens.output_tokens,
                               "total": entry.tokens.total_tokens},
-                   "artifacts": artifact_listing(self.host.workflow.tack_dir, entry.run_id)}
+                   "artifacts": artifact_listing(self.host.workflow.tack_dir, entry.run_id),
+                   # A best-of-N race held this run: its attempts' scores go in the PR body.
+                   "best_of": best_of_for_run(self.host.workflow.tack_dir, entry.identifier,
+                                              entry.run_id)}
         result = await publish_handoff(cfg, workspace, branch, entry.issue, summary,
                                        db=self.host.store.db)
         where = result.url or f"{result.remote}/{result.branch}"

@@ -104,7 +104,17 @@ class AttemptRunner:
             racing = self.orch.plugins.run_attempt(run)  # best-of-N (docs/eval.md)
             if racing is not None:
                 error = await racing
-                return AttemptOutcome("failed", error) if error else AttemptOutcome("succeeded")
+                if error:
+                    return AttemptOutcome("failed", error)
+                # The race moved the issue (to the hand-off state): read it back, so the run
+                # ends as handed off and the winner's branch is published like any run's.
+                try:
+                    refreshed = await self.orch.tracker.fetch_issues_by_ids([issue.id])
+                except TackError as exc:
+                    return AttemptOutcome("failed", f"issue state refresh error: {exc.message}")
+                if refreshed:
+                    self.entry.issue, self.entry.issue_read_mono = refreshed[0], time.monotonic()
+                return AttemptOutcome("succeeded")
             try:
                 prompt = wf.render_prompt(issue, self.entry.attempt,
                                           extra=self.orch.plugins.prompt_context(run))

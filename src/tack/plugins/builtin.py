@@ -78,7 +78,7 @@ def run_attempt(run: Run) -> Awaitable[str | None] | None:
         return None
     run.note(f"racing {count} attempts (best-of-{count})")
     return race_in_workspace(run.workflow.path, run.issue.identifier, count,
-                             run.workflow.config, run.workspace)
+                             run.workflow.config, run.workspace, run.run_id)
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tack.errors import TackError
+from tack.eval.records import best_of_record
 from tack.review import plan_gate
 from tack.server import pages
 from tack.server.feedback import with_feedback
@@ -84,7 +85,8 @@ async def render(orch: Orchestrator, identifier: str) -> str:
     return pages.issue_page(
         identifier, issue=issue, plan=plan, plan_waiting=waiting, runs=detail.get("runs") or [],
         skills=_skills(orch.store.db, identifier), lessons=_lessons_given(orch, identifier),
-        prs=_prs(orch.store.db, identifier), diff=diff)
+        prs=_prs(orch.store.db, identifier), diff=diff,
+        best_of=orch.redactor.data(best_of_record(orch.workflow.tack_dir, identifier)))
 
 
 def lessons(orch: Orchestrator) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from tack.errors import TackError
+from tack.eval.records import COLUMNS, attempt_rows
 from tack.server import fragments
 from tack.server.fragments import (
     _action,
@@ -295,7 +296,8 @@ def plan_actions(identifier: str) -> Markup:
 
 def issue_page(identifier: str, *, issue: Issue | None, plan: str | None, plan_waiting: bool,
                runs: list[dict[str, Any]], skills: list[dict[str, Any]],
-               lessons: list[dict[str, Any]], prs: list[dict[str, Any]], diff: str) -> str:
+               lessons: list[dict[str, Any]], prs: list[dict[str, Any]], diff: str,
+               best_of: dict[str, Any] | None = None) -> str:
     path = quote(identifier, safe="")
     about = _fill('<p><strong>{}</strong> <span class="pill">{}</span> {}</p>',
                   issue.title if issue else "not in the tracker",
@@ -325,7 +327,7 @@ def issue_page(identifier: str, *, issue: Issue | None, plan: str | None, plan_w
         '<label for="feedback-author">Your name (optional)</label>'
         '<input id="feedback-author" name="author" autocomplete="name"></div>'
         '<ul id="timeline-runs" aria-labelledby="feedback-h" sse-swap="feedback"></ul>'
-        '<h3>Attempts and runs</h3>{}'
+        '<h3>Attempts and runs</h3>{}{}'
         '<h3>Pull request and review findings</h3>{}'
         '<h3>Artifacts</h3><div id="artifacts" data-runs="{}"><p class="muted">Screenshots and recordings '
         'of the runs appear here when a run stored any.</p></div>'
@@ -339,6 +341,7 @@ def issue_page(identifier: str, *, issue: Issue | None, plan: str | None, plan_w
         about, plan_html,
         _table("Attempts", ("Run", "Attempt", "Status", "Started", "Ended", "Turns", "Tokens", "Error"),
                run_rows, "No runs yet."),
+        best_of_table(best_of),
         _table("Pull requests", ("PR", "State", "Review findings"), pr_rows, "No pull request yet."),
         ",".join(str(r["run_id"]) for r in runs[:5]),
         _table("Skills", ("Run", "Skill", "Version"), skill_rows, "No skills recorded for these runs."),
@@ -366,6 +369,20 @@ def issue_page(identifier: str, *, issue: Issue | None, plan: str | None, plan_w
 })();
 </script>""")
     return layout(identifier, "", body + script, stream=f"/ui/events?view=issue&issue={path}")
+
+
+def best_of_table(record: dict[str, Any] | None) -> Markup:
+    """A best-of-N race's attempts (the PR body's table), under the issue's runs."""
+    if record is None:
+        return NO_MARKUP
+    attempts = record.get("attempts") if isinstance(record.get("attempts"), list) else []
+    run = record.get("run_id")
+    head = _fill('<h4 id="best-of-h">Best of {}{}</h4>', len(attempts or []),
+                 f" (run {run})" if run is not None else "")
+    return head + _fill('<div id="best-of" class="scroll" tabindex="0" role="region" '
+                        'aria-labelledby="best-of-h">{}</div>',
+                        _table("Attempts raced for this issue; the winner was handed off",
+                               COLUMNS, attempt_rows(record), "The race had no attempts."))
 
 
 def issue_head(identifier: str, detail: dict[str, Any] | None) -> Markup:
