@@ -116,7 +116,7 @@ def check_file(
 
         tree = SgRoot(text, normalize_language(grep[0][1].language) or "python").root()
         # Parsed once, and every rule matched in one walk of the tree.
-        for (pid, check), found in zip(grep, run_ast_grep_many([c for _, c in grep], tree)):
+        for (pid, check), found in zip(grep, run_ast_grep_many([c for _, c in grep], tree, text)):
             if isinstance(found, Exception):
                 errors.append(f"{rel}: {pid} could not run: {found}")
             else:
