@@ -98,15 +98,19 @@ def _scan_once(
     from tack.principles.cache import ScanCache
     from tack.principles.document import load_document, require_valid
     from tack.principles.findings import load_baseline, write_baseline
-    from tack.principles.judge import Judge
     from tack.principles.project import open_project
     from tack.principles.scanner import scan
 
     project = open_project(root, workflow)
     doc = require_valid(load_document(project.principles_path))
+    _load_plugins_if_needed(doc, judge_on or file_issues)
     baseline = set() if (no_baseline or update_baseline) else load_baseline(project.baseline_path)
     cache = ScanCache(None if no_cache else project.cache_path)
-    judge = Judge(project.judge_settings(model=model)) if judge_on else None
+    judge = None
+    if judge_on:
+        from tack.principles.judge import Judge
+
+        judge = Judge(project.judge_settings(model=model))
     err = Console(stderr=True)
     # The baseline is Tack's record of findings, not code (scanning it reports them again).
     skip = _inside(project.baseline_path, project.root)
@@ -154,6 +158,23 @@ def _scan_once(
         else:
             typer.echo(text)
     return 1 if result.findings else 0
+
+
+def _load_plugins_if_needed(doc: PrinciplesDoc, talks_out: bool) -> None:
+    """The plug-ins and structlog, which `tack` skips for `scan` (most of a warm scan's
+    start-up): only a Python check Tack does not ship can come from a plug-in, and only the
+    model judge and issue filing log."""
+    from tack.principles.checks import BUILTIN_CHECKS
+
+    if talks_out:
+        from tack.logs import configure_logging
+
+        configure_logging("warning")
+    if talks_out or any(p.check is not None and p.check.kind == "python"
+                        and p.check.name not in BUILTIN_CHECKS for p in doc.principles):
+        from tack.plugins import default_plugins
+
+        default_plugins()
 
 
 def _inside(path: Path, root: Path) -> list[str]:
