@@ -86,6 +86,7 @@ class Violation:
 PythonCheck = Callable[[SourceFile, Mapping[str, Any]], Iterable[Violation]]
 
 
+@lru_cache(maxsize=256)
 def normalize_language(name: str | None) -> str | None:
     if not name:
         return None
