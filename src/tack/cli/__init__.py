@@ -79,6 +79,13 @@ def _root(
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["scan"] and "tack.scan_replay" not in sys.modules:
+        # The `tack` script (`python -m tack` asked before importing the CLI).
+        from tack.scan_replay import replay
+
+        code = replay(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
     # Logs go to stderr, at warning level unless a command (`tack up`) asks for more, so a
     # command's stdout stays clean for pipes (`tack prompt ... | pbcopy`, `--json`). `tack
     # scan` configures them itself, only on the paths that log (structlog costs its start-up).
