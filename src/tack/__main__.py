@@ -1,3 +1,7 @@
+"""`python -m tack`: the CLI, after a warm `tack scan --json` had its chance to replay."""
+
+from __future__ import annotations
+
 import sys
 
 if __name__ == "__main__":  # not when a spawned scan worker imports it as `__mp_main__`
