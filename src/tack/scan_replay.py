@@ -1,17 +1,17 @@
 """A warm `tack scan --json` of an unchanged tree: the last report, replayed without the CLI.
 
-Outside `tack.principles` on purpose: importing that package (YAML, the rule engine) is
-itself a good part of the start-up this module avoids.
-
 Most of a warm scan is start-up (the CLI's imports) and rebuilding every finding from the
 per-file cache. After a full `tack scan --json`, the report is kept in
 `.tack/scan-replay.json` with the tree's signature taken *before* that scan: the listed
 files with their size, mtime, ctime and inode, the principles and baseline files, and Tack
-itself (its version and the mtimes of its scanner's sources). `python -m tack scan --json`
-recomputes the signature first and, when it is the same, prints the kept report (with the
-cache counters a warm scan would show) and exits; anything else runs the scan as before.
-Only a repository without a WORKFLOW.md qualifies (its config could move every path), and
-only principles that need no plug-in.
+itself (its version, the mtimes of the scanner's and this command's sources).
+`python -m tack scan --json` recomputes the signature first and, when it is the same,
+prints the kept report (with the cache counters a warm scan would show) and exits;
+anything else runs the scan as before. Only a repository without a WORKFLOW.md qualifies
+(its config could move every path), and only principles that need no plug-in.
+
+Outside `tack.principles` on purpose: importing that package (YAML, the rule engine) is
+itself a good part of the start-up this module avoids.
 """
 
 from __future__ import annotations
@@ -72,8 +72,10 @@ def _read(path: Path) -> bytes:
 def _tack_itself() -> str:
     import tack
 
-    here = Path(__file__).resolve().parent / "principles"
-    stamps = sorted(f"{p.name}:{p.stat().st_mtime_ns}" for p in here.glob("*.py"))
+    package = Path(__file__).resolve().parent
+    sources = [*(package / "principles").glob("*.py"), package / "cli" / "scan.py",
+               package / "scan_replay.py"]
+    stamps = sorted(f"{p.name}:{p.stat().st_mtime_ns}" for p in sources)
     return f"{tack.__version__};{sys.version};{','.join(stamps)}"
 
 
