@@ -99,6 +99,7 @@ def tool(name: str) -> str | None:
 
 
 PEAK_RSS: dict[str, int] = {}  # label -> peak RSS in bytes of the command's process tree
+CPU_S: dict[str, float] = {}  # label -> user+system CPU seconds of the command and its children
 PEAK_PSS: dict[str, int] = {}  # the same with shared pages split between sharers (PSS)
 
 
@@ -109,6 +110,9 @@ def timed(args: list[str], repo: Path, env: dict[str, str] | None = None, *,
     for forked workers, which share pages with their parent)."""
     import psutil
 
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         popen = subprocess.Popen(args, cwd=repo, stdout=out, stderr=err, text=True,
@@ -127,8 +131,11 @@ def timed(args: list[str], repo: Path, env: dict[str, str] | None = None, *,
         out.seek(0)
         err.seek(0)
         done = subprocess.CompletedProcess(args, popen.returncode, out.read(), err.read())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if label:
         PEAK_RSS[label], PEAK_PSS[label] = peak, peak_pss
+        # Less sensitive than wall time to other jobs on a shared machine.
+        CPU_S[label] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, done
 
 
@@ -197,6 +204,22 @@ def semgrep(repo: Path, rules_file: Path) -> tuple[float, Locations, int] | str:
     return elapsed, out, len(data.get("errors") or [])
 
 
+def not_utf8(repo: Path) -> set[str]:
+    """Files the `ast-grep` CLI skips (it reads UTF-8 only); Tack decodes them with
+    replacement characters and checks them too."""
+    out = set()
+    for path in (repo / "lib").rglob("*.py"):
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            out.add(path.relative_to(repo).as_posix())
+    return out
+
+
+def without(found: Locations, paths: set[str]) -> Locations:
+    return {rule: {loc for loc in locs if loc[0] not in paths} for rule, locs in found.items()}
+
+
 def parity(ours: Locations, theirs: Locations) -> dict[str, dict[str, int]]:
     table = {}
     for n, (name, _, _) in enumerate(RULES, 1):
@@ -220,7 +243,7 @@ def main() -> None:
         count = make_corpus(repo, args.files)
         cold_s, cold = timed_scan(repo, label="tack_cold")
         warm_s, warm = timed_scan(repo, label="tack_warm")
-        nocache_s, _ = timed_scan(repo, "--no-cache", "-j", "1")
+        nocache_s, nocache = timed_scan(repo, "--no-cache", "-j", "1")
         ours = tack_locations(cold)
         result: dict = {
             "files": count, "rules": len(RULES), "findings": len(cold["findings"]),
@@ -230,17 +253,30 @@ def main() -> None:
             "tack_single_process_uncached_s": round(nocache_s, 3),
             "warm_cache_misses": warm["cache"]["misses"],
             "warm_same_findings": warm["findings"] == cold["findings"],
+            "single_process_same_findings": nocache["findings"] == cold["findings"],
         }
+        if not (result["warm_same_findings"] and result["single_process_same_findings"]):
+            raise SystemExit(f"tack scan's findings differ between runs: {result}")
         sg = ast_grep_cli(repo, Path(tmp) / "sg-rules")
         if isinstance(sg, str):
             result["ast_grep"] = sg
         else:
             sg_s, sg_found = sg
+            skipped = not_utf8(repo)
+            same = without(ours, skipped) == without(sg_found, skipped)
             result["ast_grep"] = {
                 "seconds": round(sg_s, 3), "locations": sum(map(len, sg_found.values())),
                 "tack_cold_over_ast_grep": round(cold_s / sg_s, 2),
                 "tack_warm_over_ast_grep": round(warm_s / sg_s, 2),
-                "identical_findings": sg_found == ours, "per_rule": parity(ours, sg_found)}
+                "identical_findings": sg_found == ours,
+                "identical_findings_outside_non_utf8_files": same,
+                "non_utf8_files": len(skipped), "per_rule": parity(ours, sg_found)}
+            if not same:
+                raise SystemExit("tack scan and ast-grep scan disagree outside the non-UTF-8 "
+                                 f"files: {result['ast_grep']['per_rule']}")
+            cpu = {k: round(v, 2) for k, v in CPU_S.items()}
+            result["cpu_s"] = cpu
+            result["tack_cold_cpu_over_ast_grep"] = round(cpu["tack_cold"] / cpu["ast_grep"], 2)
             mb = {k: round(v / 2**20, 1) for k, v in PEAK_RSS.items()}
             result["peak_rss_mb"] = mb
             result["tack_cold_rss_over_ast_grep"] = round(mb["tack_cold"] / mb["ast_grep"], 2)

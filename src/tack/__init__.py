@@ -4,10 +4,19 @@ A Symphony-compatible orchestrator that runs one coding agent per eligible issue
 own git worktree, with durable state, legible feedback and a learning loop.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _dist_version
+from typing import Any
 
-try:
-    # The distribution is `tack-harness` on PyPI (`tack` is taken); the import name is `tack`.
-    __version__ = _dist_version("tack-harness")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.2.0"
+
+def __getattr__(name: str) -> Any:
+    # Computed on first use: importlib.metadata is a noticeable part of a warm `tack scan`.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        # The distribution is `tack-harness` on PyPI (`tack` is taken); the import name is `tack`.
+        found = version("tack-harness")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        found = "0.2.0"
+    globals()["__version__"] = found
+    return found

@@ -8,7 +8,13 @@ from typing import Any
 from ast_grep_py import SgRoot
 
 from tack.principles.document import Check
-from tack.principles.rules import _freeze, possible_kinds, run_ast_grep, run_ast_grep_many
+from tack.principles.rules import (
+    _freeze,
+    possible_kinds,
+    required_words,
+    run_ast_grep,
+    run_ast_grep_many,
+)
 
 SOURCE = '''\
 import os, pickle, time
@@ -64,6 +70,19 @@ def test_one_walk_finds_exactly_what_each_rule_finds_alone() -> None:
     alone = [run_ast_grep(c, root) for c in checks]
     assert all(alone), "every rule matches something in SOURCE"
     assert run_ast_grep_many(checks, root) == alone
+    # Given the text, rules whose words the file or a node lacks are skipped, not asked.
+    assert run_ast_grep_many(checks, root, SOURCE) == alone
+
+
+def test_a_rule_naming_a_word_the_file_lacks_finds_nothing_and_the_others_are_unchanged() -> None:
+    checks = [check({"rule": r}) for r in RULES]
+    checks.append(check({"rule": {"pattern": "subprocess.run($$$A)"}}))
+    root = SgRoot(SOURCE, "python").root()
+    got = run_ast_grep_many(checks, root, SOURCE)
+    assert got[-1] == [] and got[:-1] == [run_ast_grep(c, root) for c in checks[:-1]]
+    assert required_words(checks[-1]) == ("subprocess", "run")
+    assert required_words(check({"rule": {"pattern": "$F($$$A, shell=True, $$$B)"}})) == (
+        "shell", "True")
 
 
 def test_an_invalid_rule_reports_its_own_error_and_the_others_still_run() -> None:

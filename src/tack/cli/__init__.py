@@ -65,22 +65,34 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Harness engineering for autonomous coding agents."""
+    if ctx.invoked_subcommand == "scan":
+        return  # `tack scan` loads the plug-ins itself, only when its principles need them
     from tack.plugins import default_plugins
 
     default_plugins()  # installed plug-ins' trackers, backends, checks, parsers (docs/extending.md)
 
 
 def main() -> None:
-    from tack.logs import configure_logging
+    if sys.argv[1:2] == ["scan"] and "tack.scan_replay" not in sys.modules:
+        # The `tack` script (`python -m tack` asked before importing the CLI).
+        from tack.scan_replay import replay
 
+        code = replay(sys.argv[2:])
+        if code is not None:
+            sys.exit(code)
     # Logs go to stderr, at warning level unless a command (`tack up`) asks for more, so a
-    # command's stdout stays clean for pipes (`tack prompt ... | pbcopy`, `--json`).
-    configure_logging("warning")
+    # command's stdout stays clean for pipes (`tack prompt ... | pbcopy`, `--json`). `tack
+    # scan` configures them itself, only on the paths that log (structlog costs its start-up).
+    if sys.argv[1:2] != ["scan"]:
+        from tack.logs import configure_logging
+
+        configure_logging("warning")
     _register()
     try:
         app()

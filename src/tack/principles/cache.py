@@ -7,10 +7,11 @@ tree reads no file at all. Entries for contents no longer present are dropped on
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 CACHE_VERSION = 2
 
@@ -26,9 +27,10 @@ class ScanCache:
         self.results: dict[str, dict[str, Any]] = {}  # hash -> {check key -> result}
         self.hits = 0
         self.misses = 0
+        self.changed = False  # a warm scan of an unchanged tree writes nothing
         if path is not None and path.exists():
             try:
-                data = json.loads(path.read_text("utf-8"))
+                data = orjson.loads(path.read_bytes())
             except (OSError, ValueError):
                 data = {}  # a damaged cache is only slower, never wrong
             if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
@@ -45,6 +47,7 @@ class ScanCache:
         data = full.read_bytes()
         digest = content_hash(data)
         self.stats[rel] = [st.st_size, st.st_mtime_ns, digest]
+        self.changed = True
         return digest, data
 
     def get(self, digest: str, key: str) -> Any | None:
@@ -57,17 +60,23 @@ class ScanCache:
 
     def put(self, digest: str, key: str, value: Any) -> None:
         self.results.setdefault(digest, {})[key] = value
+        self.changed = True
 
     def save(self, live_paths: set[str] | None = None) -> None:
         if self.path is None:
             return
         if live_paths is not None:
             # Only a full scan knows every live path; a partial one keeps the rest.
-            self.stats = {p: v for p, v in self.stats.items() if p in live_paths}
-            live = {str(v[2]) for v in self.stats.values()}
-            self.results = {h: v for h, v in self.results.items() if h in live}
+            stats = {p: v for p, v in self.stats.items() if p in live_paths}
+            live = {str(v[2]) for v in stats.values()}
+            results = {h: v for h, v in self.results.items() if h in live}
+            if len(stats) != len(self.stats) or len(results) != len(self.results):
+                self.stats, self.results, self.changed = stats, results, True
+        if not self.changed and self.path.exists():
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         body = {"version": CACHE_VERSION, "stats": self.stats, "results": self.results}
-        tmp.write_text(json.dumps(body, separators=(",", ":")), "utf-8")
+        tmp.write_bytes(orjson.dumps(body))
         os.replace(tmp, self.path)
+        self.changed = False

@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tack.principles.judge import JudgeSettings
 from tack.workflow.config import ServiceConfig
+
+if TYPE_CHECKING:
+    from tack.principles.judge import JudgeSettings
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Project:
         return self.tack_dir / "scan-cache.json"
 
     def judge_settings(self, *, model: str | None = None) -> JudgeSettings:
+        from tack.principles.judge import JudgeSettings  # httpx and the agents: only to judge
+
         judge, builtin = self.config.principles.judge, self.config.builtin
         api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else builtin.api_key
         return JudgeSettings(
@@ -56,8 +61,6 @@ class Project:
 
 def open_project(root: Path | None = None, workflow: Path | None = None) -> Project:
     """The project at `root` (default: the current directory), configured by its workflow."""
-    from tack.workflow import load_workflow
-
     base = (root or Path.cwd()).expanduser().resolve()
     file = (workflow if workflow is not None else base / "WORKFLOW.md").expanduser()
     if not file.is_absolute():
@@ -70,4 +73,6 @@ def open_project(root: Path | None = None, workflow: Path | None = None) -> Proj
                                 "--workflow, or omit it to use the defaults.",
                                 code="missing_workflow_file")
         return Project(base, ServiceConfig())
+    from tack.workflow.loader import load_workflow  # its template engine: only for a workflow
+
     return Project(base, load_workflow(file).config, file)

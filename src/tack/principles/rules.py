@@ -86,6 +86,7 @@ class Violation:
 PythonCheck = Callable[[SourceFile, Mapping[str, Any]], Iterable[Violation]]
 
 
+@lru_cache(maxsize=256)
 def normalize_language(name: str | None) -> str | None:
     if not name:
         return None
@@ -197,33 +198,45 @@ def run_ast_grep(check: Check, root: Any) -> list[Violation]:
     return [_violation(node) for node in nodes]
 
 
-def run_ast_grep_many(checks: list[Check], root: Any) -> list[list[Violation] | Exception]:
+def run_ast_grep_many(
+    checks: list[Check], root: Any, text: str | None = None
+) -> list[list[Violation] | Exception]:
     """Matches of several ast-grep checks on one parsed root, in one walk of the tree: their
     rules joined under `any`, each match then attributed to every rule it satisfies. Same
     results as `run_ast_grep` per check (the same nodes, in the same order), or the error of
     a check that cannot run. A cold scan runs ~20 rules per file, and one walk instead of 20
     is most of its matching time. Checks with constraints or utils (which `any` cannot
-    carry) run on their own."""
+    carry) run on their own. With the file's `text`, a rule whose pattern names a word the
+    file lacks is not run at all (it cannot match)."""
     out: list[list[Violation] | Exception] = [[] for _ in checks]
-    joinable = [i for i, c in enumerate(checks) if set(c.config) == {"rule"}]
-    alone = [i for i in range(len(checks)) if i not in joinable or len(joinable) < 2]
+    words = [required_words(c) for c in checks]
+    live = [i for i in range(len(checks))
+            if text is None or all(w in text for w in words[i])]
+    joinable = [i for i in live if set(checks[i].config) == {"rule"}]
+    alone = [i for i in live if i not in joinable or len(joinable) < 2]
     if len(joinable) >= 2:
         rules = [checks[i].config["rule"] for i in joinable]
         try:
             nodes = root.find_all({"rule": {"any": rules}})
         except Exception:  # an invalid rule: run each alone so only that one reports it
-            alone = list(range(len(checks)))
+            alone = live
         else:
             language = normalize_language(checks[joinable[0]].language) or "python"
             kinds = [possible_kinds(_freeze(rule), language) for rule in rules]
             for node in nodes:
-                violation: Violation | None = None
-                kind = node.kind()
-                for i, rule, can in zip(joinable, rules, kinds):
-                    # `matches` costs ~15 us; most rules cannot match this node's kind at all.
-                    if (can is None or kind in can) and node.matches(**rule):
-                        violation = violation or _violation(node)
-                        found = out[i]
+                kind, node_text = node.kind(), node.text()
+                # The rules this node may satisfy: of a kind that fits, and (a pattern's
+                # words are its own tokens) with every word of the pattern in the node's text.
+                maybe = [n for n, can in enumerate(kinds) if (can is None or kind in can)
+                         and all(w in node_text for w in words[joinable[n]])]
+                # The node matched at least one rule, so when only one may, it is that one;
+                # otherwise ask each (`matches` recompiles the rule, ~15-50 us a call).
+                hits = maybe if len(maybe) == 1 else [n for n in maybe
+                                                      if node.matches(**rules[n])]
+                if hits:
+                    violation = _violation(node, node_text)
+                    for n in hits:
+                        found = out[joinable[n]]
                         assert isinstance(found, list)
                         found.append(violation)
     for i in alone:
@@ -232,6 +245,36 @@ def run_ast_grep_many(checks: list[Check], root: Any) -> list[list[Violation] | 
         except Exception as exc:  # one broken rule must not hide the other results
             out[i] = exc
     return out
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_META = re.compile(r"\$+[A-Za-z0-9_]*")
+
+
+def required_words(check: Check) -> tuple[str, ...]:
+    """Words any match of the check's rule contains in its text: the names and keywords of
+    its top-level pattern (and of patterns it requires under `all`), metavariables left out.
+    A pattern matches node by node and leaf text by leaf text, so every such word is in the
+    matched node's source. Nothing is promised for anything less plain (a pattern object,
+    `strictness`, constraints), so those give no words."""
+    cached = _REQUIRED.get(check.key)
+    if cached is not None:
+        return cached
+    rule = check.config.get("rule")
+    found: list[str] = []
+    if isinstance(rule, dict) and set(check.config) == {"rule"} and "strictness" not in str(rule):
+        patterns = [rule.get("pattern")]
+        if isinstance(rule.get("all"), list):
+            patterns += [sub.get("pattern") for sub in rule["all"] if isinstance(sub, dict)]
+        for pattern in patterns:
+            if isinstance(pattern, str):
+                found += _WORD.findall(_META.sub(" ", pattern))
+    words = tuple(dict.fromkeys(found))
+    _REQUIRED[check.key] = words
+    return words
+
+
+_REQUIRED: dict[str, tuple[str, ...]] = {}
 
 
 _ANY_KIND = None
@@ -294,12 +337,12 @@ def _pattern_kind(pattern: str, language: str) -> frozenset[str] | None:
     return frozenset([node.kind()]) if node is not None else _ANY_KIND
 
 
-def _violation(node: Any) -> Violation:
+def _violation(node: Any, text: str | None = None) -> Violation:
     r = node.range()
     return Violation(
         line=r.start.line + 1, column=r.start.column + 1,
         end_line=r.end.line + 1, end_column=r.end.column + 1,
-        snippet=_first_line(node.text())[:200],
+        snippet=_first_line(node.text() if text is None else text)[:200],
     )
 
 

@@ -2,17 +2,14 @@
 
 Work is per file: parse once per language, run every check that applies. Results are cached
 by (check key, content hash), so only new or changed files and new or edited rules cost
-anything; cold scans of many files fan out over a process pool.
+anything; cold scans of many files fan out over worker processes (`workers`).
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import subprocess
 import time
-from collections.abc import Callable, Collection
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,27 +20,20 @@ from tack.principles.findings import (
     Finding,
     Suppression,
     apply_suppressions,
-    suppression_dicts,
     with_fingerprints,
 )
 from tack.principles.rules import (
-    SourceFile,
     Violation,
     applies,
     ast_grep_problem,
     language_of,
-    normalize_language,
     resolve_python_check,
     result_key,
-    run_ast_grep_many,
-    run_python_check,
 )
+from tack.principles.workers import Progress, check_files
 
 SUPPRESSIONS_KEY = "suppressions:v1"
 MAX_FILE_BYTES = 2_000_000
-# Below this many files to (re)check, starting worker processes costs more than it saves.
-PARALLEL_MIN_FILES = 48
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -95,43 +85,6 @@ def list_files(root: Path, since: str | None = None, skip: Collection[str] = ())
         if full.is_file() and not full.is_symlink() and full.stat().st_size <= MAX_FILE_BYTES:
             out.append(name)
     return out
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def check_file(
-    root: str, rel: str, checks: list[tuple[str, Check]], want_suppressions: bool
-) -> tuple[str, dict[str, list[dict[str, Any]]], list[dict[str, Any]] | None, list[str]]:
-    """Run `checks` on one file (in a worker process or inline): results, suppressions, errors."""
-    text = _decode((Path(root) / rel).read_bytes())
-    language = language_of(rel)
-    source = SourceFile(rel, text, language)
-    results: dict[str, list[dict[str, Any]]] = {}
-    errors: list[str] = []
-    grep = [(pid, check) for pid, check in checks if check.kind == "ast-grep"]
-    if grep:
-        from ast_grep_py import SgRoot
-
-        tree = SgRoot(text, normalize_language(grep[0][1].language) or "python").root()
-        # Parsed once, and every rule matched in one walk of the tree.
-        for (pid, check), found in zip(grep, run_ast_grep_many([c for _, c in grep], tree)):
-            if isinstance(found, Exception):
-                errors.append(f"{rel}: {pid} could not run: {found}")
-            else:
-                results[result_key(check)] = [v.to_dict() for v in found]
-    for pid, check in checks:
-        if check.kind == "ast-grep":
-            continue
-        try:
-            found_py = run_python_check(check, source)
-        except Exception as exc:  # one broken rule must not hide the other results
-            errors.append(f"{rel}: {pid} could not run: {exc}")
-            continue
-        results[result_key(check)] = [v.to_dict() for v in found_py]
-    sups = suppression_dicts(text) if want_suppressions else None
-    return rel, results, sups, errors
 
 
 def _validate_checks(doc: PrinciplesDoc, principles: list[Principle]) -> None:
@@ -200,7 +153,7 @@ def scan(
         if need or want_sups:
             work.append((rel, need, want_sups))
 
-    for rel, results, sups, errors in _run(root, work, jobs, on_progress):
+    for rel, results, sups, errors in check_files(root, work, jobs, on_progress):
         result.errors.extend(errors)
         for key, found in results.items():
             cache.put(digests[rel], key, found)
@@ -254,45 +207,3 @@ def _finding(p: Principle, rel: str, v: Violation) -> Finding:
         severity=p.severity, kind=check.kind if check else "manual", title=p.title,
         runbook=p.runbook,
     )
-
-
-def _run(
-    root: Path,
-    work: list[tuple[str, list[tuple[str, Check]], bool]],
-    jobs: int | None,
-    on_progress: Progress | None,
-) -> list[tuple[str, dict[str, list[dict[str, Any]]], list[dict[str, Any]] | None, list[str]]]:
-    jobs = jobs or os.cpu_count() or 1
-    total = len(work)
-    out = []
-    if jobs <= 1 or total < PARALLEL_MIN_FILES:
-        for n, (rel, checks, sups) in enumerate(work, 1):
-            out.append(check_file(str(root), rel, checks, sups))
-            if on_progress:
-                on_progress(n, total)
-        return out
-    # Fork (the scan's state is already in memory), give each worker the checks once, and
-    # hand out files in chunks of ~1/8 of a worker's share: few round trips, even load.
-    chunk = max(8, min(64, total // (jobs * 8) or 1))
-    names = [w[0] for w in work]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"),
-                             initializer=_init_worker, initargs=(str(root), work)) as pool:
-        for n, item in enumerate(pool.map(_check_in_worker, names, chunksize=chunk), 1):
-            out.append(item)
-            if on_progress:
-                on_progress(n, total)
-    return out
-
-
-_WORKER_JOBS: dict[str, tuple[str, list[tuple[str, Check]], bool]] = {}
-
-
-def _init_worker(root: str, work: list[tuple[str, list[tuple[str, Check]], bool]]) -> None:
-    _WORKER_JOBS.update((rel, (root, checks, sups)) for rel, checks, sups in work)
-
-
-def _check_in_worker(
-    rel: str,
-) -> tuple[str, dict[str, list[dict[str, Any]]], list[dict[str, Any]] | None, list[str]]:
-    root, checks, sups = _WORKER_JOBS[rel]
-    return check_file(root, rel, checks, sups)
