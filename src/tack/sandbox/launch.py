@@ -11,13 +11,14 @@ outlives Tack is impossible: bubblewrap dies with its parent, and its pid namesp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +192,12 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
     for gitdir in _git_dirs(Path(ws)):
         args += ["--ro-bind", gitdir, gitdir]
     return args + ["--chdir", ws]
+
+
+@contextlib.contextmanager
+def seccomp_args() -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """bubblewrap's `--seccomp FD` arguments and the fd to pass (open while in the block)."""
+    yield [], ()
 
 
 def _limits_prefix(policy: SandboxPolicy, cgroup: PidsCgroup | None) -> list[str]:
