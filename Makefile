@@ -8,7 +8,8 @@ AGENT_CLIS := tools/agents/node_modules/.installed
 # Debian's chromium for the dashboard's browser tests (Playwright drives it; never
 # `playwright install`, which downloads a browser).
 CHROMIUM := /usr/bin/chromium
-# bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite.
+# bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite;
+# libseccomp2 compiles the sandbox's system-call filter.
 BWRAP := /usr/bin/bwrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -38,7 +39,7 @@ browser: $(CHROMIUM)
 
 $(BWRAP):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2
 
 sandbox: $(BWRAP)
 

@@ -56,3 +56,10 @@ def test_doctor_says_what_happens_without_bubblewrap(tmp_path: Path) -> None:
     assert not sandbox["ok"]
     assert "bwrap not found on PATH" in str(sandbox["detail"])
     assert "refuse to run commands until it is installed" in str(sandbox["detail"])
+
+
+def test_doctor_says_the_system_call_filter_is_on(tmp_path: Path) -> None:
+    (tmp_path / "WORKFLOW.md").write_text(WORKFLOW)
+    result = run_tack("doctor", "--json", cwd=tmp_path, timeout=60)
+    check = _checks(result.stdout)["sandbox seccomp"]
+    assert check["ok"] and "ptrace" in str(check["detail"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 import psutil
 
 from tack.errors import TackError
+from tack.sandbox import seccomp
 from tack.sandbox.limits import PidsCgroup, create_pids_cgroup
 from tack.sandbox.policy import SANDBOX_HOME, SandboxPolicy
 from tack.sandbox.proxy import proxy_for
@@ -34,6 +36,7 @@ PROXY_SOCKET = "/tmp/.tack-proxy.sock"
 FORWARDER = Path(__file__).with_name("forwarder.py")
 PROBE_TIMEOUT_S = 10.0
 CPU_GRACE_S = 2
+SECCOMP_FD = 9  # the fd the limits prefix opens the filter on, for bubblewrap
 
 
 class SandboxUnavailable(TackError):
@@ -197,12 +200,22 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
 @contextlib.contextmanager
 def seccomp_args() -> Iterator[tuple[list[str], tuple[int, ...]]]:
     """bubblewrap's `--seccomp FD` arguments and the fd to pass (open while in the block)."""
-    yield [], ()
+    fd = seccomp.open_filter()
+    if fd is None:
+        yield [], ()
+        return
+    try:
+        yield ["--seccomp", str(fd)], (fd,)
+    finally:
+        os.close(fd)
 
 
 def _limits_prefix(policy: SandboxPolicy, cgroup: PidsCgroup | None) -> list[str]:
     """`sh -c` that joins the cgroup and sets rlimits, then execs bubblewrap."""
     steps = []
+    path = seccomp.filter_path()
+    if path is not None:  # bubblewrap reads the filter from this fd (`--seccomp`)
+        steps.append(f"exec {SECCOMP_FD}< {shlex.quote(str(path))} || exit 125")
     if cgroup is not None:
         steps.append('echo $$ > "$0" || exit 125')
     elif policy.limits.processes and os.geteuid() != 0:
@@ -244,5 +257,7 @@ async def prepare(argv: Sequence[str], policy: SandboxPolicy, workspace: Path,
         inner = [sys.executable, "-I", "-S", str(FORWARDER), str(PROXY_PORT), PROXY_SOCKET,
                  *inner]
     cgroup = create_pids_cgroup(policy.limits.processes) if policy.limits.processes else None
+    if seccomp.filter_path() is not None:
+        args += ["--seccomp", str(SECCOMP_FD)]
     full = [*_limits_prefix(policy, cgroup), *args, "--", *inner]
     return SandboxedCommand(full, inner_env, policy, cgroup)
