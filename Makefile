@@ -9,7 +9,7 @@ AGENT_CLIS := tools/agents/node_modules/.installed
 # `playwright install`, which downloads a browser).
 CHROMIUM := /usr/bin/chromium
 # bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite;
-# libseccomp2 compiles the sandbox's system-call filter.
+# libseccomp2 compiles the sandbox's system-call filter; Claude Code's own sandbox needs socat.
 BWRAP := /usr/bin/bwrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -39,7 +39,7 @@ browser: $(CHROMIUM)
 
 $(BWRAP):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2 socat
 
 sandbox: $(BWRAP)
 

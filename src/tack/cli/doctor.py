@@ -116,6 +116,7 @@ def _command(command: str | None) -> Check:
 def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
     """Whether bubblewrap works, what happens when not, and each backend's policy."""
     from tack.sandbox import policy_from_config, sandbox_support, seccomp
+    from tack.sandbox.policy import claude_settings
     from tack.sandbox.limits import pids_parent
 
     cfg = config.sandbox
@@ -148,6 +149,15 @@ def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
     claude = (f"permission mode {config.claude.permission_mode}, tools "
               f"{', '.join(config.claude.allowed_tools)}"
               + ("; WebFetch and WebSearch disallowed" if cfg.enabled and net == "off" else ""))
+    if cfg.enabled:
+        settings = claude_settings(policy)["sandbox"]
+        domains = settings["network"]["allowedDomains"]
+        claude = ("Claude Code's own sandbox for Bash (--settings): network "
+                  f"{', '.join(domains) if domains else 'off'}, "
+                  f"{len(settings['filesystem']['denyRead'])} paths hidden, no command outside "
+                  "it" + ("" if shutil.which("socat") else
+                          " (socat is missing: Claude Code then runs Bash UNSANDBOXED; "
+                          "`apt-get install socat`)") + f"; {claude}")
     checks += [
         Check("policy: builtin", True, f"shell and check tools: {boxed}"),
         Check("policy: command", True, boxed),
