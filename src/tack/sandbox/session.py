@@ -133,6 +133,42 @@ def _kill(pid: int, cgroup: PidsCgroup | None) -> None:
                 os.kill(int(line), signal.SIGKILL)
 
 
+class _SpawnFailed(Exception):
+    """The supervisor could not start the command's process (its words are the message)."""
+
+
+@dataclass
+class _Launcher:
+    """A process in the sandbox waiting for its command: its control socket, the read end of
+    its output pipe, its pid as Tack sees it, its cgroup and the environment it got."""
+
+    ctl: socket.socket
+    out_read: int
+    pid: int | None
+    cgroup: PidsCgroup | None
+    env: dict[str, str]
+
+    def waiting(self) -> bool:
+        """Still alive and unused (a command may have killed every process of the sandbox)."""
+        try:
+            self.ctl.recv(1, socket.MSG_PEEK)  # an exit report, or the end of the stream
+        except BlockingIOError:
+            return True
+        except OSError:
+            pass
+        return False
+
+    def discard(self) -> None:
+        if self.pid is not None:
+            _kill(self.pid, self.cgroup)
+        if self.out_read >= 0:
+            os.close(self.out_read)
+            self.out_read = -1
+        self.ctl.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
 class _SandboxGone(SandboxUnavailable):
     """The session's sandbox ended between commands (a command killed its supervisor)."""
 
@@ -147,6 +183,7 @@ class SessionSandbox:
         self._channel: socket.socket | None = None
         self._busy = 0
         self._idle: asyncio.TimerHandle | None = None
+        self._ready: asyncio.Task[_Launcher] | None = None
 
     @property
     def alive(self) -> bool:
@@ -193,71 +230,111 @@ class SessionSandbox:
         self._busy += 1
         if self._idle is not None:
             self._idle.cancel()
-        cgroup = (create_pids_cgroup(self.policy.limits.processes)
-                  if self.policy.limits.processes else None)
+        inner_env = self._environment(env)
+        launcher: _Launcher | None = None
         try:
-            return await self._run(argv, env, timeout_s, on_output, on_process, cgroup)
+            launcher = await self._take_ready(inner_env)
+            if launcher is None:
+                try:
+                    launcher = await self._spawn(inner_env)
+                except _SpawnFailed as exc:
+                    return CommandEnd(127, False, f"the command did not start: {exc}")
+            return await self._run(launcher, argv, timeout_s, on_output, on_process)
         finally:
-            if cgroup is not None:
-                cgroup.remove()
+            if launcher is not None:
+                launcher.discard()
             self._busy -= 1
+            loop = asyncio.get_running_loop()
+            if self.alive and self._ready is None:
+                # The next command's process, spawned and put in its cgroup while the agent
+                # thinks: moving a process between cgroups is the slowest step (cgroup v1).
+                self._ready = loop.create_task(self._spawn(inner_env))
             if not self._busy:
-                loop = asyncio.get_running_loop()
                 self._idle = loop.call_later(IDLE_S, lambda: loop.create_task(self.close()))
 
-    async def _run(self, argv: Sequence[str], env: Mapping[str, str], timeout_s: float,
-                   on_output: Callable[[bytes], None],
-                   on_process: Callable[[int, bool], None] | None,
-                   cgroup: PidsCgroup | None) -> CommandEnd:
-        assert self._channel is not None
+    async def _take_ready(self, env: dict[str, str]) -> _Launcher | None:
+        """The launcher spawned ahead for this command, if it is still waiting and was
+        spawned with the same environment."""
+        ready, self._ready = self._ready, None
+        if ready is None:
+            return None
+        try:
+            launcher = await ready
+        except _SpawnFailed:
+            return None
+        if launcher.env == env and launcher.waiting():
+            return launcher
+        launcher.discard()
+        return None
+
+    async def _spawn(self, env: dict[str, str]) -> _Launcher:
+        """A process in a fresh cgroup, with the rlimits set, waiting on fd 3 for its argv."""
+        if self._channel is None:
+            raise _SandboxGone("the agent's sandbox ended")
         loop = asyncio.get_running_loop()
+        cgroup = (create_pids_cgroup(self.policy.limits.processes)
+                  if self.policy.limits.processes else None)
         out_read, out_write = os.pipe()
         ctl, child_ctl = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ctl.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        launcher = _Launcher(ctl, out_read, None, cgroup, env)
         try:
-            self._channel.sendmsg([b"C"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                            array.array("i", [out_write, child_ctl.fileno()]))])
-        except OSError:
-            os.close(out_read)
-            ctl.close()
-            self._channel = None  # dead: `session_for` starts a new one
-            raise _SandboxGone(f"the agent's sandbox ended: {await self._failure()}"
-                                     ) from None
-        finally:
-            os.close(out_write)
-            child_ctl.close()
-        ctl.setblocking(False)
-        output = asyncio.create_task(_drain(out_read, on_output))
-        pid: int | None = None
-        try:
-            await loop.sock_sendall(ctl, json.dumps({
-                "argv": self._launcher(argv, cgroup), "env": self._environment(env),
-            }).encode() + b"\n")
+            try:
+                self._channel.sendmsg([b"C"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                array.array("i", [out_write,
+                                                                  child_ctl.fileno()]))])
+            except OSError:
+                self._channel = None  # dead: `session_for` starts a new one
+                raise _SandboxGone(f"the agent's sandbox ended: {await self._failure()}"
+                                   ) from None
+            finally:
+                os.close(out_write)
+                child_ctl.close()
+            ctl.setblocking(False)
+            await loop.sock_sendall(ctl, json.dumps(
+                {"argv": self._launcher(cgroup), "env": env}).encode() + b"\n")
             first, pid = await _recv_credentials(ctl)
             if first != b"R" or pid is None:  # the supervisor could not spawn it
                 said = (await _read_line(ctl, first)).decode(errors="replace")
-                return CommandEnd(127, False, f"the command did not start: {said[2:].strip()}")
-            if on_process:
-                on_process(pid, True)
+                raise _SpawnFailed(said[2:].strip() or "the sandbox ended")
+            launcher.pid = pid
             if cgroup is not None:
                 cgroup.procs.write_text(str(pid))
             await loop.sock_sendall(ctl, b"G\n")
+            return launcher
+        except BaseException:
+            launcher.discard()
+            raise
+
+    async def _run(self, launcher: _Launcher, argv: Sequence[str], timeout_s: float,
+                   on_output: Callable[[bytes], None],
+                   on_process: Callable[[int, bool], None] | None) -> CommandEnd:
+        loop = asyncio.get_running_loop()
+        ctl, pid, cgroup = launcher.ctl, launcher.pid, launcher.cgroup
+        assert pid is not None
+        output = asyncio.create_task(_drain(os.dup(launcher.out_read), on_output))
+        if on_process:
+            on_process(pid, True)
+        try:
+            await loop.sock_sendall(ctl, b"".join(
+                os.fsencode(arg) + b"\0" for arg in argv))
+            ctl.shutdown(socket.SHUT_WR)
             timed_out = False
             try:
                 code = _exit_code(await asyncio.wait_for(_read_line(ctl), timeout_s))
             except TimeoutError:
                 timed_out, code = True, None
+            os.close(launcher.out_read)  # only the command's processes hold the pipe now
+            launcher.out_read = -1
             # Children left in the group may hold the pipe open; give them a moment.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(output), 0 if timed_out else DRAIN_S)
         finally:
-            if pid is not None:
-                _kill(pid, cgroup)
-                if on_process:
-                    on_process(pid, False)
+            _kill(pid, cgroup)
+            if on_process:
+                on_process(pid, False)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(output, DRAIN_S)
-            ctl.close()
         if code is None and not timed_out:
             code = -signal.SIGKILL
             why = "the agent's sandbox ended while the command ran"
@@ -273,26 +350,32 @@ class SessionSandbox:
                 inner[name] = url
         return inner
 
-    def _launcher(self, argv: Sequence[str], cgroup: PidsCgroup | None) -> list[str]:
-        """`sh -c` that waits on fd 3 until Tack moved it into `cgroup`, sets the rlimits
-        and execs `argv` in the workspace. Its `R` carries its pid (SCM_CREDENTIALS)."""
+    def _launcher(self, cgroup: PidsCgroup | None) -> list[str]:
+        """bash that says `R` on fd 3 (the kernel attaches its pid, SCM_CREDENTIALS), waits
+        for `G` (Tack moved it into `cgroup`), sets the rlimits, then reads the command's
+        argv from fd 3 (NUL-separated) and execs it in the workspace."""
         limits = self.policy.limits
-        steps = ['printf R >&3 && read -r go <&3 && [ "$go" = G ] || exit 125', "exec 3<&-"]
+        steps = ['printf R >&3 && read -r go <&3 && [ "$go" = G ] || exit 125']
         if cgroup is None and limits.processes and os.geteuid() != 0:
-            steps.append(f"ulimit -u {user_tasks() + limits.processes}")  # see launch.py
+            steps.append(f"ulimit -u {user_tasks() + limits.processes} || exit 125")
         if limits.cpu_seconds:
             steps.append(f"ulimit -St {limits.cpu_seconds} && "
-                         f"ulimit -Ht {limits.cpu_seconds + CPU_GRACE_S}")
+                         f"ulimit -Ht {limits.cpu_seconds + CPU_GRACE_S} || exit 125")
         if limits.memory_mb:
-            steps.append(f"ulimit -v {limits.memory_mb * 1024}")
-        script = " && ".join(steps[2:] + ['cd -- "$0"', 'exec "$@"'])
-        script = "\n".join(steps[:2]) + "\n" + script
-        shell = "/bin/bash" if "ulimit -u" in script else "/bin/sh"
-        return [shell, "-c", script, str(self.workspace), *argv]
+            steps.append(f"ulimit -v {limits.memory_mb * 1024} || exit 125")
+        steps += ['cd -- "$0" || exit 125',
+                  "args=(); while IFS= read -r -d '' a <&3; do args+=(\"$a\"); done",
+                  "exec 3<&-", '[ ${#args[@]} -gt 0 ] || exit 125', 'exec "${args[@]}"']
+        return ["/bin/bash", "-c", "\n".join(steps), str(self.workspace)]
 
     async def close(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.cancel()
+            with contextlib.suppress(BaseException):
+                (await ready).discard()
         if self._channel is not None:
             self._channel.close()
             self._channel = None
