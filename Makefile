@@ -11,6 +11,7 @@ CHROMIUM := /usr/bin/chromium
 # bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite;
 # libseccomp2 compiles the sandbox's system-call filter; Claude Code's own sandbox needs socat.
 BWRAP := /usr/bin/bwrap
+SOCAT := /usr/bin/socat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install agent-clis browser sandbox bench clean
@@ -37,16 +38,16 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-$(BWRAP):
+$(BWRAP) $(SOCAT):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2 socat
 
-sandbox: $(BWRAP)
+sandbox: $(BWRAP) $(SOCAT)
 
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP)
+test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP) $(SOCAT)
 	$(BIN)/tack principles lint
 	$(BIN)/tack scan
 	$(BIN)/mypy

@@ -33,6 +33,8 @@ def _undumpable() -> None:
 
 def _command(out: int, ctl: socket.socket) -> None:
     try:
+        # A buffered read cannot take bytes meant for the command's process: Tack sends
+        # nothing more until that process has said `R`.
         request = json.loads(ctl.makefile("rb").readline())
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
