@@ -80,6 +80,29 @@ tracker:
     assert sum(v for k, v in fake.hits.items() if "/members/all/" in k) == 4
 
 
+async def test_linear_marks_issues_from_guests_and_external_users_untrusted(
+        tmp_path: Path, fake: FakeApis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tracker_remote.conftest import TOKEN
+    from tests.tracker_remote.test_linear_tracker import _tracker as linear_tracker
+    from tests.tracker_remote.test_linear_tracker import linear_issue
+
+    monkeypatch.setenv("LINEAR_API_KEY", TOKEN)
+    fake.linear_issues = [linear_issue(n) for n in range(1, 5)]
+    fake.linear_issues[0]["creator"] = {"guest": False}
+    fake.linear_issues[1]["creator"] = {"guest": True}
+    fake.linear_issues[2]["creator"] = None  # filed through an integration, by an outsider
+    fake.linear_issues[2]["externalUserCreator"] = {"id": "ext-1"}
+    tracker = linear_tracker(tmp_path, fake)
+    try:
+        issues = await tracker.fetch_issues_by_states(["Todo"])
+    finally:
+        await tracker.close()
+    assert [i.trust for i in issues] == ["trusted", "untrusted", "untrusted", "trusted"]
+    query = next(p["query"] for _, _, p in fake.requests if p and "TackIssuesByStates" in
+                 p["query"])
+    assert "creator { guest }" in query and "externalUserCreator { id }" in query
+
+
 def _workflow(tmp_path: Path, sandbox: dict[str, Any],
               template: str = "{{ issue.identifier }} is {{ issue.trust }}") -> Path:
     path = tmp_path / "WORKFLOW.md"
