@@ -8,10 +8,12 @@ AGENT_CLIS := tools/agents/node_modules/.installed
 # Debian's chromium for the dashboard's browser tests (Playwright drives it; never
 # `playwright install`, which downloads a browser).
 CHROMIUM := /usr/bin/chromium
-# bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite.
+# bubblewrap for the sandbox agents' commands run in (docs/sandbox.md) and its escape suite;
+# libseccomp2 compiles the sandbox's system-call filter; Claude Code's own sandbox needs socat.
 BWRAP := /usr/bin/bwrap
 # Debian's ffmpeg: `tack app record` encodes its screencast frames to WebM (docs/app.md).
 FFMPEG := /usr/bin/ffmpeg
+SOCAT := /usr/bin/socat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install agent-clis browser sandbox video bench clean
@@ -38,11 +40,11 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-$(BWRAP):
+$(BWRAP) $(SOCAT):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2 socat
 
-sandbox: $(BWRAP)
+sandbox: $(BWRAP) $(SOCAT)
 
 $(FFMPEG):
 	$(SUDO) apt-get update -qq
@@ -53,7 +55,7 @@ video: $(FFMPEG)
 demo: $(STAMP)
 	$(BIN)/tack demo
 
-test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP) $(FFMPEG)
+test: $(STAMP) $(AGENT_CLIS) $(CHROMIUM) $(BWRAP) $(SOCAT) $(FFMPEG)
 	$(BIN)/tack principles lint
 	$(BIN)/tack scan
 	$(BIN)/mypy

@@ -203,3 +203,18 @@ def test_user_mistakes_are_one_paragraph_errors(repo: Path, tmp_path: Path) -> N
         assert result.returncode == 2, result.stderr
         assert text in result.stderr and "Traceback" not in result.stderr
     assert not stub.requests
+
+
+def test_a_role_agents_commands_run_in_the_sandbox(repo: Path) -> None:
+    script = json.loads(json.dumps(SCRIPT))
+    writer = next(c for c in script["conversations"] if c["match"] == "round 1: writer")
+    probe = (f"head -c 15 {repo}/.tack/state.db; echo; ls {repo}/.tack/distill/*/; "
+             "echo key=${OPENAI_API_KEY:-none}")
+    writer["steps"].insert(0, {"tool_calls": [{"name": "shell",
+                                               "arguments": {"command": probe}}],
+                               "usage": {"input_tokens": 10, "output_tokens": 10}})
+    result, stub = _distill(repo, script, "--token-budget", "1000")
+    assert result.returncode == 0, result.stderr
+    seen = _tool_output(stub, "round 1: writer", 1)
+    assert "SQLite format 3" not in seen and "No such file or directory" in seen
+    assert "roles.db" not in seen  # the run's own files (and other roles) are hidden too

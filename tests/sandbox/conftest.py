@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from tack.sandbox import sandbox_support
+from tack.sandbox import close_proxies, sandbox_support
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -16,3 +18,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/sandbox" in str(item.fspath):
             item.add_marker(mark)
+
+
+@pytest.fixture(autouse=True)
+async def _session_sandboxes_closed() -> AsyncIterator[None]:
+    """Each test's sandboxes end with it (an agent session's end closes them in Tack)."""
+    yield
+    await close_proxies()

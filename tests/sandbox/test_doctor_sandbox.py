@@ -39,7 +39,9 @@ def test_doctor_prints_the_effective_policy_per_backend(tmp_path: Path) -> None:
     assert "cpu 30s, memory 2048 MB, 100 processes" in builtin
     assert "network: pypi.org" in str(checks["policy: hooks"]["detail"])
     assert "workspaceWrite, network off" in str(checks["policy: codex"]["detail"])
-    assert "WebFetch" not in str(checks["policy: claude"]["detail"])
+    claude = str(checks["policy: claude"]["detail"])
+    assert "WebFetch" not in claude
+    assert "own sandbox for Bash (--settings): network *.pythonhosted.org, pypi.org, " in claude
 
 
 def test_doctor_says_what_happens_without_bubblewrap(tmp_path: Path) -> None:
@@ -56,3 +58,10 @@ def test_doctor_says_what_happens_without_bubblewrap(tmp_path: Path) -> None:
     assert not sandbox["ok"]
     assert "bwrap not found on PATH" in str(sandbox["detail"])
     assert "refuse to run commands until it is installed" in str(sandbox["detail"])
+
+
+def test_doctor_says_the_system_call_filter_is_on(tmp_path: Path) -> None:
+    (tmp_path / "WORKFLOW.md").write_text(WORKFLOW)
+    result = run_tack("doctor", "--json", cwd=tmp_path, timeout=60)
+    check = _checks(result.stdout)["sandbox seccomp"]
+    assert check["ok"] and "ptrace" in str(check["detail"])

@@ -381,3 +381,18 @@ async def test_configured_checks_run_in_the_sandbox_with_the_workflows_own_vars(
     assert "peek" in outcome.output and "No such file or directory" in outcome.output
     assert SSH_KEY not in outcome.output
     assert "\n   url=\n" in outcome.output  # the workflow's variable stayed outside
+
+
+PTRACE = ("python3 -c \"import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+          "r = libc.ptrace(0, 0, 0, 0); "  # PTRACE_TRACEME: always allowed, unless filtered
+          "print('ptrace:', 'ok' if r == 0 else os.strerror(ctypes.get_errno()))\"")
+
+
+@RUNNERS
+async def test_ptrace_and_new_user_namespaces_are_filtered(scene: Scene, run: Runner) -> None:
+    out = await run(scene, f"{PTRACE}; unshare -U true; unshare -Ur true; "
+                           "python3 -c 'import socket; socket.socket(socket.AF_NETLINK, "
+                           "socket.SOCK_RAW)'")
+    assert "ptrace: Operation not permitted" in out
+    assert "unshare: unshare failed: Operation not permitted" in out
+    assert "Address family not supported by protocol" in out

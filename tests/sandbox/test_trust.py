@@ -48,6 +48,61 @@ async def test_github_marks_issues_from_outside_the_repository_untrusted(
         "4": "untrusted", "5": "untrusted", "6": "untrusted"}
 
 
+async def test_gitlab_marks_issues_by_non_developers_untrusted(
+        tmp_path: Path, fake: FakeApis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tack.tracker import build_tracker
+    from tests.tracker_remote.conftest import TOKEN, write_workflow
+    from tests.tracker_remote.test_gitlab_jira_trackers import gl_issue
+
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    fake.gl_members.update({501: 40, 502: 30, 503: 20})  # maintainer, developer, reporter
+    for iid, author in ((1, 501), (2, 502), (3, 503), (4, 504), (5, None), (6, 503)):
+        fake.gl_issues[iid] = gl_issue(iid)
+        if author is not None:
+            fake.gl_issues[iid]["author"] = {"id": author, "username": f"user{author}"}
+    cfg = write_workflow(tmp_path, f"""
+tracker:
+  kind: gitlab
+  endpoint: {fake.url}
+  provider: {{project: acme/app}}
+""")
+    tracker = build_tracker(cfg.tracker, tack_dir=tmp_path)
+    try:
+        issues = await tracker.fetch_issues_by_states(["Todo"])
+        [one] = await tracker.fetch_issues_by_ids(["3"])
+    finally:
+        await tracker.close()
+    assert {i.id: i.trust for i in issues} == {
+        "1": "trusted", "2": "trusted", "3": "untrusted", "4": "untrusted",
+        "5": "trusted", "6": "untrusted"}
+    assert one.trust == "untrusted"
+    # One members lookup per author, not per issue.
+    assert sum(v for k, v in fake.hits.items() if "/members/all/" in k) == 4
+
+
+async def test_linear_marks_issues_from_guests_and_external_users_untrusted(
+        tmp_path: Path, fake: FakeApis, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tracker_remote.conftest import TOKEN
+    from tests.tracker_remote.test_linear_tracker import _tracker as linear_tracker
+    from tests.tracker_remote.test_linear_tracker import linear_issue
+
+    monkeypatch.setenv("LINEAR_API_KEY", TOKEN)
+    fake.linear_issues = [linear_issue(n) for n in range(1, 5)]
+    fake.linear_issues[0]["creator"] = {"guest": False}
+    fake.linear_issues[1]["creator"] = {"guest": True}
+    fake.linear_issues[2]["creator"] = None  # filed through an integration, by an outsider
+    fake.linear_issues[2]["externalUserCreator"] = {"id": "ext-1"}
+    tracker = linear_tracker(tmp_path, fake)
+    try:
+        issues = await tracker.fetch_issues_by_states(["Todo"])
+    finally:
+        await tracker.close()
+    assert [i.trust for i in issues] == ["trusted", "untrusted", "untrusted", "trusted"]
+    query = next(p["query"] for _, _, p in fake.requests if p and "TackIssuesByStates" in
+                 p["query"])
+    assert "creator { guest }" in query and "externalUserCreator { id }" in query
+
+
 def _workflow(tmp_path: Path, sandbox: dict[str, Any],
               template: str = "{{ issue.identifier }} is {{ issue.trust }}") -> Path:
     path = tmp_path / "WORKFLOW.md"

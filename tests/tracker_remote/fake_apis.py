@@ -172,6 +172,8 @@ class FakeApis:
                               {"id": "s3", "name": "Human Review"}, {"id": "s4", "name": "Done"}]
         self.gl_issues: dict[int, dict[str, Any]] = {}
         self.gl_notes: dict[int, list[dict[str, Any]]] = {}
+        # user id -> access level (10 guest ... 50 owner) of the project's members
+        self.gl_members: dict[int, int] = {}
         self.jira_issues: list[dict[str, Any]] = []
         self.jira_comments: dict[str, list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
@@ -229,6 +231,7 @@ class FakeApis:
                   methods=["GET", "PUT"]),
             Route("/api/v4/projects/{pid:path}/issues/{iid:int}/notes", self.gl_notes_route,
                   methods=["GET", "POST"]),
+            Route("/api/v4/projects/{pid:path}/members/all/{uid:int}", self.gl_member),
             Route("/rest/api/3/search/jql", self.jira_search, methods=["POST"]),
             Route("/rest/api/3/issue/{key}/comment", self.jira_comment, methods=["GET", "POST"]),
             Route("/rest/api/3/issue/{key}/transitions", self.jira_transitions,
@@ -494,6 +497,15 @@ class FakeApis:
             issue["state"] = {"close": "closed", "reopen": "opened"}.get(
                 data.get("state_event"), issue["state"])
         return JSONResponse(issue)
+
+    async def gl_member(self, request: Request) -> Response:
+        uid = request.path_params["uid"]
+        level = self.gl_members.get(uid)
+        if level is None:
+            return JSONResponse({"message": "404 Not found"}, status_code=404)
+        return JSONResponse({"id": uid, "username": f"user{uid}", "name": f"User {uid}",
+                             "state": "active", "access_level": level,
+                             "membership_state": "active"})
 
     async def gl_notes_route(self, request: Request) -> Response:
         iid = request.path_params["iid"]

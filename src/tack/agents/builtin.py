@@ -27,6 +27,7 @@ from tack.agents.base import (
 from tack.agents.tools import (
     APP_TOOL, SKILL_TOOL, ToolSpec, context_tool, run_tool, tool_specs,
 )
+from tack import sandbox
 from tack.app.agent_tool import app_configured
 from tack.errors import AgentError
 from tack.questions.model import AnswerError, Asked
@@ -541,6 +542,8 @@ class BuiltinSession:
         if not self._closed:
             self._closed = True
             await self._client.aclose()
+            if self.ctx.sandbox is not None:  # its commands' sandbox ends with the session
+                await sandbox.close_sessions(self.ctx.workspace)
 
 
 class BuiltinBackend:

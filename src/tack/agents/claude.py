@@ -27,6 +27,7 @@ from tack.context.home import CONTEXT_SERVER_NAME
 from tack.context.wiring import mcp_stdio_server
 from tack.errors import AgentError
 from tack.questions.model import Asked
+from tack.sandbox.policy import claude_settings
 from tack.tracker.credentials import environ_without
 from tack.workflow.config import ClaudeConfig
 
@@ -123,9 +124,13 @@ class ClaudeSession:
             if mcp_stdio_server(self.ctx.env) is not None:  # the read-only context tools
                 allowed.append(f"mcp__{CONTEXT_SERVER_NAME}")
             args += ["--allowedTools", ",".join(allowed)]
-        if self.ctx.sandbox is not None and not self.ctx.sandbox.network:
-            # Tack's sandbox has the network off; claude's own web tools would go around it.
-            args += ["--disallowedTools", "WebFetch,WebSearch"]
+        if self.ctx.sandbox is not None:
+            # Claude Code sandboxes its Bash tool itself; it gets Tack's policy to do it with.
+            settings = claude_settings(self.ctx.sandbox, self.ctx.workspace)
+            args += ["--settings", json.dumps(settings)]
+            if not self.ctx.sandbox.network:
+                # The network is off; claude's own web tools would go around its sandbox.
+                args += ["--disallowedTools", "WebFetch,WebSearch"]
         if self.config.model:
             args += ["--model", self.config.model]
         mcp = self.mcp_config()

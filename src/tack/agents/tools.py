@@ -405,15 +405,19 @@ async def _shell(args: dict[str, Any], ctx: SessionContext, default_timeout_ms: 
     command = _arg(args, "command", str)
     timeout_s = max(1, _arg(args, "timeout_ms", int, default_timeout_ms)) / 1000
     argv, env = ["bash", "-c", command], shell_env(ctx)
-    boxed = None
     if ctx.sandbox is not None:
-        boxed = await sandbox.prepare(argv, ctx.sandbox, ctx.workspace, env)
-        argv, env = boxed.argv, boxed.env
-    try:
-        return await _run_shell(argv, env, ctx, timeout_s, boxed)
-    finally:
-        if boxed is not None:
-            boxed.close()
+        return await _sandboxed_shell(argv, env, ctx, timeout_s)
+    return await _run_shell(argv, env, ctx, timeout_s, None)
+
+
+async def _sandboxed_shell(argv: list[str], env: dict[str, str], ctx: SessionContext,
+                           timeout_s: float) -> ToolOutcome:
+    """In the session's sandbox, built once and reused by each call (tack.sandbox.session)."""
+    assert ctx.sandbox is not None
+    output = _HeadTail(SHELL_OUTPUT_MAX)
+    end = await sandbox.run_in_session(ctx.sandbox, ctx.workspace, argv, env, timeout_s,
+                                       output.add, ctx.on_process)
+    return _shell_outcome(end.returncode, end.timed_out, end.why, output.text(), timeout_s)
 
 
 async def _run_shell(argv: list[str], env: dict[str, str], ctx: SessionContext,
@@ -451,15 +455,18 @@ async def _run_shell(argv: list[str], env: dict[str, str], ctx: SessionContext,
         reader.cancel()
         if ctx.on_process:
             ctx.on_process(pgid, False)
-    text = output.text()
     why = boxed.explain(proc.returncode) if boxed is not None else ""
+    return _shell_outcome(proc.returncode, timed_out, why, output.text(), timeout_s)
+
+
+def _shell_outcome(returncode: int | None, timed_out: bool, why: str, text: str,
+                   timeout_s: float) -> ToolOutcome:
     if why:
         text += f"\nsandbox: {why}"
     if timed_out:
         return ToolOutcome(False, f"error: command timed out after {timeout_s:g}s and was "
                                   f"killed\n{text}")
-    return ToolOutcome(proc.returncode == 0 and not why,
-                       f"exit code: {proc.returncode}\n{text}")
+    return ToolOutcome(returncode == 0 and not why, f"exit code: {returncode}\n{text}")
 
 
 # --- tracker ----------------------------------------------------------------------------

@@ -115,7 +115,8 @@ def _command(command: str | None) -> Check:
 
 def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
     """Whether bubblewrap works, what happens when not, and each backend's policy."""
-    from tack.sandbox import policy_from_config, sandbox_support
+    from tack.sandbox import policy_from_config, sandbox_support, seccomp
+    from tack.sandbox.policy import claude_settings
     from tack.sandbox.limits import pids_parent
 
     cfg = config.sandbox
@@ -137,6 +138,9 @@ def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
             "no writable pids cgroup (cgroup v1 `pids` or v2 with the pids controller) and "
             "running as root, which RLIMIT_NPROC does not bind: sandbox.limits.processes is "
             "not enforced; a fork bomb is contained only by memory and CPU limits"))
+    if cfg.enabled or cfg.hooks:
+        filtered = seccomp.filter_path() is not None
+        checks.append(Check("sandbox seccomp", filtered, seccomp.describe()))
     policy = policy_from_config(cfg)
     boxed = policy.describe() if cfg.enabled else "none (sandbox.enabled: false): runs as Tack"
     net = "on" if cfg.allow_hosts else "off"
@@ -145,6 +149,15 @@ def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
     claude = (f"permission mode {config.claude.permission_mode}, tools "
               f"{', '.join(config.claude.allowed_tools)}"
               + ("; WebFetch and WebSearch disallowed" if cfg.enabled and net == "off" else ""))
+    if cfg.enabled:
+        settings = claude_settings(policy)["sandbox"]
+        domains = settings["network"]["allowedDomains"]
+        claude = ("Claude Code's own sandbox for Bash (--settings): network "
+                  f"{', '.join(domains) if domains else 'off'}, "
+                  f"{len(settings['filesystem']['denyRead'])} paths hidden, no command outside "
+                  "it" + ("" if shutil.which("socat") else
+                          " (socat is missing: Claude Code then runs Bash UNSANDBOXED; "
+                          "`apt-get install socat`)") + f"; {claude}")
     checks += [
         Check("policy: builtin", True, f"shell and check tools: {boxed}"),
         Check("policy: command", True, boxed),

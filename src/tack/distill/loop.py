@@ -21,6 +21,7 @@ from tack.distill.source import DistillError, SourceLayout, list_tree, resolve_s
 from tack.distill.state import DistillState, RoundRow, RunRow
 from tack.distill.verdict import read_verdict, round_score
 from tack.errors import TackError
+from tack.sandbox.policy import agent_policy
 from tack.tracker.local import LocalTracker
 from tack.workflow import Workflow
 
@@ -80,6 +81,9 @@ class DistillRun:
         self.dir = workflow.tack_dir / "distill" / run.id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tracker = LocalTracker(self.dir / "roles.db", prefix="DISTILL")
+        # Like an issue's agent: each role's commands see its own directory, not the other
+        # roles' (nor the rest of Tack's state dir).
+        self.sandbox = agent_policy(workflow, self.dir)
 
     def close(self) -> None:
         self.tracker.close_sync()
@@ -118,7 +122,7 @@ class DistillRun:
             outcome = await roles.run_role(
                 self.backend, self.tracker, workspace, title=f"{role}, round {number}",
                 prompt=prompt, events_path=workspace.parent / f"{role}.events.jsonl",
-                on_event=progress)
+                on_event=progress, sandbox=self.sandbox)
         except DistillError:
             raise
         except (TackError, OSError) as exc:  # a backend that cannot start fails the step

@@ -18,6 +18,7 @@ from typing import Any
 from tack.agents import AgentBackend, AgentEvent, SessionContext, TokenUsage
 from tack.agents.tools import GIT_IDENTITY
 from tack.distill.source import DistillError, SourceLayout, list_tree
+from tack.sandbox import SandboxPolicy
 from tack.distill.verdict import FINDINGS_EXAMPLE
 from tack.tracker.credentials import environ_without
 from tack.tracker.local import LocalTracker
@@ -165,11 +166,13 @@ async def run_role(
     prompt: str,
     events_path: Path,
     on_event: Callable[[AgentEvent], None] | None = None,
+    sandbox: SandboxPolicy | None = None,
 ) -> RoleOutcome:
-    """One fresh agent session, one turn; events are appended to `events_path` as JSONL."""
+    """One fresh agent session, one turn; events are appended to `events_path` as JSONL.
+    The agent's commands run in `sandbox` (None: unsandboxed)."""
     issue = tracker.add_issue(title, description=prompt, state="In Progress")
     ctx = SessionContext(workspace=workspace, issue=issue, tracker=tracker,
-                         env=environ_without())
+                         env=environ_without(), sandbox=sandbox)
     usage = TokenUsage()
 
     async def sink(event: AgentEvent) -> None:

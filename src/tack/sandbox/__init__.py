@@ -17,20 +17,34 @@ from tack.sandbox.launch import (
     sandbox_support,
 )
 from tack.sandbox.policy import Limits, SandboxPolicy, policy_from_config
-from tack.sandbox.proxy import FilteringProxy, close_proxies, host_allowed
+from tack.sandbox.proxy import FilteringProxy, host_allowed
+from tack.sandbox.proxy import close_proxies as _close_proxies
+from tack.sandbox.session import CommandEnd, SessionSandbox, close_sessions, run_in_session, session_for
+
+
+async def close_proxies() -> None:
+    """Stop this event loop's session sandboxes and proxies (tests, a stopping Tack)."""
+    await close_sessions()
+    await _close_proxies()
+
 
 __all__ = [
+    "CommandEnd",
     "FilteringProxy",
     "Limits",
     "SandboxPolicy",
     "SandboxSupport",
     "SandboxUnavailable",
     "SandboxedCommand",
+    "SessionSandbox",
     "bwrap_args",
     "close_proxies",
+    "close_sessions",
     "host_allowed",
     "policy_from_config",
     "prepare",
     "require_sandbox",
+    "run_in_session",
     "sandbox_support",
+    "session_for",
 ]

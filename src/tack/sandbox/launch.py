@@ -11,19 +11,22 @@ outlives Tack is impossible: bubblewrap dies with its parent, and its pid namesp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from tack.errors import TackError
+from tack.sandbox import seccomp
 from tack.sandbox.limits import PidsCgroup, create_pids_cgroup
 from tack.sandbox.policy import SANDBOX_HOME, SandboxPolicy
 from tack.sandbox.proxy import proxy_for
@@ -33,6 +36,7 @@ PROXY_SOCKET = "/tmp/.tack-proxy.sock"
 FORWARDER = Path(__file__).with_name("forwarder.py")
 PROBE_TIMEOUT_S = 10.0
 CPU_GRACE_S = 2
+SECCOMP_FD = 9  # the fd the limits prefix opens the filter on, for bubblewrap
 
 
 class SandboxUnavailable(TackError):
@@ -193,9 +197,25 @@ def bwrap_args(bwrap: str, policy: SandboxPolicy, workspace: Path,
     return args + ["--chdir", ws]
 
 
+@contextlib.contextmanager
+def seccomp_args() -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """bubblewrap's `--seccomp FD` arguments and the fd to pass (open while in the block)."""
+    fd = seccomp.open_filter()
+    if fd is None:
+        yield [], ()
+        return
+    try:
+        yield ["--seccomp", str(fd)], (fd,)
+    finally:
+        os.close(fd)
+
+
 def _limits_prefix(policy: SandboxPolicy, cgroup: PidsCgroup | None) -> list[str]:
     """`sh -c` that joins the cgroup and sets rlimits, then execs bubblewrap."""
     steps = []
+    path = seccomp.filter_path()
+    if path is not None:  # bubblewrap reads the filter from this fd (`--seccomp`)
+        steps.append(f"exec {SECCOMP_FD}< {shlex.quote(str(path))} || exit 125")
     if cgroup is not None:
         steps.append('echo $$ > "$0" || exit 125')
     elif policy.limits.processes and os.geteuid() != 0:
@@ -237,5 +257,7 @@ async def prepare(argv: Sequence[str], policy: SandboxPolicy, workspace: Path,
         inner = [sys.executable, "-I", "-S", str(FORWARDER), str(PROXY_PORT), PROXY_SOCKET,
                  *inner]
     cgroup = create_pids_cgroup(policy.limits.processes) if policy.limits.processes else None
+    if seccomp.filter_path() is not None:
+        args += ["--seccomp", str(SECCOMP_FD)]
     full = [*_limits_prefix(policy, cgroup), *args, "--", *inner]
     return SandboxedCommand(full, inner_env, policy, cgroup)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from tack.workflow.config import SandboxConfig
 from tack.workflow.loader import Workflow
@@ -112,3 +113,28 @@ def agent_policy(wf: Workflow, workspace_root: Path | None = None, *,
 def hook_policy(wf: Workflow, workspace_root: Path | None = None) -> SandboxPolicy | None:
     """The sandbox of the workspace hooks (`sandbox.hooks`); None when they run unconfined."""
     return _from_workflow(wf, workspace_root) if wf.config.sandbox.hooks else None
+
+
+def _domain(entry: str) -> str:
+    """An `allow_hosts` entry as Claude Code's domain pattern (it has no ports)."""
+    head, sep, tail = entry.rpartition(":")
+    return head if sep and tail.isdigit() and not head.endswith(":") else entry
+
+
+def claude_settings(policy: SandboxPolicy, workspace: Path | None = None) -> dict[str, Any]:
+    """Claude Code's `sandbox` settings (`claude --settings`) for Tack's policy: its Bash tool
+    runs in Claude's own bubblewrap sandbox with no way out of it, the same hosts, and the
+    same paths hidden (the session's workspace read back in)."""
+    return {"sandbox": {
+        "enabled": True,
+        "autoAllowBashIfSandboxed": True,
+        # No `dangerouslyDisableSandbox` retries, and no command runs outside it.
+        "allowUnsandboxedCommands": False,
+        "excludedCommands": [],
+        "network": {"allowedDomains": sorted({_domain(h) for h in policy.allow_hosts})},
+        "filesystem": {
+            "denyRead": [str(p) for p in policy.hide],
+            "allowRead": [str(workspace)] if workspace is not None else [],
+            "allowWrite": [str(p) for p in policy.writable],
+        },
+    }}

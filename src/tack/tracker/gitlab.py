@@ -33,6 +33,8 @@ log = structlog.get_logger(__name__)
 PROVIDER_KEYS = ("project", "token", "labels", "state_labels", "open_state", "closed_state",
                  "priority_labels")
 DEFAULT_ENDPOINT = "https://gitlab.com"
+# Developer: the author could push to the project anyway (issue.trust, docs/sandbox.md).
+TRUSTED_ACCESS_LEVEL = 30
 AUTH_HINT = ("Set tracker.api_key: $GITLAB_TOKEN in WORKFLOW.md and export GITLAB_TOKEN with a "
              "token that has the `api` scope.")
 
@@ -52,6 +54,8 @@ class GitLabTracker:
         self.states = LabelStates(config, provider, self.kind)
         self.priority_labels = provider.get("priority_labels")
         self.per_page = page_size(provider, 100)
+        # author id -> issue.trust, asked once per author (membership rarely changes)
+        self._author_trust: dict[int, str] = {}
         self.terminal_states = list(config.terminal_states)
         self.base = f"/api/v4/projects/{quote(self.project, safe='')}"
         self.api = ApiClient(provider="GitLab", base_url=self.endpoint,
@@ -88,6 +92,7 @@ class GitLabTracker:
         known = {x.get("iid"): self._state(x) for x in raw}
         if not want_closed:
             await self._resolve_blockers(raw, known)
+        await self._learn_authors(raw)
         out = []
         for item in raw:
             try:
@@ -105,6 +110,7 @@ class GitLabTracker:
         found = [x for n in sorted({self._iid(i) for i in ids}) if (x := await self._get(n))]
         known = {x.get("iid"): self._state(x) for x in found}
         await self._resolve_blockers(found, known)
+        await self._learn_authors(found)
         out = []
         for item in found:
             notes = await self.api.json("GET", f"{self.base}/issues/{item['iid']}/notes",
@@ -117,6 +123,17 @@ class GitLabTracker:
             )
             out.append(self._normalize(item, known, comments))
         return out
+
+    async def _learn_authors(self, items: list[dict[str, Any]]) -> None:
+        """Each new author's access level in the project (GitLab's members API, inherited
+        memberships included); a 404 means not a member."""
+        for uid in sorted({a["id"] for x in items if isinstance(a := x.get("author"), dict)
+                           and isinstance(a.get("id"), int)} - set(self._author_trust)):
+            member = await self.api.json("GET", f"{self.base}/members/all/{uid}",
+                                         missing_ok=True)
+            level = member.get("access_level") if isinstance(member, dict) else None
+            self._author_trust[uid] = ("trusted" if isinstance(level, int)
+                                       and level >= TRUSTED_ACCESS_LEVEL else "untrusted")
 
     async def _resolve_blockers(self, items: list[dict[str, Any]], known: dict[Any, str]) -> None:
         missing = {n for x in items for n in blocker_numbers(x.get("description"))
@@ -145,6 +162,7 @@ class GitLabTracker:
             for n in blocker_numbers(item.get("description")) if n in known
         )
         assignee = item.get("assignee") or {}
+        author = item.get("author") or {}
         return Issue(
             id=str(iid),
             identifier=f"{self._short()}#{iid}",
@@ -163,7 +181,13 @@ class GitLabTracker:
             updated_at=parse_time(item.get("updated_at")),
             native_ref={"project": self.project, "iid": iid, "gitlab_id": item.get("id")},
             comments=comments,
+            trust=self._trust_of(author),
         )
+
+    def _trust_of(self, author: object) -> str:
+        """`trusted` unless the author is known not to be a developer (GitLab did not say)."""
+        uid = author.get("id") if isinstance(author, dict) else None
+        return self._author_trust.get(uid, "trusted") if isinstance(uid, int) else "trusted"
 
     def _short(self) -> str:
         return self.project.rsplit("/", 1)[-1]

@@ -52,6 +52,8 @@ _ISSUE_FIELDS = f"""
   id identifier title description priority branchName url createdAt updatedAt
   state {{ name }}
   assignee {{ id }}
+  creator {{ guest }}
+  externalUserCreator {{ id }}
   labels(first: {LABELS_FIRST}) {{ nodes {{ {_CONNECTIONS["labels"]} }} {_PAGE_INFO} }}
   inverseRelations(first: {RELATIONS_FIRST}) {{
     nodes {{ {_CONNECTIONS["inverseRelations"]} }} {_PAGE_INFO} }}
@@ -268,6 +270,7 @@ class LinearTracker:
             updated_at=parse_time(node.get("updatedAt")),
             native_ref={"linear_id": node["id"], "identifier": node["identifier"]},
             comments=comments,
+            trust=_trust(node),
         )
 
     async def move(self, issue_id: str, state: str) -> Issue:
@@ -339,3 +342,12 @@ def _connection(data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
         raise TrackerError(f"Linear response has no `{key}.nodes` list.", code="tracker_response")
     return conn
+
+
+def _trust(node: dict[str, Any]) -> str:
+    """`untrusted` for an issue filed from outside the workspace (an external user through
+    Slack, Intercom, a customer form) or by a guest; `trusted` for the workspace's members."""
+    creator = node.get("creator")
+    outside = isinstance(node.get("externalUserCreator"), dict)
+    guest = isinstance(creator, dict) and creator.get("guest") is True
+    return "untrusted" if outside or guest else "trusted"
