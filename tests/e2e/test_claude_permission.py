@@ -41,6 +41,9 @@ def test_a_permission_prompt_parks_and_an_api_allow_resumes_the_call(
         "agent": {"backend": "claude", "max_turns": 1},
         "claude": {"command": CLAUDE_BIN, "env": claude_env(tmp_path / "home", stub),
                    "allowed_tools": [CLAUDE_TOOL_NAME]},
+        # With Tack's sandbox on, Claude Code runs Bash inside its own sandbox without asking
+        # (`autoAllowBashIfSandboxed`); an unsandboxed Bash call is the one a person decides.
+        "sandbox": {"enabled": False},
     })
     ident = project.add_issue("Print the answer")
     up = TackUp(project)
