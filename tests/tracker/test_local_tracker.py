@@ -88,3 +88,18 @@ async def test_polling_ten_thousand_issues_sees_every_write(tmp_path: Path) -> N
     after = await tracker.fetch_issues_by_states(active)
     assert root.identifier not in {i.identifier for i in after}
     assert len(after) == len(polled) - 1
+
+
+def test_closed_issues_leave_the_poll_cache_so_a_long_running_tracker_stays_small(
+    tmp_path: Path,
+) -> None:
+    # A soak of `tack up` closes thousands of issues; the cache that spares rebuilding
+    # unchanged issues on every poll must not keep them all (bench/soak.py, RSS growth).
+    with LocalTracker(tmp_path / "issues.db") as tracker:
+        closed = tracker.add_issues(NewIssue(f"issue {i}") for i in range(3000))
+        assert len(tracker.list_issues(["Todo"])) == 3000
+        for identifier in closed:
+            tracker.move_sync(identifier, "Done")
+        tracker.add_issues([NewIssue("still open")])
+        assert [i.title for i in tracker.list_issues(["Todo"])] == ["still open"]
+        assert len(tracker._cache) <= 1000  # before: all 3,001 issues stayed cached

@@ -416,6 +416,8 @@ class LocalTracker:
             if cached is not None and cached[0] == version:
                 return list(cached[1])
             issues = self._load(conn, where, wanted, with_comments=False, strict=False)
+            if len(self._cache) > 2 * len(issues) + 1000:  # closed issues no poll lists
+                self._cache = {i.id: self._cache[i.id] for i in issues}
             self._polls[tuple(wanted)] = (version, issues)
             return list(issues)
 

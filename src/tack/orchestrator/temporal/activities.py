@@ -275,7 +275,7 @@ class IssueActivities:
             raise
         if not result.ok:
             raise ApplicationError(f"agent turn error: {result.error}")
-        head = await self._save(ws, f"tack: {issue.identifier} turn {inp.turn}")
+        head, pushed = await self._save(ws, f"tack: {issue.identifier} turn {inp.turn}")
         if result.asked is not None:  # the orchestrator parks the run on the question
             return TurnOutcome(worker=self.worker, workspace=str(ws.path), active=False,
                                state=issue.state, session_id=session.session_id if session
@@ -287,7 +287,7 @@ class IssueActivities:
             active=refreshed is not None and self._active(refreshed),
             state=refreshed.state if refreshed else None,
             session_id=session.session_id if session else None,
-            tokens=beat.progress.tokens, head=head,
+            tokens=beat.progress.tokens, head=head, pushed_branch=pushed,
         )
 
     @activity.defn(name=HANDOFF_ACTIVITY)
@@ -371,15 +371,16 @@ class IssueActivities:
                 task.cancel()
             await asyncio.gather(turn, watch, return_exceptions=True)
 
-    async def _save(self, ws: Workspace, message: str) -> str | None:
-        """Commit the agent's work and push the issue branch to the shared remote."""
+    async def _save(self, ws: Workspace, message: str) -> tuple[str | None, str | None]:
+        """Commit the agent's work and push the issue branch to the shared remote; HEAD and
+        the branch it was pushed to (None when there is no branch or no remote)."""
         try:
             head = await branches.checkpoint(ws.path, message)
-            if ws.branch:
-                await branches.push_branch(self.workspaces.repo, ws.path, self.remote, ws.branch)
+            pushed = bool(ws.branch) and await branches.push_branch(
+                self.workspaces.repo, ws.path, self.remote, ws.branch or "")
         except TackError as exc:
             raise ApplicationError(f"could not save the branch: {exc.message}") from None
-        return head
+        return head, ws.branch if pushed and head else None
 
     async def _stop(self, session: AgentSession | None, ws: Workspace) -> None:
         if session is not None:

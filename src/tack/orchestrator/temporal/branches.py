@@ -18,8 +18,17 @@ log = structlog.get_logger("tack.temporal.branches")
 _IDENTITY = ("-c", "user.name=Tack Worker", "-c", "user.email=worker@tack.invalid")
 
 
+# Remotes seen to exist: asked once per worker, not before every fetch and push (a git
+# process each). One removed later makes the push fail, and Temporal retries the turn.
+_KNOWN_REMOTES: set[tuple[Path, str]] = set()
+
+
 async def has_remote(repo: Path, remote: str) -> bool:
+    if (repo, remote) in _KNOWN_REMOTES:
+        return True
     code, _ = await git(repo, "remote", "get-url", remote, check=False)
+    if code == 0:
+        _KNOWN_REMOTES.add((repo, remote))
     return code == 0
 
 
@@ -32,11 +41,13 @@ async def pull_branch(repo: Path, workspace: Path, remote: str, branch: str) -> 
     if not await has_remote(repo, remote):
         return False
     if not workspace.is_dir():
-        await git(repo, "worktree", "prune", check=False)
-        code, out = await git(
-            repo, "fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/heads/{branch}",
-            check=False,
-        )
+        refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+        code, out = await git(repo, "fetch", "--quiet", remote, refspec, check=False)
+        if code != 0 and "checked out" in out:
+            # A removed worktree still registered holds the branch: forget it and fetch again
+            # (pruning only then spares a git process on every dispatch).
+            await git(repo, "worktree", "prune", check=False)
+            code, out = await git(repo, "fetch", "--quiet", remote, refspec, check=False)
         if code != 0 and "couldn't find remote ref" not in out:
             log.warning("branch fetch failed", branch=branch, output=out[-500:])
         return code == 0

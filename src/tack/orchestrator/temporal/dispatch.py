@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("tack.temporal.dispatch")
 
-FOLLOW_INTERVAL_S = 0.5
+# Heartbeats reach the server at most once a second (worker.py's throttle), so following
+# more often than that only re-reads the same progress.
+FOLLOW_INTERVAL_S = 1.0
 CANCEL_WAIT_S = 60.0
 # A run whose agent just handed off ends by itself within moments (last push, hand-off
 # step); cancelling it then would only skip those steps.
@@ -102,6 +104,7 @@ class TemporalExecutor:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
         self._finished(orch, entry, result)
+        await _reread_issue(orch, entry)
         if answered is not None:  # the resumed conversation went through
             resumed(orch.store, answered)
         if result.asked is not None:  # the agent asked a person: park, as the local runner does
@@ -236,6 +239,20 @@ class _Follower:
                            usage=usage, at=p.at or time.time(),
                            data={"worker": p.worker, "session_id": p.session_id} if p.session_id else {"worker": p.worker})
         await self.orch.on_agent_event(entry, event)
+
+
+async def _reread_issue(orch: RunHost, entry: RunningEntry) -> None:
+    """Read the issue's state at the run's end, as the local runner does after every turn: a
+    workflow that finishes before reconciliation sees the agent's hand-off must still be
+    published (handoff.reached_handoff reads the entry's issue)."""
+    read_at = time.monotonic()
+    try:
+        found = await orch.tracker.fetch_issues_by_ids([entry.issue.id])
+    except TackError as exc:  # reconciliation reads it again on its next tick
+        log.warning("issue re-read failed", issue_identifier=entry.identifier, error=exc.message)
+        return
+    if found:
+        entry.issue, entry.issue_read_mono = found[0], read_at
 
 
 def _message(exc: BaseException) -> str:

@@ -92,6 +92,8 @@ class TurnOutcome:
     session_id: str | None = None
     tokens: Tokens = field(default_factory=Tokens)
     head: str | None = None
+    # The issue branch the turn pushed `head` to on the shared remote (None: not pushed).
+    pushed_branch: str | None = None
     # The agent asked a person (`tack.questions.model.Asked` as a dict): the run parks.
     asked: dict[str, Any] | None = None
 

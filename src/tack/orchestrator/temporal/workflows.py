@@ -34,6 +34,11 @@ FAILURE_BASE_MS = 10_000  # scheduling.FAILURE_BASE_MS; kept literal so replay n
 # must still be noticed.
 DEFAULT_HEARTBEAT_MS = 60_000
 _SLACK = timedelta(minutes=2)
+# Workflows started since this marker skip the separate prepare step (every turn prepares
+# its workspace anyway) and, when the last turn pushed the branch, the hand-off step (the
+# turn already knows the pushed head): two activities and two workflow tasks less per run,
+# about a second each on a busy machine. Histories without the marker replay the old way.
+FUSED_STEPS = "tack-fused-steps"
 
 
 def symphony_backoff(max_retry_backoff_ms: int) -> RetryPolicy:
@@ -57,11 +62,14 @@ class IssueRunWorkflow:
     async def run(self, inp: RunInput) -> RunResult:
         retry = symphony_backoff(inp.max_retry_backoff_ms)
         hooks = timedelta(milliseconds=inp.hooks_timeout_ms)
-        prepared = await workflow.execute_activity(
-            PREPARE_ACTIVITY, inp, result_type=PrepareOutcome,
-            start_to_close_timeout=hooks + _SLACK, retry_policy=retry,
-        )
-        worker, workspace = prepared.worker, prepared.workspace
+        fused = workflow.patched(FUSED_STEPS)
+        worker = workspace = ""
+        if not fused:
+            prepared = await workflow.execute_activity(
+                PREPARE_ACTIVITY, inp, result_type=PrepareOutcome,
+                start_to_close_timeout=hooks + _SLACK, retry_policy=retry,
+            )
+            worker, workspace = prepared.worker, prepared.workspace
         tokens = Tokens()
         turn = 1
         while True:
@@ -81,6 +89,11 @@ class IssueRunWorkflow:
             if not outcome.active or turn >= inp.max_turns:
                 break
             turn += 1
+        if fused and outcome.pushed_branch:
+            return RunResult(
+                status="succeeded", turns=turn, worker=worker, workspace=workspace,
+                tokens=tokens, branch=outcome.pushed_branch, head=outcome.head,
+            )
         handed = await workflow.execute_activity(
             HANDOFF_ACTIVITY, inp, result_type=HandOffOutcome,
             start_to_close_timeout=_SLACK, retry_policy=retry,
