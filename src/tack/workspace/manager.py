@@ -1,8 +1,9 @@
 """Per-issue workspaces: one directory (by default a git worktree on its own branch) per issue
 under the workspace root, with lifecycle hooks (Symphony SPEC §9).
 
-Every path is checked to stay inside the root; worktree operations are serialised per
-repository; existing workspaces and branches are reused, never reset.
+Every path is checked to stay inside the root; worktree registrations are serialised per
+repository and checkouts run beside them, a few at a time; existing workspaces and branches
+are reused, never reset.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class WorkspaceManager:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._strategy_lock = asyncio.Lock()
+        # Checkouts written at once: more only share the same disk and cores, so every one
+        # would finish late; FIFO, so the workspaces asked for first are ready first.
+        self._checkouts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env, sandbox=sandbox)
 
@@ -187,6 +191,8 @@ class WorkspaceManager:
         try:
             async with self._repo_lock():
                 await git.add_worktree(self.repo, path, branch, self.config.base_ref)
+            async with self._checkouts:
+                await git.populate(path)
         except WorkspaceError as exc:
             if path.exists():
                 await self._discard(path)
