@@ -23,7 +23,7 @@ from tack.sandbox.policy import SandboxPolicy
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
-from tack.workspace import git
+from tack.workspace import git, overlay
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
 
@@ -122,10 +122,10 @@ class WorkspaceManager:
             if wanted == "directory":
                 self._strategy = "directory"
             elif await git.is_work_tree(self.repo):
-                self._strategy = "worktree"
-            elif wanted == "worktree":
+                self._strategy = "overlay" if wanted == "overlay" else "worktree"
+            elif wanted in ("worktree", "overlay"):
                 raise WorkspaceError(
-                    f"workspace.strategy is `worktree` in WORKFLOW.md but {self.repo} is not a "
+                    f"workspace.strategy is `{wanted}` in WORKFLOW.md but {self.repo} is not a "
                     "git work tree. Point workspace.repo at a git repository, or use "
                     "`strategy: auto` / `directory`.",
                     code="workspace_not_a_repo",
@@ -159,8 +159,11 @@ class WorkspaceManager:
                 ) from exc
             path = self.path_for(issue.identifier)
             strategy = await self.strategy()
-            branch = self.branch_for(issue) if strategy == "worktree" else None
+            branch = self.branch_for(issue) if strategy != "directory" else None
             if path.is_dir():
+                layers = overlay.Layers(self.root)
+                if overlay.has_layers(layers, key) and not overlay.is_mounted(path):
+                    await overlay.mount(path, layers, key)  # a reboot dropped the mount
                 return Workspace(path, key, False, branch, issue.identifier)
             if os.path.lexists(path):
                 raise WorkspaceError(
@@ -168,7 +171,7 @@ class WorkspaceManager:
                     f"{issue.identifier}. Move or delete it; Tack never overwrites it.",
                     code="workspace_path_not_directory",
                 )
-            await self._create(path, strategy, branch)
+            await self._create(path, strategy, branch, key)
             ws = Workspace(path, key, True, branch, issue.identifier)
             if self.hooks.after_create:
                 result = await run_hook(
@@ -184,15 +187,24 @@ class WorkspaceManager:
                      branch=branch)
             return ws
 
-    async def _create(self, path: Path, strategy: str, branch: str | None) -> None:
+    async def _create(self, path: Path, strategy: str, branch: str | None, key: str) -> None:
         if strategy == "directory" or branch is None:
             path.mkdir()
             return
         try:
             async with self._repo_lock():
+                if strategy == "overlay":
+                    start = (branch if await git.branch_exists(self.repo, branch)
+                             else self.config.base_ref or "HEAD")
+                    lower = await overlay.shared_checkout(
+                        self.repo, await overlay.commit_of(self.repo, start),
+                        overlay.Layers(self.root))
                 await git.add_worktree(self.repo, path, branch, self.config.base_ref)
-            async with self._checkouts:
-                await git.populate(path)
+            if strategy == "overlay":
+                await overlay.stack(path, lower, overlay.Layers(self.root), key)
+            else:
+                async with self._checkouts:
+                    await git.populate(path)
         except WorkspaceError as exc:
             if path.exists():
                 await self._discard(path)
@@ -204,6 +216,11 @@ class WorkspaceManager:
             ) from exc
 
     async def _discard(self, path: Path) -> None:
+        layers = overlay.Layers(self.root)
+        if overlay.has_layers(layers, path.name) or overlay.is_mounted(path):
+            async with self._repo_lock():
+                await overlay.discard(self.repo, path, layers, path.name)
+            return
         if (path / ".git").is_file():
             async with self._repo_lock():
                 await git.remove_worktree(self.repo, path)
