@@ -6,7 +6,8 @@ library. Part 1 runs the real orchestrator loop (`bench/orchestrator.py`'s stub 
 real Store, LocalTracker and WorkspaceManager) on `--issues` issues with plain-directory
 workspaces and then with git worktrees, in the same run: the directory figures are the
 baseline. Part 2 times a few workspaces one at a time per way of making them and measures
-the disk each adds, against the size of a checkout.
+the disk each adds, against the size of a checkout. Overlay workspaces are measured too when
+this process may mount overlayfs (root or CAP_SYS_ADMIN).
 """
 
 from __future__ import annotations
@@ -121,9 +122,16 @@ async def dispatch(root: Path, base: Path, strategy: str, n: int,
         await asyncio.wait_for(task, 300)
         store.close()
     latencies = sorted((t - eligible_at) * 1000 for t in probe.started.values())
-    ws_root = root / "workspaces"
-    extra_kb = disk_kb(ws_root) + (disk_kb(root / "repo" / ".git" / "worktrees")
-                                   if strategy == "worktree" else 0)
+    ws_root, admin = root / "workspaces", root / "repo" / ".git" / "worktrees"
+    shared_kb = 0
+    if strategy == "overlay":
+        # Per issue: its upper layer and index; the shared checkout is counted once, apart.
+        shared_kb = disk_kb(root / "workspaces.bases")
+        extra_kb = disk_kb(root / "workspaces.layers") + disk_kb(admin)
+        for path in ws_root.iterdir():
+            subprocess.run(["umount", str(path)], capture_output=True)
+    else:
+        extra_kb = disk_kb(ws_root) + (disk_kb(admin) if admin.exists() else 0)
     return {
         "strategy": strategy,
         "started": len(latencies),
@@ -132,15 +140,16 @@ async def dispatch(root: Path, base: Path, strategy: str, n: int,
         "first_ms": round(latencies[0], 1),
         "all_started_s": round(wall, 2),
         "disk_per_workspace_kb": round(extra_kb / n),
+        "shared_kb": shared_kb,
     }
 
 
 # -- part 2: one workspace at a time, per way of making it ---------------------------------
 
 
-def timed(fn: Callable[[], object]) -> float:
+def timed(make: Callable[[int], None], i: int) -> float:
     t0 = time.perf_counter()
-    fn()
+    make(i)
     return (time.perf_counter() - t0) * 1000
 
 
@@ -173,7 +182,7 @@ def one_at_a_time(root: Path, base: Path, samples: int) -> list[dict[str, Any]]:
                                ("worktree add --no-checkout + checkout (now)", split, "split"),
                                ("of which: register under the lock", register, "reg")):
         before = disk_kb(admin) if admin.exists() else 0
-        ms = [timed(lambda i=i: make(i)) for i in range(samples)]
+        ms = [timed(make, i) for i in range(samples)]
         after = disk_kb(admin) if admin.exists() else 0
         trees = sum(disk_kb(root / f"{prefix}-{i}") for i in range(samples))
         rows.append({"way": name, "ms": round(sum(ms) / len(ms), 1),
@@ -182,11 +191,22 @@ def one_at_a_time(root: Path, base: Path, samples: int) -> list[dict[str, Any]]:
     return rows
 
 
+def can_mount_overlay(tmp: Path) -> bool:
+    dirs = [tmp / n for n in ("lo", "up", "wk", "mnt")]
+    for d in dirs:
+        d.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
+                           str(dirs[3])], capture_output=True)
+    if done.returncode == 0:
+        subprocess.run(["umount", str(dirs[3])], check=True)
+    return done.returncode == 0
+
+
 def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
-    """An overlay of one shared checkout per base commit, if this process may mount one
-    (root, or CAP_SYS_ADMIN): the per-issue cost of the copy-on-write design. Tack does not
-    build workspaces this way (docs/benchmarks.md says why)."""
-    row: dict[str, Any] = {"way": "overlay on a shared checkout (measured, not built)"}
+    """An overlay of one shared checkout per base commit (`workspace.strategy: overlay`), if
+    this process may mount one (root, or CAP_SYS_ADMIN); the shared checkout is not counted."""
+    row: dict[str, Any] = {"way": "overlay on a shared checkout"}
     lower = root / "lower"
     git(repo, "worktree", "add", "-q", "--detach", str(lower), "HEAD")
     index = repo / ".git" / "worktrees" / "lower" / "index"
@@ -236,8 +256,11 @@ async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
             repo_info = make_repo(base, files)
             entry: dict[str, Any] = {"repo": repo_info}
             if files == args.files[0] and args.issues:
+                strategies = ["directory", "worktree"]
+                if can_mount_overlay(root / "probe"):
+                    strategies.append("overlay")
                 runs = [await dispatch(root / f"d-{files}-{s}", base, s, args.issues, say)
-                        for s in ("directory", "worktree")]
+                        for s in strategies]
                 plain = runs[0]
                 for r in runs:
                     r["p50_vs_directory"] = round(r["p50_ms"] / max(plain["p50_ms"], 0.1), 2)
@@ -267,7 +290,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
             for r in entry["dispatch"]:
                 t.add_row(r["strategy"], str(r["started"]), f"{r['p50_ms']:,.0f}",
                           f"{r['p99_ms']:,.0f}", f"{r['p99_vs_directory']}×",
-                          f"{r['all_started_s']}", f"{r['disk_per_workspace_kb']:,} KB")
+                          f"{r['all_started_s']}", f"{r['disk_per_workspace_kb']:,} KB"
+                          + (f" (+{r['shared_kb']:,} KB shared)" if r["shared_kb"] else ""))
             console.print(t)
         t = Table(title="one workspace at a time")
         for col in ("way", "ms", "extra disk", "× checkout"):

@@ -66,16 +66,18 @@ async def branch_exists(repo: Path, branch: str) -> bool:
     return code == 0
 
 
-async def add_worktree(repo: Path, path: Path, branch: str, base: str | None) -> None:
+async def add_worktree(repo: Path, path: Path, branch: str, base: str | None,
+                       exists: bool | None = None) -> None:
     """Register a worktree at `path` on `branch`, without its files (`populate` writes them);
     create the branch from `base` only if it is new.
 
     An existing branch is checked out as it is, never reset, so commits from an earlier
     run whose workspace was removed are kept. Only this step takes the repository's locks;
-    it costs the same for any repository size.
+    it costs the same for any repository size. `exists`: whether the branch exists, when
+    the caller asked git before taking the lock (one git process fewer inside it).
     """
     for attempt in (1, 2):
-        if await branch_exists(repo, branch):
+        if exists if exists is not None and attempt == 1 else await branch_exists(repo, branch):
             args = ["worktree", "add", "--no-checkout", str(path), branch]
         else:
             args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]

@@ -192,16 +192,21 @@ class WorkspaceManager:
             path.mkdir()
             return
         try:
-            async with self._repo_lock():
-                if strategy == "overlay":
-                    start = (branch if await git.branch_exists(self.repo, branch)
-                             else self.config.base_ref or "HEAD")
-                    lower = await overlay.shared_checkout(
-                        self.repo, await overlay.commit_of(self.repo, start),
-                        overlay.Layers(self.root))
-                await git.add_worktree(self.repo, path, branch, self.config.base_ref)
+            # Read-only questions first: the repository lock is held for one git process.
+            exists = await git.branch_exists(self.repo, branch)
+            base = self.config.base_ref
             if strategy == "overlay":
-                await overlay.stack(path, lower, overlay.Layers(self.root), key)
+                layers = overlay.Layers(self.root)
+                # The branch starts at the very commit the shared checkout shows.
+                base = await overlay.commit_of(self.repo, branch if exists else base or "HEAD")
+                lower = overlay.shared_path(base, layers)
+                if not overlay.is_checked_out(lower):
+                    async with self._repo_lock():
+                        await overlay.shared_checkout(self.repo, base, layers)
+            async with self._repo_lock():
+                await git.add_worktree(self.repo, path, branch, base, exists)
+            if strategy == "overlay":
+                await overlay.stack(path, lower, layers, key)
             else:
                 async with self._checkouts:
                     await git.populate(path)

@@ -39,10 +39,18 @@ async def commit_of(repo: Path, ref: str) -> str:
     return out.strip()
 
 
+def shared_path(commit: str, layers: Layers) -> Path:
+    return layers.bases / commit
+
+
+def is_checked_out(lower: Path) -> bool:
+    return (lower / ".git").is_file()
+
+
 async def shared_checkout(repo: Path, commit: str, layers: Layers) -> Path:
     """The read-only lower layer for `commit`, checked out once (callers hold the repo lock)."""
-    lower = layers.bases / commit
-    if not (lower / ".git").is_file():
+    lower = shared_path(commit, layers)
+    if not is_checked_out(lower):
         if lower.exists():  # a checkout interrupted half-way
             await git(repo, "worktree", "prune", check=False)
             await asyncio.to_thread(shutil.rmtree, lower, True)
@@ -51,17 +59,22 @@ async def shared_checkout(repo: Path, commit: str, layers: Layers) -> Path:
     return lower
 
 
-async def _git_path(worktree: Path, name: str) -> Path:
-    _, out = await git(worktree, "rev-parse", "--path-format=absolute", "--git-path", name)
-    return Path(out.strip())
+def _index(worktree: Path) -> Path:
+    """A linked worktree's index, from its `.git` file (`gitdir: <admin dir>`), no git run."""
+    text = (worktree / ".git").read_text().strip()
+    if not text.startswith("gitdir:"):
+        raise WorkspaceError(f"{worktree / '.git'} is not a linked worktree's .git file.",
+                             code="workspace_overlay_unavailable")
+    admin = Path(text.removeprefix("gitdir:").strip())
+    return (admin if admin.is_absolute() else worktree / admin) / "index"
 
 
 async def stack(path: Path, lower: Path, layers: Layers, key: str) -> None:
     """Turn the registered, empty worktree at `path` into an overlay of `lower`."""
     own = layers.of(key)
     upper, work = own / "upper", own / "work"
-    index = await _git_path(lower, "index"), await _git_path(path, "index")
     try:
+        index = _index(lower), _index(path)
         for part in (upper, work):
             part.mkdir(parents=True, exist_ok=True)
         # The shared checkout's index already describes these files: none is read or written.
