@@ -121,6 +121,9 @@ async def dispatch(root: Path, base: Path, strategy: str, n: int,
         orch.stop()
         await asyncio.wait_for(task, 300)
         store.close()
+        if strategy == "overlay":  # else the temporary directory cannot be deleted
+            for path in (root / "workspaces").iterdir():
+                subprocess.run(["umount", str(path)], capture_output=True)
     latencies = sorted((t - eligible_at) * 1000 for t in probe.started.values())
     ws_root, admin = root / "workspaces", root / "repo" / ".git" / "worktrees"
     shared_kb = 0
@@ -128,8 +131,6 @@ async def dispatch(root: Path, base: Path, strategy: str, n: int,
         # Per issue: its upper layer and index; the shared checkout is counted once, apart.
         shared_kb = disk_kb(root / "workspaces.bases")
         extra_kb = disk_kb(root / "workspaces.layers") + disk_kb(admin)
-        for path in ws_root.iterdir():
-            subprocess.run(["umount", str(path)], capture_output=True)
     else:
         extra_kb = disk_kb(ws_root) + (disk_kb(admin) if admin.exists() else 0)
     return {
