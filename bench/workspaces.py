@@ -257,9 +257,9 @@ async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
             repo_info = make_repo(base, files)
             entry: dict[str, Any] = {"repo": repo_info}
             if files == args.files[0] and args.issues:
-                strategies = ["directory", "worktree"]
-                if can_mount_overlay(root / "probe"):
-                    strategies.append("overlay")
+                strategies = ["directory", *(s for s in args.strategies if s != "directory")]
+                if "overlay" in strategies and not can_mount_overlay(root / "probe"):
+                    strategies.remove("overlay")
                 runs = [await dispatch(root / f"d-{files}-{s}", base, s, args.issues, say)
                         for s in strategies]
                 plain = runs[0]
@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, nargs="+", default=[5000],
                     help="repository sizes; the dispatch runs on the first")
     ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2")
+    ap.add_argument("--strategies", nargs="+", choices=["worktree", "overlay"],
+                    default=["worktree", "overlay"],
+                    help="dispatched after the directory baseline (overlay only if mountable)")
     ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     args = ap.parse_args(argv)
     configure_logging("warning")
