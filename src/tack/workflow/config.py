@@ -64,7 +64,7 @@ class WorkspaceConfig(Section):
     # The repository worktrees are made from; default: the directory holding WORKFLOW.md.
     repo: str | None = None
     # auto: a git worktree when `repo` is a git repository, else an empty directory.
-    strategy: Literal["auto", "worktree", "directory"] = "auto"
+    strategy: Literal["auto", "worktree", "directory", "overlay"] = "auto"
     # Branch the worktree starts from; default: the repository's current HEAD.
     base_ref: str | None = None
     branch_prefix: str = "tack/"

@@ -1,7 +1,8 @@
 """The few git commands workspaces need, run as asyncio subprocesses.
 
 Git's own lock files make concurrent `git worktree add` in one repository fail, so callers
-serialise these per repository (see `WorkspaceManager`).
+serialise registrations per repository (see `WorkspaceManager`); writing a worktree's files
+(`populate`), the part that grows with the repository, runs outside that lock.
 """
 
 from __future__ import annotations
@@ -65,23 +66,34 @@ async def branch_exists(repo: Path, branch: str) -> bool:
     return code == 0
 
 
-async def add_worktree(repo: Path, path: Path, branch: str, base: str | None) -> None:
-    """Check out `branch` at `path`; create the branch from `base` only if it is new.
+async def add_worktree(repo: Path, path: Path, branch: str, base: str | None,
+                       exists: bool | None = None) -> None:
+    """Register a worktree at `path` on `branch`, without its files (`populate` writes them);
+    create the branch from `base` only if it is new.
 
     An existing branch is checked out as it is, never reset, so commits from an earlier
-    run whose workspace was removed are kept.
+    run whose workspace was removed are kept. Only this step takes the repository's locks;
+    it costs the same for any repository size. `exists`: whether the branch exists, when
+    the caller asked git before taking the lock (one git process fewer inside it).
     """
     for attempt in (1, 2):
-        if await branch_exists(repo, branch):
-            args = ["worktree", "add", str(path), branch]
+        if exists if exists is not None and attempt == 1 else await branch_exists(repo, branch):
+            args = ["worktree", "add", "--no-checkout", str(path), branch]
         else:
-            args = ["worktree", "add", "-b", branch, str(path), base or "HEAD"]
+            args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]
         code, _ = await git(repo, *args, check=attempt == 2)
         if code == 0:
             return
         # Usually a stale registration of a worktree directory someone deleted by hand:
         # prune (only then: it scans every worktree) and try once more.
         await git(repo, "worktree", "prune")
+
+
+async def populate(path: Path) -> None:
+    """Write the files and index of the worktree at `path` (registered by `add_worktree`).
+    It touches only that worktree's own index and files, so several run at once; the
+    repository's `post-checkout` hook runs here, as it would in `git worktree add`."""
+    await git(path, "checkout", "--quiet", "--force")
 
 
 async def remove_worktree(repo: Path, path: Path) -> None:

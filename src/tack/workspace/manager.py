@@ -1,8 +1,9 @@
 """Per-issue workspaces: one directory (by default a git worktree on its own branch) per issue
 under the workspace root, with lifecycle hooks (Symphony SPEC §9).
 
-Every path is checked to stay inside the root; worktree operations are serialised per
-repository; existing workspaces and branches are reused, never reset.
+Every path is checked to stay inside the root; worktree registrations are serialised per
+repository and checkouts run beside them, a few at a time; existing workspaces and branches
+are reused, never reset.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tack.sandbox.policy import SandboxPolicy
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
-from tack.workspace import git
+from tack.workspace import git, overlay
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
 
@@ -52,6 +53,9 @@ class WorkspaceManager:
         self._repo_locks: dict[str, asyncio.Lock] = {}
         self._key_locks: dict[str, asyncio.Lock] = {}
         self._strategy_lock = asyncio.Lock()
+        # Checkouts written at once: more only share the same disk and cores, so every one
+        # would finish late; FIFO, so the workspaces asked for first are ready first.
+        self._checkouts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env, sandbox=sandbox)
 
@@ -118,10 +122,10 @@ class WorkspaceManager:
             if wanted == "directory":
                 self._strategy = "directory"
             elif await git.is_work_tree(self.repo):
-                self._strategy = "worktree"
-            elif wanted == "worktree":
+                self._strategy = "overlay" if wanted == "overlay" else "worktree"
+            elif wanted in ("worktree", "overlay"):
                 raise WorkspaceError(
-                    f"workspace.strategy is `worktree` in WORKFLOW.md but {self.repo} is not a "
+                    f"workspace.strategy is `{wanted}` in WORKFLOW.md but {self.repo} is not a "
                     "git work tree. Point workspace.repo at a git repository, or use "
                     "`strategy: auto` / `directory`.",
                     code="workspace_not_a_repo",
@@ -155,8 +159,11 @@ class WorkspaceManager:
                 ) from exc
             path = self.path_for(issue.identifier)
             strategy = await self.strategy()
-            branch = self.branch_for(issue) if strategy == "worktree" else None
+            branch = self.branch_for(issue) if strategy != "directory" else None
             if path.is_dir():
+                layers = overlay.Layers(self.root)
+                if overlay.has_layers(layers, key) and not overlay.is_mounted(path):
+                    await overlay.mount(path, layers, key)  # a reboot dropped the mount
                 return Workspace(path, key, False, branch, issue.identifier)
             if os.path.lexists(path):
                 raise WorkspaceError(
@@ -164,7 +171,7 @@ class WorkspaceManager:
                     f"{issue.identifier}. Move or delete it; Tack never overwrites it.",
                     code="workspace_path_not_directory",
                 )
-            await self._create(path, strategy, branch)
+            await self._create(path, strategy, branch, key)
             ws = Workspace(path, key, True, branch, issue.identifier)
             if self.hooks.after_create:
                 result = await run_hook(
@@ -180,13 +187,29 @@ class WorkspaceManager:
                      branch=branch)
             return ws
 
-    async def _create(self, path: Path, strategy: str, branch: str | None) -> None:
+    async def _create(self, path: Path, strategy: str, branch: str | None, key: str) -> None:
         if strategy == "directory" or branch is None:
             path.mkdir()
             return
         try:
+            # Read-only questions first: the repository lock is held for one git process.
+            exists = await git.branch_exists(self.repo, branch)
+            base = self.config.base_ref
+            if strategy == "overlay":
+                layers = overlay.Layers(self.root)
+                # The branch starts at the very commit the shared checkout shows.
+                base = await overlay.commit_of(self.repo, branch if exists else base or "HEAD")
+                lower = overlay.shared_path(base, layers)
+                if not overlay.is_checked_out(lower):
+                    async with self._repo_lock():
+                        await overlay.shared_checkout(self.repo, base, layers)
             async with self._repo_lock():
-                await git.add_worktree(self.repo, path, branch, self.config.base_ref)
+                await git.add_worktree(self.repo, path, branch, base, exists)
+            if strategy == "overlay":
+                await overlay.stack(path, lower, layers, key)
+            else:
+                async with self._checkouts:
+                    await git.populate(path)
         except WorkspaceError as exc:
             if path.exists():
                 await self._discard(path)
@@ -198,6 +221,11 @@ class WorkspaceManager:
             ) from exc
 
     async def _discard(self, path: Path) -> None:
+        layers = overlay.Layers(self.root)
+        if overlay.has_layers(layers, path.name) or overlay.is_mounted(path):
+            async with self._repo_lock():
+                await overlay.discard(self.repo, path, layers, path.name)
+            return
         if (path / ".git").is_file():
             async with self._repo_lock():
                 await git.remove_worktree(self.repo, path)

@@ -1,0 +1,336 @@
+"""Workspace benchmark: what a workspace costs on a real-sized repository, and how soon each
+agent starts when many issues become eligible at once.
+
+A temporary git repository holds `--files` files copied from this interpreter's standard
+library. Part 1 runs the real orchestrator loop (`bench/orchestrator.py`'s stub agent, the
+real Store, LocalTracker and WorkspaceManager) on `--issues` issues with plain-directory
+workspaces and then with git worktrees, in the same run: the directory figures are the
+baseline. Part 2 times a few workspaces one at a time per way of making them and measures
+the disk each adds, against the size of a checkout. Overlay workspaces are measured too when
+this process may mount overlayfs (root or CAP_SYS_ADMIN).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from bench.orchestrator import GIT_ENV, HANDOFF, Probe, StubBackend, percentile, until
+from tack.logs import configure_logging
+from tack.orchestrator import Orchestrator
+from tack.store import Store
+from tack.tracker.local import LocalTracker, NewIssue
+from tack.workflow import WorkflowWatcher
+
+MAX_FILE_BYTES = 16 * 1024  # keeps 5,000 files near the issue's 21 MB repository
+KB = 1024
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def make_repo(repo: Path, files: int) -> dict[str, int]:
+    """Up to `files` files of the standard library (each at most 16 KB), committed."""
+    source = Path(sysconfig.get_paths()["stdlib"])
+    repo.mkdir(parents=True)
+    copied = size = 0
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            src = Path(dirpath) / name
+            if copied >= files or src.is_symlink() or not src.is_file():
+                continue
+            if src.stat().st_size > MAX_FILE_BYTES:
+                continue
+            dest = repo / src.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            copied += 1
+            size += src.stat().st_size
+        if copied >= files:
+            break
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "standard library")
+    return {"files": copied, "bytes": size, "checkout_kb": disk_kb(repo, skip=".git")}
+
+
+def disk_kb(path: Path, skip: str | None = None) -> int:
+    """Allocated size of a tree in KiB (what `du -sk` says), optionally without one entry."""
+    args = ["du", "-sk", *([f"--exclude={skip}"] if skip else []), str(path)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+# -- part 1: dispatch through the orchestrator ---------------------------------------------
+
+
+def make_project(root: Path, base: Path, strategy: str, issues: int) -> Path:
+    """A project whose repo is a local clone of `base` (objects hard-linked: no copy)."""
+    root.mkdir(parents=True)
+    git(root, "clone", "-q", "--local", str(base), "repo")
+    cfg = {
+        "tracker": {"kind": "local", "handoff_state": HANDOFF,
+                    "active_states": ["Todo", "In Progress"]},
+        "polling": {"interval_ms": 500},
+        "workspace": {"root": "./workspaces", "repo": "./repo", "strategy": strategy},
+        "agent": {"backend": "builtin", "max_concurrent_agents": issues, "max_turns": 1},
+        "codex": {"stall_timeout_ms": 600_000},
+    }
+    path = root / "WORKFLOW.md"
+    path.write_text(f"---\n{yaml.safe_dump(cfg)}---\nWork on {{{{ issue.identifier }}}}\n")
+    return path
+
+
+async def dispatch(root: Path, base: Path, strategy: str, n: int,
+                   say: Callable[[str], None]) -> dict[str, Any]:
+    """Eligible -> agent started for `n` issues made eligible at once (one refresh)."""
+    watcher = WorkflowWatcher(make_project(root, base, strategy, n))
+    store = Store(watcher.current.store_path())
+    probe = Probe()
+    backend = StubBackend(probe, rate=1, seconds=1, hang=True)  # started agents just wait
+    orch = Orchestrator(watcher, store, backend_factory=lambda wf: backend)
+    tracker = orch.tracker
+    assert isinstance(tracker, LocalTracker)
+    task = asyncio.create_task(orch.run())
+    try:
+        await until(lambda: orch.tick_count >= 1, 60, "the first tick")
+        say(f"[{strategy}] {n} issues eligible at once")
+        tracker.add_issues(NewIssue(f"bench issue {i}") for i in range(n))
+        eligible_at = time.perf_counter()
+        orch.request_refresh()
+        await until(lambda: len(probe.started) >= n, 60 + n * 10, f"{n} agents to start")
+        wall = time.perf_counter() - eligible_at
+    finally:
+        orch.stop()
+        await asyncio.wait_for(task, 300)
+        store.close()
+        if strategy == "overlay":  # else the temporary directory cannot be deleted
+            for path in (root / "workspaces").iterdir():
+                subprocess.run(["umount", str(path)], capture_output=True)
+    latencies = sorted((t - eligible_at) * 1000 for t in probe.started.values())
+    ws_root, admin = root / "workspaces", root / "repo" / ".git" / "worktrees"
+    shared_kb = 0
+    if strategy == "overlay":
+        # Per issue: its upper layer and index; the shared checkout is counted once, apart.
+        shared_kb = disk_kb(root / "workspaces.bases")
+        extra_kb = disk_kb(root / "workspaces.layers") + disk_kb(admin)
+    else:
+        extra_kb = disk_kb(ws_root) + (disk_kb(admin) if admin.exists() else 0)
+    return {
+        "strategy": strategy,
+        "started": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "first_ms": round(latencies[0], 1),
+        "all_started_s": round(wall, 2),
+        "disk_per_workspace_kb": round(extra_kb / n),
+        "shared_kb": shared_kb,
+    }
+
+
+# -- part 2: one workspace at a time, per way of making it ---------------------------------
+
+
+def timed(make: Callable[[int], None], i: int) -> float:
+    t0 = time.perf_counter()
+    make(i)
+    return (time.perf_counter() - t0) * 1000
+
+
+def one_at_a_time(root: Path, base: Path, samples: int) -> list[dict[str, Any]]:
+    """Mean ms and extra KiB per workspace for each way, `samples` workspaces each."""
+    root.mkdir(parents=True)
+    repo = root / "repo"
+    git(root, "clone", "-q", "--local", str(base), "repo")
+    admin = repo / ".git" / "worktrees"
+
+    def full(i: int) -> None:  # before: `git worktree add` checks out under the lock
+        git(repo, "worktree", "add", "-q", "-b", f"full-{i}", str(root / f"full-{i}"), "HEAD")
+
+    def split(i: int) -> None:  # now: register (locked), then check out (unlocked)
+        path = root / f"split-{i}"
+        git(repo, "worktree", "add", "-q", "--no-checkout", "-b", f"split-{i}", str(path),
+            "HEAD")
+        git(path, "checkout", "-q", "--force")
+
+    def register(i: int) -> None:  # the part that holds the repository lock
+        git(repo, "worktree", "add", "-q", "--no-checkout", "-b", f"reg-{i}",
+            str(root / f"reg-{i}"), "HEAD")
+
+    def directory(i: int) -> None:
+        (root / f"dir-{i}").mkdir()
+
+    rows = []
+    for name, make, prefix in (("directory (mkdir)", directory, "dir"),
+                               ("worktree add (before)", full, "full"),
+                               ("worktree add --no-checkout + checkout (now)", split, "split"),
+                               ("of which: register under the lock", register, "reg")):
+        before = disk_kb(admin) if admin.exists() else 0
+        ms = [timed(make, i) for i in range(samples)]
+        after = disk_kb(admin) if admin.exists() else 0
+        trees = sum(disk_kb(root / f"{prefix}-{i}") for i in range(samples))
+        rows.append({"way": name, "ms": round(sum(ms) / len(ms), 1),
+                     "extra_kb": round((trees + after - before) / samples)})
+    rows.append(overlay_row(root, repo, samples))
+    return rows
+
+
+def can_mount_overlay(tmp: Path) -> bool:
+    dirs = [tmp / n for n in ("lo", "up", "wk", "mnt")]
+    for d in dirs:
+        d.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
+                           str(dirs[3])], capture_output=True)
+    if done.returncode == 0:
+        subprocess.run(["umount", str(dirs[3])], check=True)
+    return done.returncode == 0
+
+
+def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
+    """An overlay of one shared checkout per base commit (`workspace.strategy: overlay`), if
+    this process may mount one (root, or CAP_SYS_ADMIN); the shared checkout is not counted."""
+    row: dict[str, Any] = {"way": "overlay on a shared checkout"}
+    lower = root / "lower"
+    git(repo, "worktree", "add", "-q", "--detach", str(lower), "HEAD")
+    index = repo / ".git" / "worktrees" / "lower" / "index"
+    ms, kb, mounted = [], 0, []
+    try:
+        for i in range(samples):
+            path, upper, work = root / f"ov-{i}", root / f"ov-up-{i}", root / f"ov-work-{i}"
+            t0 = time.perf_counter()
+            git(repo, "worktree", "add", "-q", "--no-checkout", "-b", f"ov-{i}", str(path),
+                "HEAD")
+            upper.mkdir()
+            work.mkdir()
+            (path / ".git").rename(upper / ".git")
+            shutil.copyfile(index, repo / ".git" / "worktrees" / f"ov-{i}" / "index")
+            done = subprocess.run(
+                ["mount", "-t", "overlay", "overlay", "-o",
+                 f"lowerdir={lower},upperdir={upper},workdir={work}", str(path)],
+                capture_output=True, text=True)
+            if done.returncode != 0:
+                row["error"] = f"cannot mount: {done.stderr.strip()[:120]}"
+                return row
+            mounted.append(path)
+            ms.append((time.perf_counter() - t0) * 1000)
+            if git(path, "status", "--porcelain"):
+                row["error"] = "git status is not clean in the overlay"
+                return row
+            kb += disk_kb(upper) + disk_kb(repo / ".git" / "worktrees" / f"ov-{i}")
+        row.update(ms=round(sum(ms) / len(ms), 1), extra_kb=round(kb / samples))
+        return row
+    finally:
+        for path in mounted:
+            subprocess.run(["umount", str(path)], capture_output=True)
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tack-bench-ws-") as tmp:
+        root = Path(tmp)
+        result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
+                                              "load": [round(x, 2) for x in os.getloadavg()]},
+                                  "repos": []}
+        for files in args.files:
+            say(f"repository of {files} files")
+            base = root / f"base-{files}"
+            repo_info = make_repo(base, files)
+            entry: dict[str, Any] = {"repo": repo_info}
+            if files == args.files[0] and args.issues:
+                strategies = ["directory", *(s for s in args.strategies if s != "directory")]
+                if "overlay" in strategies and not can_mount_overlay(root / "probe"):
+                    strategies.remove("overlay")
+                runs = [await dispatch(root / f"d-{files}-{s}", base, s, args.issues, say)
+                        for s in strategies]
+                plain = runs[0]
+                for r in runs:
+                    r["p50_vs_directory"] = round(r["p50_ms"] / max(plain["p50_ms"], 0.1), 2)
+                    r["p99_vs_directory"] = round(r["p99_ms"] / max(plain["p99_ms"], 0.1), 2)
+                entry["dispatch"] = runs
+            say(f"{args.samples} workspaces one at a time per way")
+            ways = one_at_a_time(root / f"w-{files}", base, args.samples)
+            for way in ways:
+                if "extra_kb" in way:
+                    way["disk_vs_checkout"] = round(way["extra_kb"] / repo_info["checkout_kb"], 4)
+            entry["one_at_a_time"] = ways
+            result["repos"].append(entry)
+        return result
+
+
+def print_report(result: dict[str, Any], console: Console) -> None:
+    console.print(f"machine: {result['machine']}")
+    for entry in result["repos"]:
+        repo = entry["repo"]
+        console.print(f"\nrepository: {repo['files']} files, {repo['bytes'] / KB / KB:.1f} MB, "
+                      f"checkout {repo['checkout_kb'] / KB:.1f} MB on disk")
+        if "dispatch" in entry:
+            t = Table(title="eligible -> agent started, all issues at once")
+            for col in ("strategy", "started", "p50 ms", "p99 ms", "p99 × directory",
+                        "all started s", "disk per workspace"):
+                t.add_column(col, justify="right")
+            for r in entry["dispatch"]:
+                t.add_row(r["strategy"], str(r["started"]), f"{r['p50_ms']:,.0f}",
+                          f"{r['p99_ms']:,.0f}", f"{r['p99_vs_directory']}×",
+                          f"{r['all_started_s']}", f"{r['disk_per_workspace_kb']:,} KB"
+                          + (f" (+{r['shared_kb']:,} KB shared)" if r["shared_kb"] else ""))
+            console.print(t)
+        t = Table(title="one workspace at a time")
+        for col in ("way", "ms", "extra disk", "× checkout"):
+            t.add_column(col, justify="right")
+        for w in entry["one_at_a_time"]:
+            if "error" in w:
+                t.add_row(w["way"], w["error"], "", "")
+            else:
+                t.add_row(w["way"], f"{w['ms']:,.1f}", f"{w['extra_kb']:,} KB",
+                          f"{w['disk_vs_checkout']:.3f}")
+        console.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--issues", type=int, default=200, help="issues eligible at once (0: skip)")
+    ap.add_argument("--files", type=int, nargs="+", default=[5000],
+                    help="repository sizes; the dispatch runs on the first")
+    ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2")
+    ap.add_argument("--strategies", nargs="+", choices=["worktree", "overlay"],
+                    default=["worktree", "overlay"],
+                    help="dispatched after the directory baseline (overlay only if mountable)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    args = ap.parse_args(argv)
+    configure_logging("warning")
+    err = Console(stderr=True)
+
+    def say(msg: str) -> None:
+        if not args.json:
+            err.print(f"[dim]{msg}[/dim]")
+
+    result = asyncio.run(bench(args, say))
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        print_report(result, Console(width=120))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Copy-on-write worktrees (`workspace.strategy: overlay`): one shared checkout per commit,
+and per issue an overlayfs whose upper layer holds only what the agent changed.
+
+The workspace is still a registered git worktree on the issue's branch: its `.git` file lives
+in the upper layer, its index (copied from the shared checkout's) in the repository's
+`worktrees/` directory. Mounting needs CAP_SYS_ADMIN in Tack's mount namespace (root, or a
+container that grants it); every process on the host then sees the workspace. Layers live
+beside the workspace root: `<root>.bases/<commit>` and `<root>.layers/<key>/{upper,work}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tack.errors import WorkspaceError
+from tack.workspace.git import git
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Where the overlay parts of the workspaces under `root` live."""
+
+    root: Path
+
+    @property
+    def bases(self) -> Path:
+        return self.root.parent / f"{self.root.name}.bases"
+
+    def of(self, key: str) -> Path:
+        return self.root.parent / f"{self.root.name}.layers" / key
+
+
+async def commit_of(repo: Path, ref: str) -> str:
+    _, out = await git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    return out.strip()
+
+
+def shared_path(commit: str, layers: Layers) -> Path:
+    return layers.bases / commit
+
+
+def is_checked_out(lower: Path) -> bool:
+    return (lower / ".git").is_file()
+
+
+async def shared_checkout(repo: Path, commit: str, layers: Layers) -> Path:
+    """The read-only lower layer for `commit`, checked out once (callers hold the repo lock)."""
+    lower = shared_path(commit, layers)
+    if not is_checked_out(lower):
+        if lower.exists():  # a checkout interrupted half-way
+            await git(repo, "worktree", "prune", check=False)
+            await asyncio.to_thread(shutil.rmtree, lower, True)
+        lower.parent.mkdir(parents=True, exist_ok=True)
+        await git(repo, "worktree", "add", "--quiet", "--detach", str(lower), commit)
+    return lower
+
+
+def _index(worktree: Path) -> Path:
+    """A linked worktree's index, from its `.git` file (`gitdir: <admin dir>`), no git run."""
+    text = (worktree / ".git").read_text().strip()
+    if not text.startswith("gitdir:"):
+        raise WorkspaceError(f"{worktree / '.git'} is not a linked worktree's .git file.",
+                             code="workspace_overlay_unavailable")
+    admin = Path(text.removeprefix("gitdir:").strip())
+    return (admin if admin.is_absolute() else worktree / admin) / "index"
+
+
+async def stack(path: Path, lower: Path, layers: Layers, key: str) -> None:
+    """Turn the registered, empty worktree at `path` into an overlay of `lower`."""
+    own = layers.of(key)
+    upper, work = own / "upper", own / "work"
+    try:
+        index = _index(lower), _index(path)
+        for part in (upper, work):
+            part.mkdir(parents=True, exist_ok=True)
+        # The shared checkout's index already describes these files: none is read or written.
+        shutil.copyfile(*index)
+        (path / ".git").rename(upper / ".git")
+        (own / "lower").write_text(str(lower))
+    except OSError as exc:
+        raise WorkspaceError(f"Could not lay out the overlay workspace {path}: {exc}.",
+                             code="workspace_overlay_unavailable") from exc
+    await mount(path, layers, key)
+
+
+async def mount(path: Path, layers: Layers, key: str) -> None:
+    """Mount the issue's layers on `path` (again, after a reboot dropped the mount)."""
+    own = layers.of(key)
+    lower = (own / "lower").read_text().strip()
+    options = f"lowerdir={lower},upperdir={own / 'upper'},workdir={own / 'work'}"
+    proc = await asyncio.create_subprocess_exec(
+        "mount", "-t", "overlay", "overlay", "-o", options, str(path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise WorkspaceError(
+            f"Could not mount the overlay workspace {path}: "
+            f"{out.decode(errors='replace').strip()[-500:]}. `workspace.strategy: overlay` "
+            "needs root (CAP_SYS_ADMIN) and overlayfs; use `strategy: worktree` otherwise.",
+            code="workspace_overlay_unavailable")
+
+
+def has_layers(layers: Layers, key: str) -> bool:
+    return (layers.of(key) / "lower").is_file()
+
+
+def is_mounted(path: Path) -> bool:
+    return os.path.ismount(path)
+
+
+async def discard(repo: Path, path: Path, layers: Layers, key: str) -> None:
+    """Unmount, drop the issue's layers and its worktree registration; the branch stays."""
+    if is_mounted(path):
+        proc = await asyncio.create_subprocess_exec(
+            "umount", str(path), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await proc.wait()
+    await asyncio.to_thread(shutil.rmtree, layers.of(key), True)
+    if os.path.lexists(path) and not is_mounted(path):
+        await asyncio.to_thread(shutil.rmtree, path, True)
+    await git(repo, "worktree", "prune", check=False)

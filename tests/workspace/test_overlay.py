@@ -1,0 +1,92 @@
+"""`workspace.strategy: overlay`: copy-on-write worktrees over one shared checkout per commit.
+Needs root (CAP_SYS_ADMIN) and overlayfs; skipped where this process may not mount."""
+
+from __future__ import annotations
+
+import subprocess
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tack.tracker.base import Issue
+from tack.workflow.config import HooksConfig, WorkspaceConfig
+from tack.workspace import WorkspaceManager
+from tests.conftest import git
+
+
+def _can_mount_overlay(tmp: Path) -> bool:
+    dirs = [tmp / n for n in ("lo", "up", "wk", "mnt")]
+    for d in dirs:
+        d.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
+                           str(dirs[3])], capture_output=True)
+    if done.returncode == 0:
+        subprocess.run(["umount", str(dirs[3])], check=True)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def overlay_manager(tmp_path: Path, git_repo: Path) -> Iterator[WorkspaceManager]:
+    if not _can_mount_overlay(tmp_path / "probe"):
+        pytest.skip("this process may not mount overlayfs (needs root / CAP_SYS_ADMIN)")
+    (git_repo / "src").mkdir()
+    (git_repo / "src" / "app.py").write_text("VALUE = 1\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "app")
+    yield WorkspaceManager(root=tmp_path / "ws", repo=git_repo,
+                           workspace=WorkspaceConfig(strategy="overlay"), hooks=HooksConfig())
+    for path in (tmp_path / "ws").glob("*"):  # a failed test must not leave mounts behind
+        if os.path.ismount(path):
+            subprocess.run(["umount", str(path)], check=False)
+
+
+def issue(identifier: str) -> Issue:
+    return Issue(id=f"id-{identifier}", identifier=identifier, title="t", state="Todo")
+
+
+def disk_kb(path: Path) -> int:
+    return int(subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True,
+                              check=True).stdout.split()[0])
+
+
+async def test_overlay_workspaces_share_one_checkout_and_git_works_in_each(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    one = await overlay_manager.prepare(issue("TACK-1"))
+    two = await overlay_manager.prepare(issue("TACK-2"))
+    for ws, branch in ((one, "tack/tack-1"), (two, "tack/tack-2")):
+        assert git(ws.path, "rev-parse", "--abbrev-ref", "HEAD").strip() == branch
+        assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+        assert git(ws.path, "status", "--porcelain") == ""
+    (one.path / "src" / "app.py").write_text("VALUE = 2\n")
+    assert git(one.path, "status", "--porcelain").strip() == "M src/app.py"
+    assert (two.path / "src" / "app.py").read_text() == "VALUE = 1\n"  # copy-on-write
+    git(one.path, "commit", "-qam", "two")
+    assert "two" in git(git_repo, "log", "--oneline", "-1", "tack/tack-1")
+    assert git(git_repo, "rev-parse", "main") == git(two.path, "rev-parse", "HEAD")
+    # Only what changed is stored per workspace (an upper layer of a few KB).
+    assert disk_kb(tmp_path / "ws.layers" / "TACK-2") < 64
+
+
+async def test_removed_overlay_keeps_its_branch_and_comes_back_with_its_commits(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    ws = await overlay_manager.prepare(issue("TACK-3"))
+    (ws.path / "fix.py").write_text("print('fixed')\n")
+    git(ws.path, "add", "-A")
+    git(ws.path, "commit", "-qm", "fix")
+    assert await overlay_manager.remove("TACK-3") is True
+    assert not ws.path.exists() and not (tmp_path / "ws.layers" / "TACK-3").exists()
+    assert str(ws.path) not in git(git_repo, "worktree", "list")
+    again = await overlay_manager.prepare(issue("TACK-3"))
+    assert again.created_now and (again.path / "fix.py").read_text() == "print('fixed')\n"
+    assert git(again.path, "status", "--porcelain") == ""
+    # A reboot drops mounts: the next prepare mounts the same layers again, work intact.
+    (again.path / "notes.txt").write_text("uncommitted\n")
+    subprocess.run(["umount", str(again.path)], check=True)
+    back = await overlay_manager.prepare(issue("TACK-3"))
+    assert not back.created_now and (back.path / "notes.txt").read_text() == "uncommitted\n"
+    assert await overlay_manager.remove("TACK-3") is True
