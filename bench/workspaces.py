@@ -32,6 +32,7 @@ from rich.table import Table
 from bench.orchestrator import GIT_ENV, HANDOFF, Probe, StubBackend, percentile, until
 from tack.logs import configure_logging
 from tack.orchestrator import Orchestrator
+from tack.workspace.overlay import can_mount
 from tack.store import Store
 from tack.tracker.local import LocalTracker, NewIssue
 from tack.workflow import WorkflowWatcher
@@ -192,16 +193,6 @@ def one_at_a_time(root: Path, base: Path, samples: int) -> list[dict[str, Any]]:
     return rows
 
 
-def can_mount_overlay(tmp: Path) -> bool:
-    dirs = [tmp / n for n in ("lo", "up", "wk", "mnt")]
-    for d in dirs:
-        d.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
-                           str(dirs[3])], capture_output=True)
-    if done.returncode == 0:
-        subprocess.run(["umount", str(dirs[3])], check=True)
-    return done.returncode == 0
 
 
 def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
@@ -258,7 +249,7 @@ async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
             entry: dict[str, Any] = {"repo": repo_info}
             if files == args.files[0] and args.issues:
                 strategies = ["directory", *(s for s in args.strategies if s != "directory")]
-                if "overlay" in strategies and not can_mount_overlay(root / "probe"):
+                if "overlay" in strategies and not can_mount(root / "probe"):
                     strategies.remove("overlay")
                 runs = [await dispatch(root / f"d-{files}-{s}", base, s, args.issues, say)
                         for s in strategies]

@@ -13,24 +13,15 @@ import pytest
 from tack.tracker.base import Issue
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
+from tack.workspace.overlay import can_mount
 from tests.conftest import git
 
 
-def _can_mount_overlay(tmp: Path) -> bool:
-    dirs = [tmp / n for n in ("lo", "up", "wk", "mnt")]
-    for d in dirs:
-        d.mkdir(parents=True)
-    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
-                           str(dirs[3])], capture_output=True)
-    if done.returncode == 0:
-        subprocess.run(["umount", str(dirs[3])], check=True)
-    return done.returncode == 0
 
 
 @pytest.fixture
 def overlay_manager(tmp_path: Path, git_repo: Path) -> Iterator[WorkspaceManager]:
-    if not _can_mount_overlay(tmp_path / "probe"):
+    if not can_mount(tmp_path / "probe"):
         pytest.skip("this process may not mount overlayfs (needs root / CAP_SYS_ADMIN)")
     (git_repo / "src").mkdir()
     (git_repo / "src" / "app.py").write_text("VALUE = 1\n")

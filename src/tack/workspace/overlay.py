@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +125,17 @@ async def discard(repo: Path, path: Path, layers: Layers, key: str) -> None:
     if os.path.lexists(path) and not is_mounted(path):
         await asyncio.to_thread(shutil.rmtree, path, True)
     await git(repo, "worktree", "prune", check=False)
+
+
+def can_mount(scratch: Path) -> bool:
+    """Whether this process may mount an overlayfs: mounts and unmounts a probe under
+    `scratch` (which must not exist yet)."""
+    dirs = [scratch / n for n in ("lo", "up", "wk", "mnt")]
+    for d in dirs:
+        d.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                           f"lowerdir={dirs[0]},upperdir={dirs[1]},workdir={dirs[2]}",
+                           str(dirs[3])], capture_output=True)
+    if done.returncode == 0:
+        subprocess.run(["umount", str(dirs[3])], check=True)
+    return done.returncode == 0
