@@ -1,6 +1,7 @@
 """The scan's worker processes (`python -m tack.principles.worker`) and what a scan imports:
 a worker checks the pickled chunks it is fed until its stdin ends, importing only what
-checking a file needs; a scan without a WORKFLOW.md never imports pydantic's config."""
+checking a file needs; the files a worker that died had are checked by the scanning process;
+a scan without a WORKFLOW.md never imports pydantic's config."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tack.principles import workers
 from tack.principles.document import load_document
-from tests.principles.conftest import CLEAN_PY, write
+from tack.principles.scanner import scan
+from tests.principles.conftest import BARE_EXCEPT, CLEAN_PY, write
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 ENV = {**os.environ, "PYTHONPATH": SRC}
@@ -61,3 +66,16 @@ def test_a_project_without_a_workflow_does_not_import_pydantic(prepo: Path) -> N
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["PRINCIPLES.md principles-baseline.json False",
                                         "PRINCIPLES.md True"]
+
+
+def test_files_a_dead_worker_had_are_checked_by_the_scanning_process(
+        prepo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(140):  # enough for workers (PARALLEL_MIN_FILES)
+        write(prepo, f"src/gen/m{n:03d}.py", BARE_EXCEPT if n % 2 else CLEAN_PY)
+    doc = load_document(prepo / "PRINCIPLES.md")
+    one = scan(prepo, doc, jobs=1)
+    # A worker that exits at once, before reading anything: every chunk it was sent is lost.
+    monkeypatch.setattr(workers, "WORKER_ARGS", ("-c", "import sys; sys.exit(3)"))
+    two = scan(prepo, doc, jobs=2)
+    assert len(one.findings) == 71 and two.findings == one.findings
+    assert two.errors == [] and two.files == one.files

@@ -33,6 +33,8 @@ from tack.principles.rules import (
     run_python_check,
 )
 
+# How a worker is started: `sys.executable` with these arguments.
+WORKER_ARGS: tuple[str, ...] = ("-m", "tack.principles.worker")
 # Below this many files, a worker's start (a fresh interpreter, ~0.2 s) costs more than the
 # files it would take off this process.
 PARALLEL_MIN_FILES = 128
@@ -128,6 +130,14 @@ def check_files(
             if on_progress:
                 on_progress(done_files, total)
 
+    def drain() -> None:
+        while True:
+            with lock:
+                chunk = pending.pop() if pending else None  # the workers take from the other end
+            if chunk is None:
+                return
+            collect(check_chunk(str(root), catalog, chunk))
+
     with ExitStack() as stack:
         feeders = [threading.Thread(target=_feed, daemon=True,
                                     args=(stack.enter_context(_Worker(root, catalog)), pending,
@@ -135,18 +145,11 @@ def check_files(
                    for _ in range(workers)]
         for feeder in feeders:
             feeder.start()
-        while True:
-            with lock:
-                chunk = pending.pop() if pending else None  # the workers take from the other end
-            if chunk is None:
-                break
-            collect([check_file(str(root), rel, [catalog[i] for i in ids], sups)
-                     for rel, ids, sups in chunk])
+        drain()
         for feeder in feeders:
             feeder.join()
-    if done_files != total:
-        raise RuntimeError(f"a scan worker stopped before checking its files "
-                           f"({done_files} of {total} checked); see its error above")
+        drain()  # what a worker that died had in hand, given back by its feeder
+    assert done_files == total, (done_files, total)
     return out
 
 
@@ -162,12 +165,15 @@ class _Worker:
         home = str(Path(next(iter(tack.__path__))).parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [home, *filter(None, [os.environ.get("PYTHONPATH")])])}
-        self.proc = subprocess.Popen([sys.executable, "-m", "tack.principles.worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.proc = subprocess.Popen([sys.executable, *WORKER_ARGS], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
-        pickle.dump((str(root), catalog), self.stdin)
-        self.stdin.flush()
+        try:
+            pickle.dump((str(root), catalog), self.stdin)
+            self.stdin.flush()
+        except OSError:
+            pass  # it did not start; its feeder finds out and gives its chunks back
 
     def __enter__(self) -> _Worker:
         return self
@@ -185,24 +191,27 @@ class _Worker:
 
 def _feed(worker: _Worker, pending: deque[list[Shipped]], lock: threading.Lock,
           collect: Callable[[list[Outcome]], None]) -> None:
-    """Keep `worker` two chunks ahead (it never waits for this thread) until none are left."""
-    in_flight = 0
+    """Keep `worker` two chunks ahead (it never waits for this thread) until none are left.
+    If the worker dies (its error is on stderr), the chunks it had go back to `pending`, for
+    the scanning process to check."""
+    in_flight: deque[list[Shipped]] = deque()
     try:
         while True:
-            while in_flight < 2:
+            while len(in_flight) < 2:
                 with lock:
                     chunk = pending.popleft() if pending else None
                 if chunk is None:
                     break
+                in_flight.append(chunk)
                 pickle.dump(chunk, worker.stdin)
                 worker.stdin.flush()
-                in_flight += 1
             if not in_flight:
                 return
             collect(pickle.load(worker.stdout))
-            in_flight -= 1
+            in_flight.popleft()
     except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-        return  # the worker died (its traceback is on stderr); check_files reports the gap
+        with lock:
+            pending.extend(in_flight)
 
 
 def check_chunk(root: str, catalog: list[tuple[str, Check]], chunk: list[Shipped]) -> list[Outcome]:
