@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-if __name__ == "__main__":  # not when a spawned scan worker imports it as `__mp_main__`
+if __name__ == "__main__":  # not when something imports it (multiprocessing's `__mp_main__`)
     if sys.argv[1:2] == ["scan"]:
         # Before the CLI's imports: an unchanged tree's report is printed straight from disk.
         from tack.scan_replay import replay

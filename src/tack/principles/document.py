@@ -6,15 +6,12 @@ fenced `good`/`bad` examples and one fenced `check` block saying how it is enfor
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from tack.errors import TackError
 
@@ -87,6 +84,8 @@ class Check:
             "files": self.files, "exclude": self.exclude, "message": self.message,
         }
         raw = json.dumps(data, sort_keys=True, default=str)
+        import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -251,6 +250,8 @@ def parse_check(
 
     def fail(message: str, fix: str, at: int = body_line) -> None:
         problems.append(Problem(path, at, f"{pid}: {message}", fix))
+
+    import yaml  # lazily: a scan worker gets its checks parsed
 
     try:
         data = yaml.safe_load(text)

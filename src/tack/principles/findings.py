@@ -6,7 +6,6 @@ finding keeps its identity when code above it moves; the baseline and fix issues
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -53,6 +52,8 @@ class Finding:
 
 
 def _digest(*parts: str) -> str:
+    import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

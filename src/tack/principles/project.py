@@ -8,20 +8,33 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tack.workflow.config import ServiceConfig
-
 if TYPE_CHECKING:
     from tack.principles.judge import JudgeSettings
+    from tack.workflow.config import ServiceConfig
+
+# The defaults of `principles.path` and `principles.baseline` in tack.workflow.config, kept
+# here so a scan without a WORKFLOW.md never imports pydantic (~10 MB of a scan's memory).
+DEFAULT_PRINCIPLES = "PRINCIPLES.md"
+DEFAULT_BASELINE = "principles-baseline.json"
 
 
 @dataclass(frozen=True)
 class Project:
     root: Path
-    config: ServiceConfig
+    loaded: ServiceConfig | None = None  # None: no WORKFLOW.md, every setting its default
     workflow: Path | None = None
+
+    @cached_property
+    def config(self) -> ServiceConfig:
+        if self.loaded is not None:
+            return self.loaded
+        from tack.workflow.config import ServiceConfig
+
+        return ServiceConfig()
 
     def _at(self, value: str) -> Path:
         path = Path(value).expanduser()
@@ -29,11 +42,11 @@ class Project:
 
     @property
     def principles_path(self) -> Path:
-        return self._at(self.config.principles.path)
+        return self._at(self.loaded.principles.path if self.loaded else DEFAULT_PRINCIPLES)
 
     @property
     def baseline_path(self) -> Path:
-        return self._at(self.config.principles.baseline)
+        return self._at(self.loaded.principles.baseline if self.loaded else DEFAULT_BASELINE)
 
     @property
     def tack_dir(self) -> Path:
@@ -72,7 +85,7 @@ def open_project(root: Path | None = None, workflow: Path | None = None) -> Proj
             raise WorkflowError(f"{file}: no such workflow file. Pass an existing file to "
                                 "--workflow, or omit it to use the defaults.",
                                 code="missing_workflow_file")
-        return Project(base, ServiceConfig())
+        return Project(base)
     from tack.workflow.loader import load_workflow  # its template engine: only for a workflow
 
     return Project(base, load_workflow(file).config, file)

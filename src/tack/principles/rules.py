@@ -7,14 +7,12 @@ group `tack.principles` (name = check name), so a plug-in adds checks without to
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, cast
 
 from tack.principles.document import Check, PrinciplesError
@@ -379,6 +377,8 @@ def python_checks() -> dict[str, PythonCheck]:
     from tack.principles.checks import BUILTIN_CHECKS
 
     found: dict[str, PythonCheck] = dict(BUILTIN_CHECKS)
+    from importlib.metadata import entry_points  # email, zipfile...: only for plug-ins
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name not in found:
             found[ep.name] = _lazy(ep)
@@ -404,22 +404,33 @@ def _lazy(ep: Any) -> PythonCheck:
     return run
 
 
+def _known_check(name: str) -> PythonCheck | None:
+    from tack.principles.checks import BUILTIN_CHECKS
+
+    # A built-in wins over any plug-in (python_checks), so a scan worker, which runs only
+    # built-ins, never reads the installed distributions' entry points.
+    return BUILTIN_CHECKS.get(name) or python_checks().get(name)
+
+
 def resolve_python_check(name: str) -> PythonCheck:
-    checks = python_checks()
-    if name not in checks:
+    found = _known_check(name)
+    if found is None:
+        checks = python_checks()
         raise PrinciplesError(
             f"No Python check named {name!r}. Known: {', '.join(sorted(checks))}. Install "
             f"the plug-in that provides it (entry-point group `{ENTRY_POINT_GROUP}`) or fix "
             "the name."
         )
-    return checks[name]
+    return found
 
 
 @lru_cache(maxsize=256)
 def _implementation(name: str) -> str:
-    func = python_checks().get(name)
+    func = _known_check(name)
     code = getattr(func, "__code__", None)
     version = getattr(func, "tack_version", "")
+    import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+
     return hashlib.sha256(marshal.dumps(code) if code else b"").hexdigest()[:8] + version
 
 
