@@ -157,3 +157,17 @@ async def test_ten_concurrent_prepares_all_get_their_own_worktree(tmp_path: Path
     removed = await asyncio.gather(*(mgr.remove(f"TACK-{n}") for n in range(1, 11)))
     assert all(removed)
     assert "ws/TACK" not in git(git_repo, "worktree", "list")
+
+
+async def test_the_per_issue_lock_table_does_not_grow_with_issues_that_ended(
+        tmp_path: Path, git_repo: Path) -> None:
+    # A long-running `tack up` prepares workspaces for issue after issue: the lock of an
+    # issue no one prepares or removes any more must not stay behind.
+    mgr = manager(tmp_path, git_repo, strategy="directory")
+    for batch in range(3):
+        issues = [issue(f"TACK-{batch * 10 + n}") for n in range(10)]
+        # Two prepares of each issue at once: the lock still lets only one create it.
+        made = await asyncio.gather(*(mgr.prepare(i) for i in issues for _ in range(2)))
+        assert sum(ws.created_now for ws in made) == 10
+        assert all(await asyncio.gather(*(mgr.remove(i.identifier) for i in issues)))
+        assert mgr._key_locks == {}

@@ -208,6 +208,7 @@ class Orchestrator:
             log.error("candidate fetch failed", error=exc.message)
             self._notify()
             return
+        self.completed &= self.claimed | {i.id for i in issues}  # bounded: ended issues leave
         for issue in scheduling.sort_for_dispatch(issues):
             if self._slots_left() <= 0:
                 break
@@ -445,9 +446,7 @@ class Orchestrator:
             refreshed = await self.tracker.fetch_issues_by_ids([retry.issue_id])
         except TrackerError as exc:
             self._schedule_retry(
-                retry.issue_id,
-                retry.identifier,
-                retry.attempt + 1,
+                retry.issue_id, retry.identifier, retry.attempt + 1,
                 scheduling.failure_backoff_ms(retry.attempt + 1, cfg.agent.max_retry_backoff_ms),
                 f"retry refresh failed: {exc.message}",
                 "failure",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,7 +52,9 @@ class WorkspaceManager:
         sandbox: SandboxPolicy | None = None,
     ) -> None:
         self._repo_locks: dict[str, asyncio.Lock] = {}
-        self._key_locks: dict[str, asyncio.Lock] = {}
+        # An issue's lock and how many hold or wait on it; dropped at zero, so the table
+        # does not keep one entry per issue ever prepared for the life of the process.
+        self._key_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._strategy_lock = asyncio.Lock()
         # Checkouts written at once: more only share the same disk and cores, so every one
         # would finish late; FIFO, so the workspaces asked for first are ready first.
@@ -140,6 +143,18 @@ class WorkspaceManager:
             lock = table[name] = asyncio.Lock()
         return lock
 
+    @asynccontextmanager
+    async def _key_lock(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._key_locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._key_locks[key]
+
     def _repo_lock(self) -> asyncio.Lock:
         return self._lock(self._repo_locks, os.path.realpath(self.repo))
 
@@ -148,7 +163,7 @@ class WorkspaceManager:
     async def prepare(self, issue: Issue) -> Workspace:
         """Create the issue's workspace, or reuse it as it is; runs `after_create` when new."""
         key = workspace_key(issue.identifier)
-        async with self._lock(self._key_locks, key):
+        async with self._key_lock(key):
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -248,7 +263,7 @@ class WorkspaceManager:
     async def remove(self, identifier: str) -> bool:
         """Run `before_remove` (failures ignored), then delete the workspace; keeps the branch."""
         key = workspace_key(identifier)
-        async with self._lock(self._key_locks, key):
+        async with self._key_lock(key):
             path = self.path_for(identifier)
             if not path.is_dir():
                 if os.path.lexists(path):
