@@ -17,7 +17,8 @@ from pathlib import Path
 
 import structlog
 from temporalio.runtime import Runtime
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from tack.agents import build_backend
 from tack.orchestrator.temporal.activities import BackendFactory, IssueActivities
@@ -65,11 +66,11 @@ async def run_worker(
         client,
         task_queue=cfg.task_queue,
         workflows=[IssueRunWorkflow],
-        # No sandbox: it builds a restricted module environment for every workflow run,
-        # about 2 ms of CPU per run here (docs/benchmarks.md). The workflow code only
-        # schedules activities by name and reads its input (workflows.py): nothing there for
-        # the sandbox to catch.
-        workflow_runner=UnsandboxedWorkflowRunner(),
+        # The workflow module's package imports the whole orchestrator; the workflow code
+        # itself is deterministic, so tack's modules load once, outside the sandbox.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules("tack")
+        ),
         activities=[acts.prepare_workspace, acts.run_turn, acts.hand_off],
         # Activities are async; the pool only serves the SDK's sync fallbacks. Sized to the
         # slots anyway (threads start lazily) so the SDK does not warn on every start.
