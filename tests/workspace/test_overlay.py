@@ -81,3 +81,36 @@ async def test_removed_overlay_keeps_its_branch_and_comes_back_with_its_commits(
     back = await overlay_manager.prepare(issue("TACK-3"))
     assert not back.created_now and (back.path / "notes.txt").read_text() == "uncommitted\n"
     assert await overlay_manager.remove("TACK-3") is True
+
+
+async def test_warm_checks_out_the_base_ahead_and_a_moved_base_gets_its_own(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    first = git(git_repo, "rev-parse", "main").strip()
+    await overlay_manager.warm()
+    bases = tmp_path / "ws.bases"
+    assert (bases / first / "src" / "app.py").is_file()  # before any workspace asked for it
+    assert not (tmp_path / "ws").exists() or not any((tmp_path / "ws").iterdir())
+    (git_repo / "src" / "app.py").write_text("VALUE = 3\n")
+    git(git_repo, "commit", "-qam", "moved")
+    moved = git(git_repo, "rev-parse", "main").strip()
+    overlay_manager.refs.ttl_s = 0  # the next poll tick, as far as the refs are concerned
+    ws = await overlay_manager.prepare(issue("TACK-4"))
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 3\n"
+    assert git(ws.path, "status", "--porcelain") == ""
+    assert sorted(p.name for p in bases.iterdir()) == sorted([first, moved])
+
+
+async def test_an_overlay_on_a_branch_made_after_the_read_shows_that_branch(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    await overlay_manager.prepare(issue("TACK-5"))  # reads the refs: no tack/tack-6 yet
+    git(git_repo, "checkout", "-q", "-b", "tack/tack-6")
+    (git_repo / "theirs.txt").write_text("made by hand\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "theirs")
+    git(git_repo, "checkout", "-q", "main")
+    ws = await overlay_manager.prepare(issue("TACK-6"))
+    assert overlay_manager.refs.reads == 1  # the stale read was used; git caught it
+    assert (ws.path / "theirs.txt").read_text() == "made by hand\n"
+    assert git(ws.path, "status", "--porcelain") == ""

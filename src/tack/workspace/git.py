@@ -67,26 +67,33 @@ async def branch_exists(repo: Path, branch: str) -> bool:
 
 
 async def add_worktree(repo: Path, path: Path, branch: str, base: str | None,
-                       exists: bool | None = None) -> None:
+                       exists: bool | None = None) -> bool:
     """Register a worktree at `path` on `branch`, without its files (`populate` writes them);
-    create the branch from `base` only if it is new.
+    create the branch from `base` only if it is new. True when it created the branch.
 
     An existing branch is checked out as it is, never reset, so commits from an earlier
     run whose workspace was removed are kept. Only this step takes the repository's locks;
     it costs the same for any repository size. `exists`: whether the branch exists, when
     the caller asked git before taking the lock (one git process fewer inside it).
     """
-    for attempt in (1, 2):
-        if exists if exists is not None and attempt == 1 else await branch_exists(repo, branch):
-            args = ["worktree", "add", "--no-checkout", str(path), branch]
-        else:
-            args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]
-        code, _ = await git(repo, *args, check=attempt == 2)
-        if code == 0:
-            return
-        # Usually a stale registration of a worktree directory someone deleted by hand:
-        # prune (only then: it scans every worktree) and try once more.
+    found = exists if exists is not None else await branch_exists(repo, branch)
+    if await _register(repo, path, branch, base, found, check=False) != 0:
+        # Usually a stale registration of a worktree directory someone deleted by hand, or
+        # `exists` was stale: prune (only then: it scans every worktree) and try once more.
         await git(repo, "worktree", "prune")
+        found = await branch_exists(repo, branch)
+        await _register(repo, path, branch, base, found, check=True)
+    return not found
+
+
+async def _register(repo: Path, path: Path, branch: str, base: str | None, exists: bool, *,
+                    check: bool) -> int:
+    if exists:
+        args = ["worktree", "add", "--no-checkout", str(path), branch]
+    else:
+        args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]
+    code, _ = await git(repo, *args, check=check)
+    return code
 
 
 async def populate(path: Path) -> None:
