@@ -3,8 +3,9 @@ Needs root (CAP_SYS_ADMIN) and overlayfs; skipped where this process may not mou
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,33 @@ async def test_an_overlay_on_a_branch_made_after_the_read_shows_that_branch(
     assert overlay_manager.refs.reads == 1  # the stale read was used; git caught it
     assert (ws.path / "theirs.txt").read_text() == "made by hand\n"
     assert git(ws.path, "status", "--porcelain") == ""
+
+
+async def test_a_burst_of_overlays_runs_no_worktree_add_and_git_works_in_each(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager, git_log: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(git_repo, "remote", "add", "origin", str(remote))
+    await overlay_manager.warm()
+    spaces = await asyncio.gather(*(overlay_manager.prepare(issue(f"TACK-{i}"))
+                                    for i in range(10, 18)))
+    ran = git_log.read_text()
+    # Only the shared checkout is made by `git worktree add`; the 8 workspaces are written.
+    assert ran.count("worktree add") == 1, ran
+    listed = git(git_repo, "worktree", "list", "--porcelain")
+    git(git_repo, "worktree", "prune")  # must not take them for stale
+    assert git(git_repo, "worktree", "list", "--porcelain") == listed
+    for ws in spaces:
+        assert f"worktree {ws.path}\nHEAD " in listed
+        assert f"branch refs/heads/{ws.branch}\n" in listed
+        assert git(ws.path, "status", "--porcelain") == ""
+        assert git(ws.path, "rev-parse", "--abbrev-ref", "HEAD").strip() == ws.branch
+    one = spaces[0]
+    (one.path / "src" / "app.py").write_text("VALUE = 5\n")
+    git(one.path, "commit", "-qam", "five")
+    git(one.path, "push", "-q", "origin", f"{one.branch}")
+    assert "five" in git(remote, "log", "--oneline", "-1", str(one.branch))
+    assert await overlay_manager.remove(one.identifier) is True
+    assert str(one.path) not in git(git_repo, "worktree", "list")
+    assert git(git_repo, "fsck", "--no-progress").strip() == ""

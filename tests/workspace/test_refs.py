@@ -5,29 +5,12 @@ wrapper on PATH records each git command before running the real one."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from pathlib import Path
-
-import pytest
 
 from tack.tracker.base import Issue
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
 from tests.conftest import git
-
-
-@pytest.fixture
-def git_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A file listing the arguments of every git run by this process from now on."""
-    real, log, bin_dir = shutil.which("git"), tmp_path / "git.log", tmp_path / "bin"
-    assert real
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    return log
 
 
 def issue(identifier: str) -> Issue:

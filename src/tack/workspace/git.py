@@ -15,8 +15,9 @@ from tack.errors import WorkspaceError
 from tack.workspace.hooks import kill_group
 
 
-async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
-    """Run `git -C repo args...`; returns (exit code, combined output)."""
+async def git(repo: Path, *args: str, check: bool = True,
+              stdin: str | None = None) -> tuple[int, str]:
+    """Run `git -C repo args...` (`stdin` written to it); returns (exit code, output)."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     # Variables set by an enclosing git hook would point git at the wrong repository.
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
@@ -24,7 +25,7 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
     try:
         proc = await asyncio.create_subprocess_exec(
             "git", "-C", str(repo), *args,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
@@ -37,7 +38,7 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
             code="workspace_git_missing",
         ) from exc
     try:
-        out, _ = await proc.communicate()
+        out, _ = await proc.communicate(None if stdin is None else stdin.encode())
     except BaseException:
         # Cancelled (the run stopped, or a step hung): git and its helpers must not linger.
         if proc.returncode is None:

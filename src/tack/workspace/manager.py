@@ -24,7 +24,7 @@ from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git, overlay
-from tack.workspace.refs import RefCache
+from tack.workspace.refs import NewBranches, RefCache
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
 
@@ -59,6 +59,7 @@ class WorkspaceManager:
         self._checkouts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
         self.refs = RefCache()  # the base commit and branches, read once per burst
         self._warming: asyncio.Task[None] | None = None
+        self._new_branches: dict[Path, NewBranches] = {}
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env, sandbox=sandbox)
 
@@ -202,6 +203,13 @@ class WorkspaceManager:
                 # Its agent may have committed since: the shared checkout must show its head.
                 base = await overlay.commit_of(self.repo, branch)
             lower = await self._shared_checkout(base) if strategy == "overlay" else None
+            if lower is not None and not exists and await self._new_branch(branch, base):
+                refs.saw(branch)
+                # The common case, a new issue: no git process and no lock for this workspace.
+                if await overlay.register(refs.common, path, branch, lower,
+                                          overlay.Layers(self.root), key):
+                    return
+                exists = True
             async with self._repo_lock():
                 created = await git.add_worktree(self.repo, path, branch, base, exists)
             refs.saw(branch)
@@ -221,6 +229,12 @@ class WorkspaceManager:
                 f"{exc.message}",
                 code="workspace_population_failed",
             ) from exc
+
+    async def _new_branch(self, branch: str, commit: str) -> bool:
+        batcher = self._new_branches.get(self.repo)
+        if batcher is None:
+            batcher = self._new_branches[self.repo] = NewBranches(self.repo)
+        return await batcher.create(branch, commit)
 
     async def _shared_checkout(self, commit: str) -> Path:
         layers = overlay.Layers(self.root)
