@@ -59,6 +59,10 @@ async def test_overlay_workspaces_share_one_checkout_and_git_works_in_each(
     git(one.path, "commit", "-qam", "two")
     assert "two" in git(git_repo, "log", "--oneline", "-1", "tack/tack-1")
     assert git(git_repo, "rev-parse", "main") == git(two.path, "rev-parse", "HEAD")
+    # The index is shared as a hard link until git writes one: one's commit left two's alone.
+    assert git(two.path, "status", "--porcelain") == ""
+    shared = next((tmp_path / "ws.bases").iterdir())
+    assert git(shared, "status", "--porcelain") == ""
     # Only what changed is stored per workspace (an upper layer of a few KB).
     assert disk_kb(tmp_path / "ws.layers" / "TACK-2") < 64
 

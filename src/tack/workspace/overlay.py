@@ -72,6 +72,16 @@ def _index(worktree: Path) -> Path:
     return (admin if admin.is_absolute() else worktree / admin) / "index"
 
 
+def share_index(shared: Path, own: Path) -> None:
+    """Give a workspace the shared checkout's index as a hard link: git replaces an index by
+    writing a new file and renaming it over, never in place, so the first write in either
+    gives that one its own copy. A copy where links cannot be made."""
+    try:
+        os.link(shared, own)
+    except OSError:
+        shutil.copyfile(shared, own)
+
+
 async def stack(path: Path, lower: Path, layers: Layers, key: str) -> None:
     """Turn the registered, empty worktree at `path` into an overlay of `lower`."""
     own = layers.of(key)
@@ -81,7 +91,7 @@ async def stack(path: Path, lower: Path, layers: Layers, key: str) -> None:
         for part in (upper, work):
             part.mkdir(parents=True, exist_ok=True)
         # The shared checkout's index already describes these files: none is read or written.
-        shutil.copyfile(*index)
+        share_index(*index)
         (path / ".git").rename(upper / ".git")
         (own / "lower").write_text(str(lower))
     except OSError as exc:
@@ -114,7 +124,7 @@ async def register(common: Path, path: Path, branch: str, lower: Path, layers: L
         admin.mkdir(parents=True)
         (admin / "commondir").write_text("../..\n")
         (admin / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
-        shutil.copyfile(_index(lower), admin / "index")
+        share_index(_index(lower), admin / "index")
         (admin / "gitdir").write_text(f"{path / '.git'}\n")  # last: now it is registered
     except OSError as exc:
         raise WorkspaceError(f"Could not register the overlay workspace {path}: {exc}.",
