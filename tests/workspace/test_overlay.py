@@ -149,3 +149,18 @@ async def test_a_burst_of_overlays_runs_no_worktree_add_and_git_works_in_each(
     assert await overlay_manager.remove(one.identifier) is True
     assert str(one.path) not in git(git_repo, "worktree", "list")
     assert git(git_repo, "fsck", "--no-progress").strip() == ""
+
+
+async def test_a_shared_checkout_cut_off_half_way_is_made_again_not_used(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    await overlay_manager.warm()
+    lower = next((tmp_path / "ws.bases").iterdir())
+    # What `git worktree add` leaves while it is still writing (or when it was killed): the
+    # `.git` file is there, some files are not, and the index is not written yet.
+    (lower / "src" / "app.py").unlink()
+    admin = git_repo / ".git" / "worktrees" / lower.name
+    (admin / "index").unlink()
+    ws = await overlay_manager.prepare(issue("TACK-7"))
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+    assert git(ws.path, "status", "--porcelain") == ""

@@ -47,16 +47,21 @@ def shared_path(commit: str, layers: Layers) -> Path:
 
 
 def is_checked_out(lower: Path) -> bool:
-    return (lower / ".git").is_file()
+    """Whether the shared checkout is complete: `git worktree add` writes the `.git` file
+    first and the index last, after the files, so only the index says it is done."""
+    try:
+        return _index(lower).is_file()
+    except (OSError, WorkspaceError):
+        return False
 
 
 async def shared_checkout(repo: Path, commit: str, layers: Layers) -> Path:
     """The read-only lower layer for `commit`, checked out once (callers hold the repo lock)."""
     lower = shared_path(commit, layers)
     if not is_checked_out(lower):
-        if lower.exists():  # a checkout interrupted half-way
-            await git(repo, "worktree", "prune", check=False)
+        if lower.exists():  # a checkout interrupted half-way: gone, then unregistered
             await asyncio.to_thread(shutil.rmtree, lower, True)
+            await git(repo, "worktree", "prune", check=False)
         lower.parent.mkdir(parents=True, exist_ok=True)
         await git(repo, "worktree", "add", "--quiet", "--detach", str(lower), commit)
     return lower
