@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tack.orchestrator.recovery import ready_workspaces
 from tack.tracker.base import Issue
-from tack.workflow.config import HooksConfig, WorkspaceConfig
+from tack.tracker.local import LocalTracker
+from tack.workflow.config import HooksConfig, TrackerConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
-from tack.workspace.overlay import can_mount
+from tack.workspace.overlay import can_mount, is_checked_out
 from tests.conftest import git
+from tests.e2e.harness import await_until
 
 
 
@@ -164,3 +167,15 @@ async def test_a_shared_checkout_cut_off_half_way_is_made_again_not_used(
     ws = await overlay_manager.prepare(issue("TACK-7"))
     assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
     assert git(ws.path, "status", "--porcelain") == ""
+
+
+async def test_start_up_checks_the_base_out_before_any_issue_asks(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    tracker = LocalTracker(tmp_path / "issues.db")
+    await ready_workspaces(tracker, overlay_manager, TrackerConfig(kind="local"))
+    await tracker.close()
+    head = git(git_repo, "rev-parse", "main").strip()
+    lower = tmp_path / "ws.bases" / head
+    await await_until(lambda: is_checked_out(lower), timeout=60)
+    assert (lower / "src" / "app.py").read_text() == "VALUE = 1\n"
