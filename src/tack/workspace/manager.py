@@ -24,7 +24,7 @@ from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git, overlay
-from tack.workspace.refs import NewBranches, RefCache
+from tack.workspace.refs import NewBranches, RefCache, Refs
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
 
@@ -198,28 +198,17 @@ class WorkspaceManager:
         try:
             # Read-only questions first, asked once for every workspace of this burst.
             refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
-            exists, base = refs.has(branch), refs.base
-            if strategy == "overlay" and exists:
-                # Its agent may have committed since: the shared checkout must show its head.
-                base = await overlay.commit_of(self.repo, branch)
-            lower = await self._shared_checkout(base) if strategy == "overlay" else None
-            if lower is not None and not exists and await self._new_branch(branch, base):
-                refs.saw(branch)
-                # The common case, a new issue: no git process and no lock for this workspace.
-                if await overlay.register(refs.common, path, branch, lower,
-                                          overlay.Layers(self.root), key):
-                    return
-                exists = True
-            async with self._repo_lock():
-                created = await git.add_worktree(self.repo, path, branch, base, exists)
-            refs.saw(branch)
-            if lower is None:
-                async with self._checkouts:
-                    await git.populate(path)
+            if strategy == "overlay":
+                await self._create_overlay(path, branch, key, refs)
                 return
-            if not created and not exists:  # someone made the branch after refs were read
-                lower = await self._shared_checkout(await overlay.commit_of(self.repo, branch))
-            await overlay.stack(path, lower, overlay.Layers(self.root), key)
+            async with self._repo_lock():
+                # A new branch starts at the ref itself, as `git worktree add -b` sets it up
+                # (with `branch.autoSetupMerge`, tracking a remote-tracking base).
+                await git.add_worktree(self.repo, path, branch, self.config.base_ref,
+                                       refs.has(branch))
+            refs.saw(branch)
+            async with self._checkouts:
+                await git.populate(path)
         except WorkspaceError as exc:
             if path.exists():
                 await self._discard(path)
@@ -229,6 +218,24 @@ class WorkspaceManager:
                 f"{exc.message}",
                 code="workspace_population_failed",
             ) from exc
+
+    async def _create_overlay(self, path: Path, branch: str, key: str, refs: Refs) -> None:
+        exists, base = refs.has(branch), refs.base
+        if exists:  # its agent may have committed since: the overlay must show its head
+            base = await overlay.commit_of(self.repo, branch)
+        lower, layers = await self._shared_checkout(base), overlay.Layers(self.root)
+        if not exists and await self._new_branch(branch, base):
+            refs.saw(branch)
+            # The common case, a new issue: no git process and no lock for this workspace.
+            if await overlay.register(refs.common, path, branch, lower, layers, key):
+                return
+            exists = True  # the name is taken under `worktrees/`: git picks another
+        async with self._repo_lock():
+            created = await git.add_worktree(self.repo, path, branch, base, exists)
+        refs.saw(branch)
+        if not created and not exists:  # someone made the branch after refs were read
+            lower = await self._shared_checkout(await overlay.commit_of(self.repo, branch))
+        await overlay.stack(path, lower, layers, key)
 
     async def _new_branch(self, branch: str, commit: str) -> bool:
         batcher = self._new_branches.get(self.repo)
