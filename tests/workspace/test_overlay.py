@@ -3,18 +3,22 @@ Needs root (CAP_SYS_ADMIN) and overlayfs; skipped where this process may not mou
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tack.orchestrator.recovery import ready_workspaces
 from tack.tracker.base import Issue
-from tack.workflow.config import HooksConfig, WorkspaceConfig
+from tack.tracker.local import LocalTracker
+from tack.workflow.config import HooksConfig, TrackerConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
-from tack.workspace.overlay import can_mount
+from tack.workspace.overlay import can_mount, is_checked_out
 from tests.conftest import git
+from tests.e2e.harness import await_until
 
 
 
@@ -58,6 +62,10 @@ async def test_overlay_workspaces_share_one_checkout_and_git_works_in_each(
     git(one.path, "commit", "-qam", "two")
     assert "two" in git(git_repo, "log", "--oneline", "-1", "tack/tack-1")
     assert git(git_repo, "rev-parse", "main") == git(two.path, "rev-parse", "HEAD")
+    # The index is shared as a hard link until git writes one: one's commit left two's alone.
+    assert git(two.path, "status", "--porcelain") == ""
+    shared = next((tmp_path / "ws.bases").iterdir())
+    assert git(shared, "status", "--porcelain") == ""
     # Only what changed is stored per workspace (an upper layer of a few KB).
     assert disk_kb(tmp_path / "ws.layers" / "TACK-2") < 64
 
@@ -81,3 +89,93 @@ async def test_removed_overlay_keeps_its_branch_and_comes_back_with_its_commits(
     back = await overlay_manager.prepare(issue("TACK-3"))
     assert not back.created_now and (back.path / "notes.txt").read_text() == "uncommitted\n"
     assert await overlay_manager.remove("TACK-3") is True
+
+
+async def test_warm_checks_out_the_base_ahead_and_a_moved_base_gets_its_own(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    first = git(git_repo, "rev-parse", "main").strip()
+    await overlay_manager.warm()
+    bases = tmp_path / "ws.bases"
+    assert (bases / first / "src" / "app.py").is_file()  # before any workspace asked for it
+    assert not (tmp_path / "ws").exists() or not any((tmp_path / "ws").iterdir())
+    (git_repo / "src" / "app.py").write_text("VALUE = 3\n")
+    git(git_repo, "commit", "-qam", "moved")
+    moved = git(git_repo, "rev-parse", "main").strip()
+    overlay_manager.refs.ttl_s = 0  # the next poll tick, as far as the refs are concerned
+    ws = await overlay_manager.prepare(issue("TACK-4"))
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 3\n"
+    assert git(ws.path, "status", "--porcelain") == ""
+    assert sorted(p.name for p in bases.iterdir()) == sorted([first, moved])
+
+
+async def test_an_overlay_on_a_branch_made_after_the_read_shows_that_branch(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    await overlay_manager.prepare(issue("TACK-5"))  # reads the refs: no tack/tack-6 yet
+    git(git_repo, "checkout", "-q", "-b", "tack/tack-6")
+    (git_repo / "theirs.txt").write_text("made by hand\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-qm", "theirs")
+    git(git_repo, "checkout", "-q", "main")
+    ws = await overlay_manager.prepare(issue("TACK-6"))
+    assert overlay_manager.refs.reads == 1  # the stale read was used; git caught it
+    assert (ws.path / "theirs.txt").read_text() == "made by hand\n"
+    assert git(ws.path, "status", "--porcelain") == ""
+
+
+async def test_a_burst_of_overlays_runs_no_worktree_add_and_git_works_in_each(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager, git_log: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(git_repo, "remote", "add", "origin", str(remote))
+    await overlay_manager.warm()
+    spaces = await asyncio.gather(*(overlay_manager.prepare(issue(f"TACK-{i}"))
+                                    for i in range(10, 18)))
+    ran = git_log.read_text()
+    # Only the shared checkout is made by `git worktree add`; the 8 workspaces are written.
+    assert ran.count("worktree add") == 1, ran
+    listed = git(git_repo, "worktree", "list", "--porcelain")
+    git(git_repo, "worktree", "prune")  # must not take them for stale
+    assert git(git_repo, "worktree", "list", "--porcelain") == listed
+    for ws in spaces:
+        assert f"worktree {ws.path}\nHEAD " in listed
+        assert f"branch refs/heads/{ws.branch}\n" in listed
+        assert git(ws.path, "status", "--porcelain") == ""
+        assert git(ws.path, "rev-parse", "--abbrev-ref", "HEAD").strip() == ws.branch
+    one = spaces[0]
+    (one.path / "src" / "app.py").write_text("VALUE = 5\n")
+    git(one.path, "commit", "-qam", "five")
+    git(one.path, "push", "-q", "origin", f"{one.branch}")
+    assert "five" in git(remote, "log", "--oneline", "-1", str(one.branch))
+    assert await overlay_manager.remove(one.identifier) is True
+    assert str(one.path) not in git(git_repo, "worktree", "list")
+    assert git(git_repo, "fsck", "--no-progress").strip() == ""
+
+
+async def test_a_shared_checkout_cut_off_half_way_is_made_again_not_used(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    await overlay_manager.warm()
+    lower = next((tmp_path / "ws.bases").iterdir())
+    # What `git worktree add` leaves while it is still writing (or when it was killed): the
+    # `.git` file is there, some files are not, and the index is not written yet.
+    (lower / "src" / "app.py").unlink()
+    admin = git_repo / ".git" / "worktrees" / lower.name
+    (admin / "index").unlink()
+    ws = await overlay_manager.prepare(issue("TACK-7"))
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+    assert git(ws.path, "status", "--porcelain") == ""
+
+
+async def test_start_up_checks_the_base_out_before_any_issue_asks(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    tracker = LocalTracker(tmp_path / "issues.db")
+    await ready_workspaces(tracker, overlay_manager, TrackerConfig(kind="local"))
+    await tracker.close()
+    head = git(git_repo, "rev-parse", "main").strip()
+    lower = tmp_path / "ws.bases" / head
+    await await_until(lambda: is_checked_out(lower), timeout=60)
+    assert (lower / "src" / "app.py").read_text() == "VALUE = 1\n"

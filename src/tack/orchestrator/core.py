@@ -124,8 +124,8 @@ class Orchestrator:
             if run.issue_id not in self.retrying:
                 self._schedule_retry(run.issue_id, run.identifier, run.attempt, 0,
                                      "resumed after the orchestrator stopped mid-run", "recovery")
-        await recovery.cleanup_terminal_workspaces(self.tracker, self.workspaces,
-                                                   self.workflow.config.tracker)
+        await recovery.ready_workspaces(self.tracker, self.workspaces,
+                                        self.workflow.config.tracker)
 
     async def run(self) -> None:
         """Run until `stop()`; then stop every agent and persist what resumes next time."""

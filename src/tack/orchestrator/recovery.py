@@ -1,6 +1,7 @@
 """Start-up recovery: whatever the last orchestrator process left behind is put right before
 the first tick: leftover agent process groups are killed, token totals and the retry queue
-are reloaded, runs cut off mid-flight are resumed, and terminal issues' workspaces removed.
+are reloaded, runs cut off mid-flight are resumed, and terminal issues' workspaces removed
+(while the shared checkout of `workspace.strategy: overlay` is built in the background).
 `plan_recovery` reads the store into a plan; the orchestrator applies it.
 """
 
@@ -74,8 +75,11 @@ def plan_recovery(store: Store) -> RecoveryPlan:
     return plan
 
 
-async def cleanup_terminal_workspaces(tracker: Tracker, workspaces: WorkspaceManager,
-                                      cfg: TrackerConfig) -> None:
+async def ready_workspaces(tracker: Tracker, workspaces: WorkspaceManager,
+                           cfg: TrackerConfig) -> None:
+    """Start checking out what new workspaces share (`WorkspaceManager.warm`), in the
+    background, then remove terminal issues' workspaces."""
+    workspaces.warm_soon()
     try:
         issues = await tracker.fetch_issues_by_states(cfg.terminal_states)
     except TrackerError as exc:

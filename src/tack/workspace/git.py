@@ -15,8 +15,9 @@ from tack.errors import WorkspaceError
 from tack.workspace.hooks import kill_group
 
 
-async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
-    """Run `git -C repo args...`; returns (exit code, combined output)."""
+async def git(repo: Path, *args: str, check: bool = True,
+              stdin: str | None = None) -> tuple[int, str]:
+    """Run `git -C repo args...` (`stdin` written to it); returns (exit code, output)."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     # Variables set by an enclosing git hook would point git at the wrong repository.
     for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
@@ -24,7 +25,7 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
     try:
         proc = await asyncio.create_subprocess_exec(
             "git", "-C", str(repo), *args,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
@@ -37,7 +38,7 @@ async def git(repo: Path, *args: str, check: bool = True) -> tuple[int, str]:
             code="workspace_git_missing",
         ) from exc
     try:
-        out, _ = await proc.communicate()
+        out, _ = await proc.communicate(None if stdin is None else stdin.encode())
     except BaseException:
         # Cancelled (the run stopped, or a step hung): git and its helpers must not linger.
         if proc.returncode is None:
@@ -67,26 +68,33 @@ async def branch_exists(repo: Path, branch: str) -> bool:
 
 
 async def add_worktree(repo: Path, path: Path, branch: str, base: str | None,
-                       exists: bool | None = None) -> None:
+                       exists: bool | None = None) -> bool:
     """Register a worktree at `path` on `branch`, without its files (`populate` writes them);
-    create the branch from `base` only if it is new.
+    create the branch from `base` only if it is new. True when it created the branch.
 
     An existing branch is checked out as it is, never reset, so commits from an earlier
     run whose workspace was removed are kept. Only this step takes the repository's locks;
     it costs the same for any repository size. `exists`: whether the branch exists, when
     the caller asked git before taking the lock (one git process fewer inside it).
     """
-    for attempt in (1, 2):
-        if exists if exists is not None and attempt == 1 else await branch_exists(repo, branch):
-            args = ["worktree", "add", "--no-checkout", str(path), branch]
-        else:
-            args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]
-        code, _ = await git(repo, *args, check=attempt == 2)
-        if code == 0:
-            return
-        # Usually a stale registration of a worktree directory someone deleted by hand:
-        # prune (only then: it scans every worktree) and try once more.
+    found = exists if exists is not None else await branch_exists(repo, branch)
+    if await _register(repo, path, branch, base, found, check=False) != 0:
+        # Usually a stale registration of a worktree directory someone deleted by hand, or
+        # `exists` was stale: prune (only then: it scans every worktree) and try once more.
         await git(repo, "worktree", "prune")
+        found = await branch_exists(repo, branch)
+        await _register(repo, path, branch, base, found, check=True)
+    return not found
+
+
+async def _register(repo: Path, path: Path, branch: str, base: str | None, exists: bool, *,
+                    check: bool) -> int:
+    if exists:
+        args = ["worktree", "add", "--no-checkout", str(path), branch]
+    else:
+        args = ["worktree", "add", "--no-checkout", "-b", branch, str(path), base or "HEAD"]
+    code, _ = await git(repo, *args, check=check)
+    return code
 
 
 async def populate(path: Path) -> None:

@@ -25,6 +25,7 @@ from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import git, overlay
+from tack.workspace.refs import NewBranches, RefCache, Refs
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
 
@@ -59,6 +60,9 @@ class WorkspaceManager:
         # Checkouts written at once: more only share the same disk and cores, so every one
         # would finish late; FIFO, so the workspaces asked for first are ready first.
         self._checkouts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
+        self.refs = RefCache()  # the base commit and branches, read once per burst
+        self._warming: asyncio.Task[None] | None = None
+        self._new_branches: dict[Path, NewBranches] = {}
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env, sandbox=sandbox)
 
@@ -207,24 +211,19 @@ class WorkspaceManager:
             path.mkdir()
             return
         try:
-            # Read-only questions first: the repository lock is held for one git process.
-            exists = await git.branch_exists(self.repo, branch)
-            base = self.config.base_ref
+            # Read-only questions first, asked once for every workspace of this burst.
+            refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
             if strategy == "overlay":
-                layers = overlay.Layers(self.root)
-                # The branch starts at the very commit the shared checkout shows.
-                base = await overlay.commit_of(self.repo, branch if exists else base or "HEAD")
-                lower = overlay.shared_path(base, layers)
-                if not overlay.is_checked_out(lower):
-                    async with self._repo_lock():
-                        await overlay.shared_checkout(self.repo, base, layers)
+                await self._create_overlay(path, branch, key, refs)
+                return
             async with self._repo_lock():
-                await git.add_worktree(self.repo, path, branch, base, exists)
-            if strategy == "overlay":
-                await overlay.stack(path, lower, layers, key)
-            else:
-                async with self._checkouts:
-                    await git.populate(path)
+                # A new branch starts at the ref itself, as `git worktree add -b` sets it up
+                # (with `branch.autoSetupMerge`, tracking a remote-tracking base).
+                await git.add_worktree(self.repo, path, branch, self.config.base_ref,
+                                       refs.has(branch))
+            refs.saw(branch)
+            async with self._checkouts:
+                await git.populate(path)
         except WorkspaceError as exc:
             if path.exists():
                 await self._discard(path)
@@ -234,6 +233,57 @@ class WorkspaceManager:
                 f"{exc.message}",
                 code="workspace_population_failed",
             ) from exc
+
+    async def _create_overlay(self, path: Path, branch: str, key: str, refs: Refs) -> None:
+        exists, base = refs.has(branch), refs.base
+        if exists:  # its agent may have committed since: the overlay must show its head
+            base = await overlay.commit_of(self.repo, branch)
+        lower, layers = await self._shared_checkout(base), overlay.Layers(self.root)
+        if not exists and await self._new_branch(branch, base):
+            refs.saw(branch)
+            # The common case, a new issue: no git process and no lock for this workspace.
+            if await overlay.register(refs.common, path, branch, lower, layers, key):
+                return
+            exists = True  # the name is taken under `worktrees/`: git picks another
+        async with self._repo_lock():
+            created = await git.add_worktree(self.repo, path, branch, base, exists)
+        refs.saw(branch)
+        if not created and not exists:  # someone made the branch after refs were read
+            lower = await self._shared_checkout(await overlay.commit_of(self.repo, branch))
+        await overlay.stack(path, lower, layers, key)
+
+    async def _new_branch(self, branch: str, commit: str) -> bool:
+        batcher = self._new_branches.get(self.repo)
+        if batcher is None:
+            batcher = self._new_branches[self.repo] = NewBranches(self.repo)
+        return await batcher.create(branch, commit)
+
+    async def _shared_checkout(self, commit: str) -> Path:
+        layers = overlay.Layers(self.root)
+        lower = overlay.shared_path(commit, layers)
+        if not overlay.is_checked_out(lower):
+            async with self._repo_lock():
+                await overlay.shared_checkout(self.repo, commit, layers)
+        return lower
+
+    async def warm(self) -> None:
+        """With `strategy: overlay`, check out the base commit's shared checkout now, so the
+        first workspaces do not all wait for it; nothing for the other strategies."""
+        if await self.strategy() == "overlay":
+            refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
+            await self._shared_checkout(refs.base)
+
+    def warm_soon(self) -> None:
+        """`warm()` in the background (once at a time); a failure is logged, and the first
+        workspace that needs the checkout tries again and reports it."""
+        if self._warming is None or self._warming.done():
+            self._warming = asyncio.create_task(self._warm_logged())
+
+    async def _warm_logged(self) -> None:
+        try:
+            await self.warm()
+        except WorkspaceError as exc:
+            log.warning("workspace.warm_failed", error=exc.message)
 
     async def _discard(self, path: Path) -> None:
         layers = overlay.Layers(self.root)
