@@ -74,21 +74,28 @@ async def test_the_stdio_server_lists_and_calls_every_tool(synced: tuple[Path, P
 @pytest.fixture
 def sidecar(synced: tuple[Path, Path]) -> Iterator[tuple[Path, ContextHome, str]]:
     manifest, home_path = synced
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tack", "context", "serve", "--manifest", str(manifest),
-         "--home", str(home_path), "--interval", "1"],
-        env={**os.environ, **GIT_ENV}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Its output goes to a file: a pipe nobody reads could fill and block the sidecar.
+    output = home_path.parent / "serve.out"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tack", "context", "serve", "--manifest", str(manifest),
+             "--home", str(home_path), "--interval", "1"],
+            env={**os.environ, **GIT_ENV}, stdout=sink, stderr=subprocess.STDOUT)
     home = ContextHome(home_path)
     try:
         deadline = time.monotonic() + 60
         while (info := home.service()) is None:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, output.read_text()
             assert time.monotonic() < deadline, "the sidecar did not start"
             time.sleep(0.05)
         yield manifest, home, str(info["mcp_url"])
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"the sidecar outlived SIGTERM by 30 s:\n{output.read_text()}")
     assert not home.service_file.exists()
 
 

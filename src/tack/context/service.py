@@ -9,9 +9,10 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import httpx
 import structlog
@@ -27,6 +28,38 @@ from tack.context.sync import sync
 
 log = structlog.get_logger("tack.context")
 HOST = "127.0.0.1"
+T = TypeVar("T")
+# How long a stopping sidecar lets an in-flight sync finish before it exits without it.
+STOP_WAIT_S = 5.0
+
+
+def _in_daemon_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Run `fn` in a daemon thread. Unlike `asyncio.to_thread`, a sync still fetching when
+    SIGTERM arrives cannot hold the process open: `asyncio.run` and the interpreter wait for
+    the default executor's threads, and a slow fetch kept a stopped sidecar alive."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            value, error = fn(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            value, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:
+            pass  # the loop is closed: the sidecar stopped without this result
+
+    threading.Thread(target=run, name="context-sync", daemon=True).start()
+    return future
 
 
 class Sidecar:
@@ -41,6 +74,7 @@ class Sidecar:
 
     async def run_cycles(self) -> None:
         index = self.home.open_index()
+        inflight: asyncio.Future[Any] | None = None
         try:
             while True:
                 only = set(self.pending) or None
@@ -49,7 +83,9 @@ class Sidecar:
                 started = time.monotonic()
                 try:
                     manifest = load_manifest(self.manifest_path)  # edits apply next cycle
-                    report = await asyncio.to_thread(sync, self.home.path, manifest, index, only)
+                    inflight = _in_daemon_thread(
+                        lambda: sync(self.home.path, manifest, index, only))
+                    report = await asyncio.shield(inflight)
                     self.last = {"errors": report.errors, "seconds":
                                  round(time.monotonic() - started, 3),
                                  "indexed": {k: vars(v) for k, v in report.indexed.items()}}
@@ -64,7 +100,12 @@ class Sidecar:
                 except TimeoutError:
                     pass
         finally:
-            index.close()
+            if inflight is not None and not inflight.done():
+                # Let the sync finish before its index closes; past the bound, exit without it
+                # (its thread is a daemon; the index commits atomically).
+                await asyncio.wait([inflight], timeout=STOP_WAIT_S)
+            if inflight is None or inflight.done():
+                index.close()
 
     async def sync_endpoint(self, request: Request) -> JSONResponse:
         body: Any = {}
