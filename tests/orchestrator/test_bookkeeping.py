@@ -1,18 +1,28 @@
 """A long-running orchestrator's per-issue bookkeeping does not grow with issues that ended:
-`completed` (SPEC §4.1.8) keeps only issues still claimed or listed as active, and the issues
-to re-read after a hand-off (`recheck`) only for as long as a listing might lag."""
+`completed` (SPEC §4.1.8) keeps only issues still claimed or listed as active, the issues
+to re-read after a hand-off (`recheck`) only for as long as a listing might lag, and the
+question desk the `/answer` comments of open questions only."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tack.orchestrator import recheck
+from tack.orchestrator.state import RunningEntry
+from tack.questions.model import Asked
+from tack.questions.park import QuestionDesk, park
+from tack.questions.store import QuestionStore
+from tack.store import Store
+from tack.tracker import build_tracker
 from tests.conformance.test_17_4_orchestrator_dispatch_reconciliation_retry import (
     HANDOFF,
     rig_factory,
 )
+from tests.tracker_remote.conftest import write_workflow
+from tests.tracker_remote.test_question_labels import Host
 from tests.e2e.harness import await_until as until
 
 __all__ = ["rig_factory"]
@@ -50,3 +60,24 @@ async def test_handed_off_forgets_issues_once_no_listing_can_still_lag(
         assert any(i.id in rig.orch.handed_off for i in issues)
         for i in issues:  # a person closes them; no listing shows them as active again
             rig.tracker.move_sync(i.id, "Done")
+
+
+async def test_the_question_desk_forgets_answer_comments_of_questions_no_longer_open(
+        tmp_path: Path) -> None:
+    cfg = write_workflow(tmp_path, "tracker: {kind: local}")
+    tracker = build_tracker(cfg.tracker, tack_dir=tmp_path / ".tack")
+    host = Host(cfg, tracker, Store(tmp_path / "state.db"))
+    desk = QuestionDesk(host)
+    try:
+        for n in range(3):
+            issue = tracker.add_issue(f"issue {n}")
+            entry = RunningEntry(issue=issue, run_id=n + 1, attempt=None)
+            assert await park(host, entry, Asked("Which database?", ["a", "b"], 1)) is None
+            tracker.comment_sync(issue.id, "/answer 2", author="ana")
+            await desk.sweep()  # reads the answer
+            assert not QuestionStore(host.store.db).where(status="open")
+        await desk.sweep()
+        assert not desk.seen_answers, "answered questions' comments are remembered forever"
+    finally:
+        await tracker.close()
+        host.store.close()
