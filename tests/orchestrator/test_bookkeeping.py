@@ -21,9 +21,9 @@ from tests.conformance.test_17_4_orchestrator_dispatch_reconciliation_retry impo
     HANDOFF,
     rig_factory,
 )
+from tests.e2e.harness import await_until as until
 from tests.tracker_remote.conftest import write_workflow
 from tests.tracker_remote.test_question_labels import Host
-from tests.e2e.harness import await_until as until
 
 __all__ = ["rig_factory"]
 
