@@ -83,6 +83,7 @@ class Sample:
     rss_mb: float
     fds: int
     threads: int
+    load1: float  # the machine's 1-minute load average: how busy the cores were
 
 
 @dataclass
@@ -203,7 +204,8 @@ def soak(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]
                     next_sample = time.time() + SAMPLE_S
                     with up.ps.oneshot():
                         samples.append(Sample(time.time(), up.ps.memory_info().rss / MB,
-                                              up.ps.num_fds(), up.ps.num_threads()))
+                                              up.ps.num_fds(), up.ps.num_threads(),
+                                              os.getloadavg()[0]))
                 if time.time() - last_say > 60:
                     last_say = time.time()
                     s = samples[-1]

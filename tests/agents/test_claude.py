@@ -290,6 +290,40 @@ async def test_a_turn_cancelled_before_its_result_still_counts_its_tokens(
 
 
 @needs_claude
+@pytest.mark.slow
+async def test_tacks_mcp_server_answering_after_claudes_default_30_s_still_serves_the_turn(
+    tmp_path: Path, workspace: Path, tracker: LocalTracker
+) -> None:
+    # On a loaded machine Tack's MCP server (Python importing part of Tack) can take longer
+    # than claude's default MCP start-up timeout; claude would then run without `tracker`.
+    slow = tmp_path / "slow-site"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "if 'tack.agents.mcp_tracker' in sys.orig_argv:\n"
+        "    time.sleep(32)\n")
+    script = {"conversations": [{"match": "Fix VALUE", "steps": [
+        {"tool_calls": [{"name": CLAUDE_TOOL_NAME,
+                         "arguments": {"action": "move", "state": "Human Review"}}]},
+        {"text": "Handed off."},
+    ]}]}
+    async with StubModelServer(script) as stub:
+        session = await _session(tmp_path, workspace, tracker, stub)
+        session.ctx.env = {**(session.ctx.env or {}), "PYTHONPATH": os.pathsep.join(
+            [str(slow), os.environ.get("PYTHONPATH", "")])}
+        events = Recorder()
+        try:
+            result = await asyncio.wait_for(session.run_turn("Fix VALUE: hand off", events), 180)
+        finally:
+            await session.stop()
+    assert result.ok, (result.error, session.stderr_tail)
+    outputs = [e.data["output"] for e in events.of("tool_result")]
+    notes = [e.message for e in events.of("notification")]
+    assert tracker.get("TACK-1").state == "Human Review", (outputs, notes)
+    assert not notes
+
+
+@needs_claude
 async def test_a_model_error_fails_the_turn(
     tmp_path: Path, workspace: Path, tracker: LocalTracker
 ) -> None:

@@ -44,13 +44,15 @@ def start(tmp_path: Path, steps: list[dict[str, Any]], cleanup: list[Any],
 
 
 def codex_commands(home: Path) -> list[str]:
-    out = []
-    for proc in codex_processes(home):
-        try:
-            out.append(" ".join(proc.cmdline()))
-        except psutil.Error:
-            continue
-    return out
+    return [c for c in map(command_of, codex_processes(home)) if c]
+
+
+def command_of(proc: psutil.Process) -> str:
+    """Its command line; "" once it has ended (a process listed a moment ago may have)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def codex_processes(home: Path) -> list[psutil.Process]:
@@ -149,7 +151,7 @@ def test_a_codex_crash_mid_turn_is_retried_and_the_retry_hands_off(
     cleanup.append(up)
     wait_for(lambda: any(r.step == 0 and r.conversation == "make VALUE 2"
                          for r in list(server.requests)), 60, "codex mid-turn")
-    victims = [p for p in codex_processes(home) if "app-server" in " ".join(p.cmdline())]
+    victims = [p for p in codex_processes(home) if "app-server" in command_of(p)]
     assert victims, codex_commands(home)
     for proc in victims:
         proc.kill()

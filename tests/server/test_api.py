@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tack.server.metrics import CACHE_SECONDS, MetricsSource
 from tests.conftest import run_tack
 from tests.e2e.harness import wait_for
 from tests.server.served import ServedOrchestrator, seed_finished_runs, seed_retry, seed_running
@@ -106,6 +107,19 @@ def test_metrics_json_counts_runs_handoffs_and_failures(served: ServedOrchestrat
     assert sum(f["count"] for f in m["failure_reasons"]) == 200 - m["runs_by_status"]["succeeded"]
     assert m["retries_by_kind"] == {"failure": 200 - m["runs_by_status"]["succeeded"]}
     assert bad.status_code == 400 and "7d" in bad.json()["error"]["message"]
+
+
+def test_the_metrics_cache_keeps_fresh_answers_not_one_per_window_ever_asked(
+        served: ServedOrchestrator) -> None:
+    # `?since=` comes from whoever calls the API: each distinct window is its own entry.
+    now = [0.0]
+    source = MetricsSource(served.orch, clock=lambda: now[0])
+    for days in range(1, 6):
+        now[0] += CACHE_SECONDS  # the answer before has gone stale
+        served.call(lambda: source.get(days * 86_400.0, with_git=False))
+    assert len(source) == 1
+    served.call(lambda: source.get(3600.0, with_git=False))  # two fresh ones are kept
+    assert len(source) == 2
 
 
 def test_token_is_required_and_a_browser_trades_it_for_a_cookie(tmp_path: Path) -> None:

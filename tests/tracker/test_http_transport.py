@@ -100,6 +100,32 @@ async def test_a_gzip_reply_replayed_from_the_etag_cache_decodes(raw_server) -> 
     assert len(seen) == 2
 
 
+async def test_the_etag_cache_keeps_the_recently_read_urls_not_every_url_ever_read(
+        raw_server) -> None:
+    # Each issue read has its own URL: a long-running tracker must not keep them all.
+    seen, start = raw_server
+
+    def reply(_n: int, request: bytes) -> bytes:
+        path = request.split(b" ")[1]
+        if b"if-none-match:" in request.lower():
+            return _http("304 Not Modified", b"", f'ETag: "{path.decode()}"')
+        return _http("200 OK", b'{"path": "%s"}' % path, f'ETag: "{path.decode()}"',
+                     "Content-Type: application/json")
+
+    url = await start(reply)
+    transport = ResilientTransport(RetryPolicy(base_s=0.01), etag_entries=3)
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.get(url + "/listing")
+        for n in range(10):
+            await client.get(url + f"/issues/{n}")
+            await client.get(url + "/listing")  # read again and again: it stays
+        for n in (9, 0):
+            assert (await client.get(url + f"/issues/{n}")).json() == {"path": f"/issues/{n}"}
+    conditional = [r.split(b" ")[1].decode() for r in seen if b"if-none-match:" in r.lower()]
+    # The listing and the latest issue were replayed; issue 0 had long been dropped.
+    assert conditional == ["/listing"] * 10 + ["/issues/9"]
+
+
 async def test_a_post_cut_off_mid_body_is_not_sent_twice(raw_server) -> None:
     seen, start = raw_server
     created = json.dumps({"id": 7, "body": "Working on it"}).encode()

@@ -39,6 +39,12 @@ LINE_LIMIT = 32 * 1024 * 1024
 EXIT_DRAIN_S = 2.0
 # Permission modes in which claude asks before some tools (the others never ask).
 ASKING_MODES = ("default", "acceptEdits", "plan", "auto")
+# claude waits this long for an MCP server to answer `initialize` (MCP_TIMEOUT; its default
+# is 30 s, and it honours at most 60 s), then runs without that server's tools. Tack's
+# server is a Python process importing part of Tack: on a loaded machine (CI, fifty agents
+# starting at once) it can take longer than 30 s, and the agent would lose `tracker` and
+# `commit` and could not hand its issue off.
+MCP_STARTUP_TIMEOUT_MS = 60_000
 PERMISSION_PARKED = ("Not run yet: a person decides whether you may. End your turn at once, "
                      "without doing anything else; the decision arrives as the next message.")
 
@@ -213,6 +219,7 @@ class ClaudeSession:
 
     def env(self) -> dict[str, str]:
         env = shell_env(self.ctx)
+        env.setdefault("MCP_TIMEOUT", str(MCP_STARTUP_TIMEOUT_MS))
         env.update(self.config.env)
         return env
 
@@ -319,6 +326,7 @@ class ClaudeSession:
     async def _handle(self, event: dict[str, Any], on_event: EventSink) -> TurnResult | None:
         kind = event.get("type")
         if kind == "system" and event.get("subtype") == "init":
+            await self._check_mcp(event, on_event)
             new_id = event.get("session_id")
             if new_id and new_id != self.session_id:
                 first = self.session_id is None
@@ -359,6 +367,17 @@ class ClaudeSession:
         elif kind == "result":
             return await self._finish(event, on_event)
         return None
+
+    async def _check_mcp(self, init: dict[str, Any], on_event: EventSink) -> None:
+        """Say so when claude runs without Tack's tools: its MCP server did not start in
+        time (MCP_TIMEOUT), and the agent cannot move its issue or commit."""
+        for server in init.get("mcp_servers") or []:
+            if (isinstance(server, dict) and server.get("name") == SERVER_NAME
+                    and server.get("status") != "connected"):
+                await on_event(AgentEvent(
+                    "notification", f"claude runs without Tack's tools: its MCP server "
+                    f"{SERVER_NAME!r} is {server.get('status')!r} (claude.env MCP_TIMEOUT "
+                    "sets how long claude waits for it)", {"mcp_server": server}))
 
     async def _count_message_usage(self, message: dict[str, Any], on_event: EventSink) -> None:
         """Report a model response's usage once (claude repeats it for each content block)."""

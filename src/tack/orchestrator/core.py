@@ -66,7 +66,7 @@ class Orchestrator:
         # until its state changes or an operator retries it; kept in the store across restarts.
         self.held: dict[str, tuple[str, str]] = {}
         self.completed: set[str] = set()
-        self.handed_off: set[str] = set()  # re-read before another dispatch (recheck)
+        self.handed_off = recheck.HandedOff()  # re-read before another dispatch; bounded
         self.rate_limits: dict[str, Any] | None = None
         self.totals = Totals()
         self.config_error: str | None = None

@@ -145,8 +145,9 @@ class QuestionDesk:
     def __init__(self, host: DeskHost) -> None:
         self.host = host
         # `/answer` comments already acted on (question id, comment time), so a refused
-        # answer is explained once, not on every poll.
-        self._seen: set[tuple[int, float]] = set()
+        # answer is explained once, not on every poll; only open questions' comments are
+        # read, so the others' are forgotten.
+        self.seen_answers: set[tuple[int, float]] = set()
 
     async def run(self) -> None:
         while True:
@@ -159,6 +160,8 @@ class QuestionDesk:
     async def sweep(self) -> None:
         questions = QuestionStore(self.host.store.db)
         waiting = questions.where(status="open") + questions.where(status="answered")
+        open_ids = {q.id for q in waiting if q.status == "open"}
+        self.seen_answers = {seen for seen in self.seen_answers if seen[0] in open_ids}
         if not waiting:
             return
         issues = {i.id: i for i in await self.host.tracker.fetch_issues_by_ids(
@@ -176,9 +179,9 @@ class QuestionDesk:
         for comment in issue.comments:
             text = answer_command(comment.body)
             at = comment.created_at.timestamp()
-            if text is None or at < question.asked_at or (question.id, at) in self._seen:
+            if text is None or at < question.asked_at or (question.id, at) in self.seen_answers:
                 continue
-            self._seen.add((question.id, at))
+            self.seen_answers.add((question.id, at))
             if question.secret:
                 await self._say(issue, f"Question {question.id} is secret: answer it with "
                                        f"`tack answer {issue.identifier}` or the API.")

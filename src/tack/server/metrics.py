@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tack.store.metrics import Metrics, collect, open_readonly
@@ -23,14 +24,18 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class MetricsSource:
     """Computes `Metrics` for a window, off the event loop, with a short cache."""
 
-    def __init__(self, orch: Orchestrator) -> None:
+    def __init__(self, orch: Orchestrator, clock: Callable[[], float] = time.monotonic) -> None:
         self.orch = orch
+        self.clock = clock
         self._cache: dict[tuple[float, bool], tuple[float, Metrics]] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     async def get(self, window_seconds: float | None, *, with_git: bool = True) -> Metrics:
         key = (window_seconds or 0.0, with_git)
         hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        if hit and self.clock() - hit[0] < CACHE_SECONDS:
             return hit[1]
         wf = self.orch.workflow
         since = time.time() - window_seconds if window_seconds else 0.0
@@ -47,7 +52,11 @@ class MetricsSource:
                 db.close()
 
         metrics = await asyncio.to_thread(compute)
-        self._cache[key] = (time.monotonic(), metrics)
+        now = self.clock()
+        # The window comes from the request (`?since=`): keep only answers still fresh, not
+        # one per window any client ever asked for.
+        self._cache = {k: v for k, v in self._cache.items() if now - v[0] < CACHE_SECONDS}
+        self._cache[key] = (now, metrics)
         return metrics
 
 

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,10 @@ from tack.errors import TrackerError
 log = structlog.get_logger(__name__)
 
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+# Replies kept for conditional requests, least recently used dropped first. Each issue read
+# has its own URL, so without a bound a long-running tracker keeps one body per issue it ever
+# read; the listings and the running issues' reads, which repeat, stay well within this.
+ETAG_ENTRIES = 1024
 # A request that may have reached the server is sent again only when repeating it is harmless.
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -143,6 +148,7 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         stats: HttpStats | None = None,
         pauses: HostPauses | None = None,
         repeatable: frozenset[str] = frozenset(),
+        etag_entries: int = ETAG_ENTRIES,
     ) -> None:
         self.policy = policy or RetryPolicy()
         # Methods beyond the idempotent ones that this API's endpoints make safe to repeat.
@@ -150,12 +156,15 @@ class ResilientTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
         self.stats = stats or HttpStats()
         self.pauses = pauses or HOST_PAUSES
-        self._etags: dict[str, tuple[str, int, list[tuple[bytes, bytes]], bytes]] = {}
+        self._etags: OrderedDict[str, tuple[str, int, list[tuple[bytes, bytes]], bytes]] = (
+            OrderedDict())
+        self.etag_entries = etag_entries
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = f"{request.headers.get('accept', '')} {request.url}"
         cached = self._etags.get(key) if request.method == "GET" else None
         if cached is not None:
+            self._etags.move_to_end(key)
             request.headers["If-None-Match"] = cached[0]
         attempt = 0
         while True:
@@ -202,6 +211,9 @@ class ResilientTransport(httpx.AsyncBaseTransport):
             if request.method == "GET" and response.status_code == 200 and "etag" in response.headers:
                 self._etags[key] = (response.headers["etag"], 200, list(response.headers.raw),
                                     raw)
+                self._etags.move_to_end(key)
+                while len(self._etags) > self.etag_entries:
+                    self._etags.popitem(last=False)
             return response
 
     async def _wait_for_host(self, request: httpx.Request) -> None:
