@@ -138,3 +138,38 @@ async def test_no_context_tool_without_a_context_home(
             await session.stop()
     tools = [t["function"]["name"] for t in stub.requests[0].body["tools"]]
     assert "context" not in tools
+
+
+@requires_codex
+@pytest.mark.slow
+async def test_codex_waits_for_a_context_server_slower_than_30_s(
+        tmp_path: Path, git_repo: Path, tracker: LocalTracker,
+        context_env: dict[str, str]) -> None:
+    # On a loaded machine the context MCP server (Python importing part of Tack) can take
+    # longer than 30 s; codex (and Tack's session start) would then go on without its tools.
+    slow = tmp_path / "slow-site"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "if 'tack.context.mcp_server' in sys.orig_argv:\n"
+        "    time.sleep(35)\n")
+    path = os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")])
+    script = {"conversations": [{"match": "invoices", "steps": [
+        {"tool_calls": [{"name": "search", "namespace": "mcp__tack_context",
+                         "arguments": {"query": "qz-invoice-77"}}]}, {"text": "done"}]}]}
+    async with StubModelServer(script) as stub:
+        home = codex_home(tmp_path, stub.url)
+        ctx = SessionContext(workspace=git_repo, issue=tracker.get("TACK-1"), tracker=tracker,
+                             env={**os.environ, **codex_env(home), **context_env,
+                                  "PYTHONPATH": path})
+        from tack.agents.codex import CodexBackend
+
+        session = await CodexBackend(codex_config()).start_session(ctx)
+        try:
+            result = await asyncio.wait_for(session.run_turn("Render invoices", _quiet), 180)
+        finally:
+            await session.stop()
+    assert result.ok, result.error
+    bodies = _bodies(stub)
+    assert "tack_context" in bodies[0], "codex ran without the slow context server"
+    assert any(RESULT_PATH in b for b in bodies[1:]), "the context tool did not answer"

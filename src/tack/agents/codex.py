@@ -43,8 +43,12 @@ STOP_GRACE_S = 2.0
 CLIENT_INFO = {"name": "tack", "title": "Tack", "version": "0.1.0"}
 # Run host-side: `commit` writes the worktree's git directory, which codex's sandbox cannot.
 DYNAMIC_TOOLS = ("tracker", "commit")
-# How long a session start waits for codex to start the context MCP server.
-MCP_STARTUP_TIMEOUT_S = 30.0
+# How long codex waits for the context MCP server to start (its `startup_timeout_sec`) and, a
+# little longer, how long a session start waits to hear the outcome. The server is a Python
+# process importing part of Tack: on a loaded machine (CI, fifty agents starting at once) it
+# can take more than 30 s, and the first turn would go without the context tools.
+MCP_SERVER_STARTUP_S = 60
+MCP_STARTUP_TIMEOUT_S = MCP_SERVER_STARTUP_S + 5.0
 APPROVAL_REQUESTS = {
     "item/commandExecution/requestApproval": "acceptForSession",
     "item/fileChange/requestApproval": "acceptForSession",
@@ -100,6 +104,7 @@ def codex_context_config(server: dict[str, Any]) -> dict[str, Any]:
     """`thread/start.config` overrides that give codex the context MCP server: started with
     the thread (not lazily) and its tools offered directly (not deferred behind tool search),
     so the model sees search/symbol/read/map/catalog from the first turn."""
+    server = {"startup_timeout_sec": MCP_SERVER_STARTUP_S, **server}
     return {"mcp_servers": {CONTEXT_SERVER_NAME: server},
             "features": {"mcp_lazy_stdio_startup": False,
                          "tool_search_always_defer_mcp_tools": False}}
