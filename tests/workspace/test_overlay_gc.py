@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from tack.cli.doctor import run_checks
+from tack.orchestrator.recovery import ready_workspaces
+from tack.tracker.local import LocalTracker
+from tack.workflow.config import HooksConfig, TrackerConfig, WorkspaceConfig
 from tack.tracker.base import Issue
-from tack.workflow.config import HooksConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager, overlay_gc
 from tack.workspace.overlay import Layers, can_mount
 from tests.conftest import git
@@ -110,7 +112,11 @@ async def test_an_unmounted_workspace_keeps_its_lower_and_is_mounted_again_at_st
     move_base(git_repo, 2, overlays)
 
     restarted = manager(tmp_path, git_repo)
-    await restarted.warm()  # what `tack up` and `tack worker` do at start-up
+    tracker = LocalTracker(tmp_path / "issues.db")
+    # What `tack up` and `tack worker` do at start-up.
+    await ready_workspaces(tracker, restarted, TrackerConfig(kind="local"))
+    await tracker.close()
+    await restarted.warm()
     done = await overlay_gc.collect(git_repo, Layers(restarted.root), "HEAD")
     assert first not in done.removed and first in bases(tmp_path)
     # Mounted again before anything pruned: a prune (every removal runs one) keeps it.

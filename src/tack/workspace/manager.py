@@ -271,11 +271,10 @@ class WorkspaceManager:
 
     async def warm(self) -> None:
         """With `strategy: overlay`, check out the base commit's shared checkout now, so the
-        first workspaces do not all wait for it, mount again the workspaces a reboot
-        unmounted, and remove unused shared checkouts; nothing for the other strategies."""
+        first workspaces do not all wait for it, and remove unused shared checkouts; nothing
+        for the other strategies."""
         if await self.strategy() == "overlay":
             layers = overlay.Layers(self.root)
-            await overlay_gc.remount(self.root, layers)  # before anything prunes worktrees
             refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
             async with overlay_gc.pinned(layers):
                 await self._shared_checkout(refs.base)

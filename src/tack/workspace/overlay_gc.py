@@ -386,6 +386,8 @@ async def remount(root: Path, layers: Layers) -> list[str]:
     except FileNotFoundError:
         return []
     mounted: list[str] = []
+    # Run at start-up before anything else touches the workspaces (no per-issue lock here):
+    # a removal running meanwhile would have its unmount undone.
     for key in keys:
         path = root / key
         if not overlay.has_layers(layers, key) or not path.is_dir() or overlay.is_mounted(path):
