@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +187,27 @@ async def test_doctor_shows_what_the_shared_checkouts_hold(
     assert check.ok
     assert check.detail.startswith(f"1 shared checkout under {tmp_path / 'ws.bases'} holds ")
     assert "1 in use by workspaces, 0 not" in check.detail
+
+
+async def test_a_collection_skips_while_another_process_is_choosing_a_lower(
+    tmp_path: Path, git_repo: Path, overlays: WorkspaceManager
+) -> None:
+    first = git(git_repo, "rev-parse", "main").strip()
+    await overlays.warm()
+    layers = Layers(overlays.root)
+    await overlay_gc.idle(layers)
+    move_base(git_repo, 2, overlays)
+    # Another Tack process on the same root (`tack up` and a worker sharing it) holds a pin.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_SH); print('held', flush=True); sys.stdin.read()",
+         str(tmp_path / "ws.bases.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        held = await overlay_gc.collect(git_repo, layers, "HEAD")
+        assert held.skipped and first in bases(tmp_path)
+    finally:
+        holder.communicate("", timeout=30)
+    done = await overlay_gc.collect(git_repo, layers, "HEAD")
+    assert done.removed == [first] and first not in bases(tmp_path)

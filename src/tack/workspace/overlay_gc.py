@@ -235,17 +235,18 @@ async def idle(layers: Layers) -> None:
 
 async def _collect_logged(repo: Path, layers: Layers, base_ref: str) -> Collected:
     try:
-        return await collect(repo, layers, base_ref)
+        done = await collect(repo, layers, base_ref)
     except (WorkspaceError, OSError, subprocess.SubprocessError) as exc:
         log.warning("workspace.shared_checkouts_collect_failed", bases=str(layers.bases),
                     error=getattr(exc, "message", str(exc)))
-        return Collected(skipped=str(exc))
-    finally:
-        state = _state(layers)
-        if state.wanted and not state.pins:
-            state.wanted = False
-            state.task = asyncio.get_running_loop().create_task(
-                _collect_logged(repo, layers, base_ref))
+        done = Collected(skipped=str(exc))
+    # Not when cancelled (Tack is stopping): asked for meanwhile, so run once more.
+    state = _state(layers)
+    if state.wanted and not state.pins:
+        state.wanted = False
+        state.task = asyncio.get_running_loop().create_task(
+            _collect_logged(repo, layers, base_ref))
+    return done
 
 
 async def collect(repo: Path, layers: Layers, base_ref: str) -> Collected:
