@@ -41,10 +41,12 @@ def clone(project: Project, name: str) -> Path:
 
 
 class TackWorker:
-    def __init__(self, project: Project, name: str, *, slots: int = 2) -> None:
+    def __init__(self, project: Project, name: str, *, slots: int = 2,
+                 after: TackWorker | None = None) -> None:
+        """`after`: a stopped worker whose clone and workspace root this one takes over."""
         self.name = name
-        self.repo = clone(project, f"clone-{name}")
-        self.root = project.root / f"workspaces-{name}"
+        self.repo = after.repo if after else clone(project, f"clone-{name}")
+        self.root = after.root if after else project.root / f"workspaces-{name}"
         self.log_path = project.root / f"{name}.log"
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(

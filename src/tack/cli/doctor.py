@@ -169,6 +169,21 @@ def _sandbox(config: ServiceConfig, workflow: Path | None) -> list[Check]:
     return checks
 
 
+def _overlay_checkouts(workflow: Path | None, config: ServiceConfig) -> list[Check]:
+    """With `workspace.strategy: overlay`: the disk the shared checkouts hold."""
+    if config.workspace.strategy != "overlay":
+        return []
+    from tack.workflow import load_workflow
+    from tack.workspace.overlay import Layers
+    from tack.workspace.overlay_gc import describe
+
+    try:
+        root = load_workflow(workflow or Path("WORKFLOW.md")).workspace_root()
+    except TackError as exc:
+        return [Check("overlay checkouts", False, exc.message)]
+    return [Check("overlay checkouts", True, describe(Layers(root.expanduser().absolute())))]
+
+
 def run_checks(workflow: Path | None) -> list[Check]:
     wf_check, config = _workflow(workflow)
     checks = [
@@ -191,6 +206,7 @@ def run_checks(workflow: Path | None) -> list[Check]:
     checks += _sandbox(config, workflow)
     if wf_check is not None:
         checks.append(wf_check)
+    checks += _overlay_checkouts(workflow, config)
     return checks
 
 

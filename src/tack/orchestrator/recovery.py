@@ -16,6 +16,8 @@ import structlog
 
 from tack.errors import TackError, TrackerError
 from tack.orchestrator.state import RetryEntry, Totals
+from tack.workspace import overlay_gc
+from tack.workspace.overlay import Layers
 
 if TYPE_CHECKING:
     from tack.store import Store
@@ -77,8 +79,11 @@ def plan_recovery(store: Store) -> RecoveryPlan:
 
 async def ready_workspaces(tracker: Tracker, workspaces: WorkspaceManager,
                            cfg: TrackerConfig) -> None:
-    """Start checking out what new workspaces share (`WorkspaceManager.warm`), in the
+    """Mount again overlay workspaces a reboot unmounted (before a removal prunes worktrees),
+    start checking out what new workspaces share (`WorkspaceManager.warm`), in the
     background, then remove terminal issues' workspaces."""
+    root = workspaces.root
+    await overlay_gc.remount(root, Layers(root))
     workspaces.warm_soon()
     try:
         issues = await tracker.fetch_issues_by_states(cfg.terminal_states)

@@ -24,7 +24,7 @@ from tack.sandbox.policy import SandboxPolicy
 from tack.tracker.base import Issue
 from tack.tracker.credentials import DEFAULT_CREDENTIAL_ENV
 from tack.workflow.config import HooksConfig, WorkspaceConfig
-from tack.workspace import git, overlay
+from tack.workspace import git, overlay, overlay_gc
 from tack.workspace.refs import NewBranches, RefCache, Refs
 from tack.workspace.hooks import raise_for_result, run_hook
 from tack.workspace.keys import contained_path, workspace_key
@@ -214,7 +214,9 @@ class WorkspaceManager:
             # Read-only questions first, asked once for every workspace of this burst.
             refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
             if strategy == "overlay":
-                await self._create_overlay(path, branch, key, refs)
+                # Pinned: no collection removes the lower until the workspace records it.
+                async with overlay_gc.pinned(overlay.Layers(self.root)):
+                    await self._create_overlay(path, branch, key, refs)
                 return
             async with self._repo_lock():
                 # A new branch starts at the ref itself, as `git worktree add -b` sets it up
@@ -264,14 +266,25 @@ class WorkspaceManager:
         if not overlay.is_checked_out(lower):
             async with self._repo_lock():
                 await overlay.shared_checkout(self.repo, commit, layers)
+            self._collect_soon()  # the base moved: the old one may be unused now
         return lower
 
     async def warm(self) -> None:
         """With `strategy: overlay`, check out the base commit's shared checkout now, so the
-        first workspaces do not all wait for it; nothing for the other strategies."""
+        first workspaces do not all wait for it, and remove unused shared checkouts; nothing
+        for the other strategies."""
         if await self.strategy() == "overlay":
+            layers = overlay.Layers(self.root)
             refs = await self.refs.get(self.repo, self.config.base_ref or "HEAD")
-            await self._shared_checkout(refs.base)
+            async with overlay_gc.pinned(layers):
+                await self._shared_checkout(refs.base)
+            self._collect_soon()
+
+    def _collect_soon(self) -> None:
+        """Remove the shared checkouts no workspace uses, in the background
+        (`tack.workspace.overlay_gc`)."""
+        overlay_gc.collect_soon(self.repo, overlay.Layers(self.root),
+                                self.config.base_ref or "HEAD")
 
     def warm_soon(self) -> None:
         """`warm()` in the background (once at a time); a failure is logged, and the first
@@ -324,6 +337,8 @@ class WorkspaceManager:
                 await self._best_effort("before_remove", self.hooks.before_remove, ws)
             await self._discard(path)
             log.info("workspace.removed", identifier=identifier, path=str(path))
+            if overlay.Layers(self.root).bases.is_dir():
+                self._collect_soon()  # its shared checkout may be unused now
             return True
 
     async def _best_effort(self, name: str, script: str, ws: Workspace) -> None:

@@ -61,6 +61,8 @@ MAX_BEAT_PERIOD_S = 2.0
 # it is cancelled again, which kills the git or hook process it waits on, and after this
 # long it is abandoned.
 STOP_GRACE_S = 30.0
+# Strategies whose workspace is a git worktree on the issue's branch, synced with the remote.
+GIT_BACKED = ("worktree", "overlay")
 
 
 def config_error(message: str) -> ApplicationError:
@@ -294,7 +296,7 @@ class IssueActivities:
     async def hand_off(self, run: RunInput) -> HandOffOutcome:
         """Confirm the run's branch is on the shared remote, where reviewers and PRs find it."""
         issue = await self._issue(run)
-        if issue is None or await self.workspaces.strategy() != "worktree":
+        if issue is None or await self.workspaces.strategy() not in GIT_BACKED:
             return HandOffOutcome(self.worker, None, None, False)
         branch = self.workspaces.branch_for(issue)
         head = await branches.remote_head(self.workspaces.repo, self.remote, branch)
@@ -316,12 +318,16 @@ class IssueActivities:
 
     async def _workspace(self, issue: Issue) -> Workspace:
         try:
-            if await self.workspaces.strategy() == "worktree":
-                await branches.pull_branch(
-                    self.workspaces.repo, self.workspaces.path_for(issue.identifier),
-                    self.remote, self.workspaces.branch_for(issue),
-                )
+            synced = await self.workspaces.strategy() in GIT_BACKED
+            path = self.workspaces.path_for(issue.identifier)
+            branch = self.workspaces.branch_for(issue)
+            if synced and not path.is_dir():  # the new workspace starts at the remote's head
+                await branches.pull_branch(self.workspaces.repo, path, self.remote, branch)
+            # Prepared before an existing one is fast-forwarded: an overlay a reboot
+            # unmounted is mounted again here, and git must not run in its empty directory.
             ws = await self.workspaces.prepare(issue)
+            if synced and not ws.created_now:
+                await branches.pull_branch(self.workspaces.repo, path, self.remote, branch)
             # skills: this worker's installed copies (`tack skills install --frozen` on it)
             await asyncio.to_thread(materialise_skills, ws.path, SkillsHome(
                 self.workflow.base_dir), self.workflow.config.skills, issue)

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from tack.agents import build_backend
+from tack.orchestrator.recovery import ready_workspaces
 from tack.orchestrator.temporal.activities import BackendFactory, IssueActivities
 from tack.orchestrator.temporal.client import connect
 from tack.orchestrator.temporal.processes import ProcessRegistry
@@ -92,6 +93,9 @@ async def run_worker(
     log.info("worker started", worker=worker_name, task_queue=cfg.task_queue,
              address=cfg.address, slots=slots, workspace_root=str(root))
     try:
+        # As `tack up` does at start: remount overlays, warm and collect shared checkouts, and
+        # remove this worker's workspaces of issues that reached a terminal state meanwhile.
+        await ready_workspaces(acts.tracker, acts.workspaces, wf.config.tracker)
         async with worker:
             if on_ready:
                 on_ready(worker_name, swept)
