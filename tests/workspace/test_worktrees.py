@@ -130,8 +130,10 @@ def _group_has_live_process(pgid: int) -> bool:
 async def test_hook_timeout_kills_the_whole_process_group(tmp_path: Path,
                                                           git_repo: Path) -> None:
     marker = tmp_path / "pgid"
-    script = f"sleep 100 & echo $(ps -o pgid= $$) > {marker}; wait"
-    mgr = manager(tmp_path, git_repo, HooksConfig(before_run=script, timeout_ms=1500))
+    # The hook leads its own process group, so its pgid is the shell's pid; written first with
+    # a builtin (a `ps` child could still be starting at the timeout on a loaded machine).
+    script = f"echo $$ > {marker}; sleep 100 & wait"
+    mgr = manager(tmp_path, git_repo, HooksConfig(before_run=script, timeout_ms=3000))
     ws = await mgr.prepare(issue("TACK-1"))
     started = time.monotonic()
     with pytest.raises(HookError) as err:
