@@ -18,12 +18,12 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from tack.principles.document import Check
 from tack.principles.findings import suppression_dicts
+from tack.principles.heap import CHUNK_FREE_BYTES, give_back
 from tack.principles.rules import (
     SourceFile,
     language_of,
@@ -81,7 +81,7 @@ def check_file(
                 results[result_key(check)] = [v.to_dict() for v in found] if found else _NONE
         del tree  # the tree is the largest thing a worker holds; free it before the next file
         if len(text) >= BIG_FILE_CHARS:
-            _give_memory_back()
+            give_back()
     for pid, check in checks:
         if check.kind == "ast-grep":
             continue
@@ -93,25 +93,6 @@ def check_file(
         results[result_key(check)] = [v.to_dict() for v in found_py] if found_py else _NONE
     sups = suppression_dicts(text) if want_suppressions else None
     return rel, results, sups, errors
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc: its allocator does what it does
-        return None
-    return trim
-
-
-def _give_memory_back() -> None:
-    """Return the heap's free pages to the system (glibc keeps them otherwise: a parse
-    tree is many small allocations, freed in the middle of the heap)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def check_files(
@@ -183,7 +164,7 @@ def check_files(
                 rel, ids, sups = local.pop()
                 collect([check_file(str(root), rel, [catalog[i] for i in ids], sups)])
                 if not local:
-                    _give_memory_back()
+                    give_back(CHUNK_FREE_BYTES)
             elif not busy:
                 break
     assert done == total, (done, total)
@@ -279,5 +260,5 @@ class _Worker:
 
 def check_chunk(root: str, catalog: list[tuple[str, Check]], chunk: list[Shipped]) -> list[Outcome]:
     out = [check_file(root, rel, [catalog[i] for i in ids], sups) for rel, ids, sups in chunk]
-    _give_memory_back()
+    give_back(CHUNK_FREE_BYTES)
     return out
