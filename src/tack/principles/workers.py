@@ -3,11 +3,13 @@
 Workers are fresh interpreters (`python -m tack.principles.worker`), not forks: a fork
 copies the whole CLI into each worker (its imports and the scan cache, counted again in each
 worker's memory), while a fresh interpreter imports only what checking a file needs. They
-are plain subprocesses fed over pipes by one thread each, not a multiprocessing pool, whose
+are plain subprocesses fed pickled chunks over pipes, not a multiprocessing pool, whose
 resource tracker is one more interpreter. The scanning process works through the same list
-meanwhile, from its other end, so `jobs` processes run in all. Python checks a plug-in registered exist in this process
-only, so they run here; workers run the ast-grep rules and Tack's own Python checks.
-"""
+meanwhile, from its other end, in its one thread (between two of its own files it reads the
+workers' finished replies and sends them more), so `jobs` processes run in all. The largest
+files come first, so the workers parse them while this process, which also holds every
+result, parses small ones. Python checks a plug-in registered exist in this process only, so
+they run here; workers run the ast-grep rules and Tack's own Python checks."""
 
 from __future__ import annotations
 
