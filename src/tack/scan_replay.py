@@ -16,7 +16,6 @@ itself a good part of the start-up this module avoids.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
+from tack.principles.hashing import blake2b
 
 REPLAY_FILE = ".tack/scan-replay.json"
 REPLAY_VERSION = 1
@@ -36,7 +35,7 @@ def signature(root: Path, principles: Path, baseline: Path) -> str | None:
     WORKFLOW.md)."""
     if (root / "WORKFLOW.md").exists():
         return None
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     try:
         for args in (["--cached"], ["--others", "--exclude-standard"]):
             listed = subprocess.run(["git", "ls-files", "-z", *args], cwd=root,
@@ -51,7 +50,7 @@ def signature(root: Path, principles: Path, baseline: Path) -> str | None:
     digest.update(_read(principles))
     digest.update(_read(baseline))
     digest.update(_tack_itself().encode())
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def _stat(path: Path) -> bytes:
@@ -70,13 +69,13 @@ def _read(path: Path) -> bytes:
 
 
 def _tack_itself() -> str:
-    import tack
-
+    # Its sources' mtimes, not its version: the version is read with importlib.metadata,
+    # ~7 MB of a scanning process's memory, and an upgrade rewrites the sources anyway.
     package = Path(__file__).resolve().parent
     sources = [*(package / "principles").glob("*.py"), package / "cli" / "scan.py",
-               package / "scan_replay.py"]
+               package / "scan_replay.py", package / "scan_lean.py"]
     stamps = sorted(f"{p.name}:{p.stat().st_mtime_ns}" for p in sources)
-    return f"{tack.__version__};{sys.version};{','.join(stamps)}"
+    return f"{sys.version};{','.join(stamps)}"
 
 
 def replay(args: list[str], root: Path | None = None) -> int | None:
@@ -87,8 +86,14 @@ def replay(args: list[str], root: Path | None = None) -> int | None:
     started = time.perf_counter()
     base = (root or Path.cwd()).resolve()
     try:
-        kept = orjson.loads((base / REPLAY_FILE).read_bytes())
-    except (OSError, ValueError):
+        raw = (base / REPLAY_FILE).read_bytes()
+    except OSError:
+        return None
+    import orjson  # only now: a cold scan's workers run before it is needed (~4 MB)
+
+    try:
+        kept = orjson.loads(raw)
+    except ValueError:
         return None
     if not isinstance(kept, dict) or kept.get("version") != REPLAY_VERSION or kept.get(
             "args") != args:
@@ -117,6 +122,8 @@ def record(root: Path, args: list[str], sig: str | None, principles: Path, basel
             "exit_code": exit_code, "report": report}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    import orjson
+
     tmp.write_bytes(orjson.dumps(body))
     os.replace(tmp, path)
 

@@ -6,18 +6,17 @@ tree reads no file at all. Entries for contents no longer present are dropped on
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
-import orjson
+from tack.principles.hashing import blake2b
 
 CACHE_VERSION = 2
 
 
 def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return str(blake2b(data, digest_size=16).hexdigest())
 
 
 class ScanCache:
@@ -29,6 +28,8 @@ class ScanCache:
         self.misses = 0
         self.changed = False  # a warm scan of an unchanged tree writes nothing
         if path is not None and path.exists():
+            import orjson  # here: a cold scan's workers run before it is needed (~4 MB)
+
             try:
                 data = orjson.loads(path.read_bytes())
             except (OSError, ValueError):
@@ -77,6 +78,8 @@ class ScanCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         body = {"version": CACHE_VERSION, "stats": self.stats, "results": self.results}
+        import orjson
+
         tmp.write_bytes(orjson.dumps(body))
         os.replace(tmp, self.path)
         self.changed = False

@@ -84,9 +84,9 @@ class Check:
             "files": self.files, "exclude": self.exclude, "message": self.message,
         }
         raw = json.dumps(data, sort_keys=True, default=str)
-        import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+        from tack.principles.hashing import sha256
 
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+        return str(sha256(raw.encode()).hexdigest()[:16])
 
 
 @dataclass(frozen=True)

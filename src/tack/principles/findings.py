@@ -52,9 +52,9 @@ class Finding:
 
 
 def _digest(*parts: str) -> str:
-    import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+    from tack.principles.hashing import sha256
 
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return str(sha256("\0".join(parts).encode()).hexdigest())
 
 
 def normalize_snippet(snippet: str) -> str:

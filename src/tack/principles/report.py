@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from tack.principles.document import PrinciplesDoc
 from tack.principles.findings import SUPPRESSION_RULE, Finding
 from tack.principles.scanner import ScanResult
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
@@ -50,6 +50,10 @@ def notes(result: ScanResult) -> list[str]:
 
 
 def table(result: ScanResult) -> Table:
+    # rich only for a person's terminal: a plain scan (`tack.scan_lean`) never imports it.
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(show_edge=False, header_style="bold", title=summary(result), title_justify="left")
     for name in ("location", "rule", "severity", "finding"):
         t.add_column(name, overflow="fold")

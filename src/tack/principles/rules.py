@@ -206,35 +206,53 @@ def run_ast_grep_many(
     is most of its matching time. Checks with constraints or utils (which `any` cannot
     carry) run on their own. With the file's `text`, a rule whose pattern names a word the
     file lacks is not run at all (it cannot match)."""
+    plan = _plan(checks)
     out: list[list[Violation] | Exception] = [[] for _ in checks]
-    words = [required_words(c) for c in checks]
-    live = [i for i in range(len(checks))
-            if text is None or all(w in text for w in words[i])]
-    joinable = [i for i in live if set(checks[i].config) == {"rule"}]
-    alone = [i for i in live if i not in joinable or len(joinable) < 2]
+    if text is None:
+        live: list[int] = list(range(len(checks)))
+    else:
+        present: dict[str, bool] = {}  # each word looked up once, and only while needed
+        live = []
+        for i, needs in enumerate(plan.words):
+            for w in needs:
+                there = present.get(w)
+                if there is None:
+                    there = present[w] = w in text
+                if not there:
+                    break
+            else:
+                live.append(i)
+    joinable = [i for i in live if i in plan.joinable]
+    alone = [i for i in live if i not in plan.joinable or len(joinable) < 2]
     if len(joinable) >= 2:
-        rules = [checks[i].config["rule"] for i in joinable]
+        rules = [plan.rules[i] for i in joinable]
         try:
             nodes = root.find_all({"rule": {"any": rules}})
         except Exception:  # an invalid rule: run each alone so only that one reports it
-            alone = live
+            alone = list(live)
         else:
-            language = normalize_language(checks[joinable[0]].language) or "python"
-            kinds = [possible_kinds(_freeze(rule), language) for rule in rules]
+            by_kind: dict[str, list[int]] = {}
             for node in nodes:
                 kind, node_text = node.kind(), node.text()
+                fits = by_kind.get(kind)
+                if fits is None:
+                    fits = by_kind[kind] = [i for i in joinable if _kind_fits(plan.kinds[i], kind)]
                 # The rules this node may satisfy: of a kind that fits, and (a pattern's
                 # words are its own tokens) with every word of the pattern in the node's text.
-                maybe = [n for n, can in enumerate(kinds) if (can is None or kind in can)
-                         and all(w in node_text for w in words[joinable[n]])]
+                maybe = [i for i in fits if all(w in node_text for w in plan.words[i])]
                 # The node matched at least one rule, so when only one may, it is that one;
-                # otherwise ask each (`matches` recompiles the rule, ~15-50 us a call).
-                hits = maybe if len(maybe) == 1 else [n for n in maybe
-                                                      if node.matches(**rules[n])]
+                # otherwise ask each (`matches` recompiles the rule, ~15-50 us a call), but
+                # not the last one when none before it matched.
+                hits = maybe if len(maybe) == 1 else []
+                if len(maybe) > 1:
+                    last = len(maybe) - 1
+                    for n, i in enumerate(maybe):
+                        if (n == last and not hits) or node.matches(**plan.rules[i]):
+                            hits.append(i)
                 if hits:
                     violation = _violation(node, node_text)
-                    for n in hits:
-                        found = out[joinable[n]]
+                    for i in hits:
+                        found = out[i]
                         assert isinstance(found, list)
                         found.append(violation)
     for i in alone:
@@ -243,6 +261,45 @@ def run_ast_grep_many(
         except Exception as exc:  # one broken rule must not hide the other results
             out[i] = exc
     return out
+
+
+def _kind_fits(kinds: frozenset[str] | None, kind: str) -> bool:
+    return kinds is None or kind in kinds
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What `run_ast_grep_many` works out once per set of checks, not once per file."""
+
+    rules: list[Any]  # each check's rule (None when it cannot join the `any`)
+    joinable: frozenset[int]  # checks whose whole config is a rule, so `any` can carry it
+    words: list[frozenset[str]]  # words any match of each check contains
+    words_used: frozenset[str]
+    kinds: list[frozenset[str] | None]  # node kinds each joinable rule can match (None: any)
+
+
+def _plan(checks: list[Check]) -> _Plan:
+    # By the checks' identities: a scan passes the same Check objects for every file, and
+    # the entry keeps them alive, so an id is never another check's.
+    key = tuple(map(id, checks))
+    found = _PLANS.get(key)
+    if found is None:
+        found = _PLANS[key] = (tuple(checks), _make_plan(checks))
+    return found[1]
+
+
+_PLANS: dict[tuple[int, ...], tuple[tuple[Check, ...], _Plan]] = {}
+
+
+def _make_plan(checks: list[Check]) -> _Plan:
+    joinable = frozenset(i for i, c in enumerate(checks) if set(c.config) == {"rule"})
+    rules = [c.config.get("rule") if i in joinable else None for i, c in enumerate(checks)]
+    words = [frozenset(required_words(c)) for c in checks]
+    language = next((normalize_language(checks[i].language) for i in sorted(joinable)),
+                    None) or "python"
+    kinds = [possible_kinds(_freeze(rules[i]), language) if i in joinable else None
+             for i in range(len(checks))]
+    return _Plan(rules, joinable, words, frozenset().union(*words), kinds)
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -429,9 +486,9 @@ def _implementation(name: str) -> str:
     func = _known_check(name)
     code = getattr(func, "__code__", None)
     version = getattr(func, "tack_version", "")
-    import hashlib  # lazily: OpenSSL is ~4 MB of a scan worker's memory
+    from tack.principles.hashing import sha256
 
-    return hashlib.sha256(marshal.dumps(code) if code else b"").hexdigest()[:8] + version
+    return str(sha256(marshal.dumps(code) if code else b"").hexdigest()[:8]) + version
 
 
 def result_key(check: Check) -> str:

@@ -2,7 +2,7 @@
 
 Reads from stdin, pickled: the repository root and the catalog of checks, then chunks of
 files (path, indexes into the catalog, whether to read suppressions); writes one pickled list
-of outcomes per chunk to stdout. Ends at the end of stdin. Imports only what checking a file
+of outcomes per chunk to stdout, after its length (`FRAME_HEADER` bytes, little-endian). Ends at the end of stdin. Imports only what checking a file
 needs, which is most of its memory.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 import sys
 
-from tack.principles.workers import check_chunk
+from tack.principles.workers import FRAME_HEADER, check_chunk
 
 
 def main() -> None:
@@ -22,7 +22,9 @@ def main() -> None:
             chunk = pickle.load(stdin)
         except EOFError:
             return
-        pickle.dump(check_chunk(root, catalog, chunk), stdout)
+        reply = pickle.dumps(check_chunk(root, catalog, chunk))
+        stdout.write(len(reply).to_bytes(FRAME_HEADER, "little"))
+        stdout.write(reply)
         stdout.flush()
 
 
