@@ -43,10 +43,8 @@ STOP_GRACE_S = 2.0
 CLIENT_INFO = {"name": "tack", "title": "Tack", "version": "0.1.0"}
 # Run host-side: `commit` writes the worktree's git directory, which codex's sandbox cannot.
 DYNAMIC_TOOLS = ("tracker", "commit")
-# How long codex waits for the context MCP server to start (its `startup_timeout_sec`) and, a
-# little longer, how long a session start waits to hear the outcome. The server is a Python
-# process importing part of Tack: on a loaded machine (CI, fifty agents starting at once) it
-# can take more than 30 s, and the first turn would go without the context tools.
+# How long codex waits for the context MCP server (`startup_timeout_sec`) and, a little longer,
+# the session start for its outcome: on a loaded machine the Python server can take over 30 s.
 MCP_SERVER_STARTUP_S = 60
 MCP_STARTUP_TIMEOUT_S = MCP_SERVER_STARTUP_S + 5.0
 APPROVAL_REQUESTS = {
