@@ -45,8 +45,7 @@ CLIENT_INFO = {"name": "tack", "title": "Tack", "version": "0.1.0"}
 DYNAMIC_TOOLS = ("tracker", "commit")
 # How long codex waits for the context MCP server (`startup_timeout_sec`) and, a little longer,
 # the session start for its outcome: on a loaded machine the Python server can take over 30 s.
-MCP_SERVER_STARTUP_S = 60
-MCP_STARTUP_TIMEOUT_S = MCP_SERVER_STARTUP_S + 5.0
+MCP_SERVER_STARTUP_S, MCP_STARTUP_TIMEOUT_S = 60, 65.0
 APPROVAL_REQUESTS = {
     "item/commandExecution/requestApproval": "acceptForSession",
     "item/fileChange/requestApproval": "acceptForSession",
