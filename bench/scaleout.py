@@ -605,10 +605,13 @@ MEDIAN_KEYS = ("throughput_vs_local", "dispatch_p50_minus_local_ms", "tail_p50_m
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per Temporal configuration, the median of each pair's figure over the rounds."""
+    """Per Temporal configuration, the median of each pair's figure over the rounds whose
+    two runs both finished (a broken run's figures are NaN)."""
+    failed = {r["round"] for r in runs if r["error"]}
     by_config: dict[str, list[dict[str, Any]]] = {}
     for p in pairs(runs):
-        by_config.setdefault(p["config"], []).append(p)
+        if p["round"] not in failed:
+            by_config.setdefault(p["config"], []).append(p)
     return {name: {k: round(statistics.median(p[k] for p in ps), 2) for k in MEDIAN_KEYS}
             for name, ps in by_config.items()}
 
