@@ -1,6 +1,12 @@
 """Scale-out benchmark: many short stub runs through `tack up` with the local executor (the
 baseline) and through Temporal with 1, 2 and 4 `tack worker` processes, in one run.
 
+`--repeat N` runs the whole sequence N times (local, then each Temporal configuration, then
+local again, ...), so each Temporal run has a local baseline measured minutes apart on the
+same machine; ratios are per round, then their median. `--code LABEL=SRC` runs every Temporal
+configuration once per source tree (its `tack up` and workers on that PYTHONPATH), to compare
+two versions of Tack in the same rounds.
+
 Everything is real and out of process: a `temporal server start-dev` per Temporal
 configuration, `tack up`, `tack worker`s, git repos with a shared bare remote, the local
 tracker and the built-in agent talking to a StubModelServer. Figures are printed next to the
@@ -19,12 +25,15 @@ import re
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +106,16 @@ def wait_until(pred: Callable[[], Any], timeout: float, what: str) -> Any:
 class Proc:
     """A subprocess in its own session, logging to a file; usage read before it stops."""
 
-    def __init__(self, name: str, argv: list[str], cwd: Path, log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], cwd: Path, log: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.name, self.log_path = name, log
         self._log = log.open("w")
-        self.popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **GIT_ENV},
+        self.popen = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **GIT_ENV, **(env or {})},
                                       stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
         self.ps = psutil.Process(self.popen.pid)
         self.cpu0 = 0.0
+        self.metrics_url: str | None = None  # a Temporal server's Prometheus endpoint
 
     def output(self) -> str:
         self._log.flush()
@@ -147,10 +158,11 @@ class Proc:
 
 
 def start_temporal(root: Path) -> tuple[Proc, str]:
-    binary, port = temporal_binary(), free_port()
+    binary, port, metrics_port = temporal_binary(), free_port(), free_port()
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     server = Proc("temporal server", [
         binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-        "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+        "--http-port", str(free_port()), "--metrics-port", str(metrics_port),
         "--db-filename", str(root / "temporal.db"), *SQLITE_PRAGMAS, "--log-level", "error",
     ], root, root / "temporal.log")
     address = f"127.0.0.1:{port}"
@@ -164,7 +176,61 @@ def start_temporal(root: Path) -> tuple[Proc, str]:
 
     wait_until(ready, 60, "the temporal dev server")
     server.cpu0 = server.cpu()
+    server.metrics_url = metrics_url
     return server, address
+
+
+def server_requests(metrics_url: str) -> dict[str, float]:
+    """The dev server's frontend requests in the default namespace, by operation (its
+    Prometheus `service_requests` counter): the RPCs that clients and workers made."""
+    counts: dict[str, float] = {}
+    with urllib.request.urlopen(metrics_url, timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if (line.startswith("service_requests{") and 'service_name="frontend"' in line
+                    and 'namespace="default"' in line):
+                op = re.search(r'operation="([^"]+)"', line)
+                if op:
+                    counts[op.group(1)] = counts.get(op.group(1), 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def history(address: str, workflow_id: str) -> list[tuple[str, float]]:
+    """One workflow's history as (event type, epoch seconds), from the `temporal` CLI."""
+    out = subprocess.run([temporal_binary(), "workflow", "show", "--workflow-id", workflow_id,
+                          "--address", address, "--output", "json"],
+                         check=False, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        return []
+    events = []
+    for e in json.loads(out.stdout).get("events", []):
+        kind = str(e.get("eventType", "?")).removeprefix("EVENT_TYPE_")
+        stamp = re.sub(r"(\.\d{6})\d*", r"\1", str(e.get("eventTime", "")))
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else math.nan
+        events.append((kind, at))
+    return events
+
+
+# Where a run's time goes on the Temporal path, read from its workflow history, the store
+# and the stub: each phase runs from the first mark to the second.
+PHASES = (
+    ("dispatch -> workflow started", "dispatched", "WORKFLOW_EXECUTION_STARTED"),
+    ("-> 1st workflow task started", "WORKFLOW_EXECUTION_STARTED", "WORKFLOW_TASK_STARTED"),
+    ("-> 1st workflow task completed", "WORKFLOW_TASK_STARTED", "WORKFLOW_TASK_COMPLETED"),
+    ("-> turn activity started", "WORKFLOW_TASK_COMPLETED", "ACTIVITY_TASK_STARTED"),
+    ("-> 1st model request", "ACTIVITY_TASK_STARTED", "first request"),
+    ("last model request -> activity completed", "last request", "ACTIVITY_TASK_COMPLETED"),
+    ("-> workflow completed", "ACTIVITY_TASK_COMPLETED", "WORKFLOW_EXECUTION_COMPLETED"),
+    ("-> run ended in the store", "WORKFLOW_EXECUTION_COMPLETED", "ended"),
+)
+
+
+def phases(marks: list[dict[str, float]]) -> dict[str, float]:
+    """p50 of each phase (ms) over the sampled runs."""
+    out = {}
+    for name, a, b in PHASES:
+        spans = [(m[b] - m[a]) * 1000 for m in marks if a in m and b in m]
+        out[name] = round(percentile(spans, 50), 1)
+    return out
 
 
 # -- project -------------------------------------------------------------------------------
@@ -222,6 +288,9 @@ def percentile(values: list[float], p: float) -> float:
 class Config:
     name: str
     workers: int  # 0 = the local executor
+    round: int = 1
+    code: str | None = None  # a `--code` label: the Temporal processes run that source tree
+    pythonpath: str | None = None
 
 
 @dataclass
@@ -241,13 +310,21 @@ class Outcome:
     statuses: dict[str, int] = field(default_factory=dict)  # run status -> runs
     published: int = 0  # hand-offs pushed by the orchestrator (pull_requests.publish: tack)
     error: str | None = None
+    round: int = 1
+    code: str | None = None
+    load_average: dict[str, float] = field(default_factory=dict)  # 1-min, at start and end
+    rpcs_per_run: dict[str, float] = field(default_factory=dict)  # Temporal frontend RPCs
+    history_events: list[str] = field(default_factory=list)  # one run's workflow history
+    phases_ms: dict[str, float] = field(default_factory=dict)  # p50 over sampled runs
 
 
 def run_config(root: Path, cfg: Config, args: argparse.Namespace,
                say: Callable[[str], None]) -> Outcome:
     root.mkdir(parents=True)
     n = args.issues
-    out = Outcome(cfg.name, cfg.workers, n)
+    out = Outcome(cfg.name, cfg.workers, n, round=cfg.round, code=cfg.code)
+    out.load_average["start"] = round(os.getloadavg()[0], 2)
+    env = {"PYTHONPATH": cfg.pythonpath} if cfg.pythonpath else None
     procs: list[Proc] = []
     stub = StubModelServer(SCRIPT)
     stub.start_in_thread()
@@ -269,18 +346,19 @@ def run_config(root: Path, cfg: Config, args: argparse.Namespace,
             w = Proc(name, [sys.executable, "-m", "tack", "worker", "--executor", "temporal",
                             "--slots", str(slots), "--workspace-root", str(root / f"ws-{name}"),
                             "--repo", str(clone), "--name", name, "--workflow", str(workflow),
-                            "--log-level", "warning"], root, root / f"{name}.log")
+                            "--log-level", "warning"], root, root / f"{name}.log", env)
             workers.append(w)
             procs.append(w)
         for w in workers:
             wait_until(lambda w=w: w.alive() and "is polling" in w.output(), 60, f"{w.name} to poll")
             w.cpu0 = w.cpu()
+        rpcs0 = server_requests(server.metrics_url) if server and server.metrics_url else {}
         say(f"[{cfg.name}] {n} issues, max_concurrent_agents {args.concurrency}"
             + (f", {cfg.workers} worker(s) x {slots} slots" if cfg.workers else ""))
         tracker_db, state_db = root / ".tack" / "issues.db", root / ".tack" / "state.db"
         t0 = time.time()
         up = Proc("tack up", [sys.executable, "-m", "tack", "up", "--workflow", str(workflow),
-                              "--log-level", "warning"], root, root / "up.log")
+                              "--log-level", "warning"], root, root / "up.log", env)
         procs.append(up)
         handed_sql = f"SELECT COUNT(*) FROM issues WHERE state = '{HANDOFF}'"
         ended_sql = "SELECT COUNT(DISTINCT identifier) FROM runs WHERE ended_at IS NOT NULL"
@@ -310,10 +388,29 @@ def run_config(root: Path, cfg: Config, args: argparse.Namespace,
         out.usage["orchestrator"] = up.usage()
         for w in workers:
             out.usage[w.name] = w.usage()
-        if server is not None:
+        if server is not None and server.metrics_url:
             out.usage["temporal server"] = server.usage()
+            rpcs = server_requests(server.metrics_url)
+            out.rpcs_per_run = {op: round((c - rpcs0.get(op, 0.0)) / n, 2)
+                                for op, c in sorted(rpcs.items()) if c - rpcs0.get(op, 0.0) > 0}
+        out.load_average["end"] = round(os.getloadavg()[0], 2)
         up.stop()  # before reading the store: the final writes land on shutdown
-        latencies(out, stub, state_db, t0)
+        marks = latencies(out, stub, state_db, t0)
+        if address is not None:
+            with LocalTracker(tracker_db) as tracker:
+                issues = tracker.list_issues()
+            # About 20 runs spread over the batch (reading a history is a CLI process).
+            sampled = issues[::max(len(issues) // 20, 1)]
+            for k, issue in enumerate(sampled):
+                events = history(address, f"tack-{issue.id}")
+                if k == len(sampled) // 2:
+                    out.history_events = [kind for kind, _ in events]
+                m = marks.setdefault(issue.identifier, {})
+                for kind, at in events:
+                    # The first of each kind; the last turn's completion.
+                    if kind not in m or kind == "ACTIVITY_TASK_COMPLETED":
+                        m[kind] = at
+            out.phases_ms = phases([marks[i.identifier] for i in sampled])
     except Exception as exc:  # one broken configuration must not lose the others
         out.error = out.error or f"{type(exc).__name__}: {exc}"
     finally:
@@ -323,9 +420,11 @@ def run_config(root: Path, cfg: Config, args: argparse.Namespace,
     return out
 
 
-def latencies(out: Outcome, stub: StubModelServer, state_db: Path, t0: float) -> None:
+def latencies(out: Outcome, stub: StubModelServer, state_db: Path, t0: float
+              ) -> dict[str, dict[str, float]]:
     """Dispatch latency (run start in the store -> the agent's first model request) and the
-    tail (the agent's last model request -> run end in the store), per issue's first run."""
+    tail (the agent's last model request -> run end in the store), per issue's first run.
+    Returns each issue's marks (epoch seconds) for `phases`."""
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     for req in list(stub.requests):
@@ -343,7 +442,13 @@ def latencies(out: Outcome, stub: StubModelServer, state_db: Path, t0: float) ->
                                           "'orchestrator' AND message LIKE 'published %'")
                             .fetchone()[0])
     dispatch, tail, queued = [], [], []
+    marks: dict[str, dict[str, float]] = {}
     for ident, started, ended, failed in rows:
+        marks[ident] = {"dispatched": started}
+        if ended is not None:
+            marks[ident]["ended"] = ended
+        if ident in first:
+            marks[ident]["first request"], marks[ident]["last request"] = first[ident], last[ident]
         out.failed_runs += int(failed or 0)
         if ident in first:
             dispatch.append((first[ident] - started) * 1000)
@@ -355,6 +460,7 @@ def latencies(out: Outcome, stub: StubModelServer, state_db: Path, t0: float) ->
                       "max": round(max(dispatch, default=float("nan")), 1),
                       "from_start_p50": round(percentile(queued, 50), 1)}
     out.tail_ms = {"p50": round(percentile(tail, 50), 1), "p95": round(percentile(tail, 95), 1)}
+    return marks
 
 
 # -- report --------------------------------------------------------------------------------
@@ -424,34 +530,146 @@ def print_report(result: dict[str, Any], console: Console) -> None:
         lambda r: f"{r['usage'].get('temporal server', {}).get('peak_rss_mb', 0):.0f}")
     row("peak RSS: sum (MB)", lambda r: f"{r['summary']['peak_rss_mb_total']:.0f}")
     console.print(table)
-    for r in runs:
-        if r["error"]:
-            console.print(f"[red]{r['config']}: {r['error']}[/red]")
+    print_details(result, console)
+
+
+def plan(args: argparse.Namespace) -> list[Config]:
+    """Rounds of: local, then each Temporal worker count (once per `--code` tree)."""
+    codes: list[tuple[str | None, str | None]] = list(args.code) or [(None, None)]
+    configs = []
+    for r in range(1, args.repeat + 1):
+        configs.append(Config("local", 0, r))
+        for n in args.workers:
+            for label, src in codes:
+                name = f"temporal x{n}" + (f" {label}" if label else "")
+                configs.append(Config(name, n, r, label, src))
+    return configs
 
 
 def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
-    configs = [Config("local", 0)] + [Config(f"temporal x{n}", n) for n in args.workers]
+    configs = plan(args)
     with tempfile.TemporaryDirectory(prefix="tack-scaleout-") as tmp:
         outcomes = []
         for i, cfg in enumerate(configs):
+            if args.repeat > 1:
+                say(f"round {cfg.round}/{args.repeat}: {cfg.name}")
             outcomes.append(run_config(Path(tmp) / f"{i}-{cfg.workers}", cfg, args, say))
         if args.keep:
             subprocess.run(["cp", "-a", tmp, f"{tmp}-kept"], check=False)
             say(f"kept the projects and logs in {tmp}-kept")
-    base = outcomes[0]
+    bases = {o.round: o for o in outcomes if o.workers == 0}
     runs = []
     for o in outcomes:
         data = o.__dict__.copy()
-        data["summary"] = summarize(o, base)
+        data["summary"] = summarize(o, bases[o.round])
         runs.append(data)
     return {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "params": {"issues": args.issues, "concurrency": args.concurrency,
-                   "workers": args.workers},
+                   "workers": args.workers, "repeat": args.repeat,
+                   "code": {label: src for label, src in args.code}},
         "runs": runs,
+        "pairs": pairs(runs),
+        "medians": medians(runs),
     }
+
+
+def pair(run: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """One Temporal run against the local run of its round."""
+    s = run["summary"]
+    return {
+        "round": run["round"], "config": run["config"],
+        "load_average": {"local": base["load_average"], "temporal": run["load_average"]},
+        "throughput_vs_local": s["throughput_vs_local"],
+        "dispatch_p50_minus_local_ms": round(run["latency_ms"]["p50"] - base["latency_ms"]["p50"], 1),
+        "tail_p50_ms": run["tail_ms"]["p50"], "local_tail_p50_ms": base["tail_ms"]["p50"],
+        "cpu_ms_per_run": s["cpu_ms_per_run"],
+        "local_cpu_ms_per_run": base["summary"]["cpu_ms_per_run"],
+        "cpu_vs_local": s["cpu_vs_local"],
+        "server_cpu_ms_per_run": round(s["cpu_s"]["temporal_server"] / max(run["issues"], 1) * 1000, 1),
+        "rpcs_per_run": round(sum(run["rpcs_per_run"].values()), 2),
+        "published": run["published"], "error": run["error"],
+    }
+
+
+def pairs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    bases = {r["round"]: r for r in runs if r["workers"] == 0}
+    return [pair(r, bases[r["round"]]) for r in runs if r["workers"]]
+
+
+MEDIAN_KEYS = ("throughput_vs_local", "dispatch_p50_minus_local_ms", "tail_p50_ms",
+               "local_tail_p50_ms", "cpu_ms_per_run", "local_cpu_ms_per_run", "cpu_vs_local",
+               "server_cpu_ms_per_run", "rpcs_per_run")
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per Temporal configuration, the median of each pair's figure over the rounds whose
+    two runs both finished (a broken run's figures are NaN)."""
+    failed = {r["round"] for r in runs if r["error"]}
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs(runs):
+        if p["round"] not in failed:
+            by_config.setdefault(p["config"], []).append(p)
+    return {name: {k: round(statistics.median(p[k] for p in ps), 2) for k in MEDIAN_KEYS}
+            for name, ps in by_config.items()}
+
+
+def print_pairs(result: dict[str, Any], console: Console) -> None:
+    p = result["params"]
+    table = Table(title=f"{p['issues']} runs per configuration, {p['repeat']} round(s): each "
+                        "Temporal run against the local run of its round")
+    for col in ("round", "config", "load L / T", "throughput x local",
+                "dispatch p50 T-L (ms)", "tail p50 T / L (ms)", "CPU ms/run T / L",
+                "CPU x local", "server CPU ms/run", "RPCs/run", "published"):
+        table.add_column(col, justify="left" if col in ("round", "config") else "right")
+
+    def load(la: dict[str, float]) -> str:
+        return f"{la.get('start', math.nan):.0f}-{la.get('end', math.nan):.0f}"
+
+    for x in result["pairs"]:
+        table.add_row(str(x["round"]), x["config"],
+                      f"{load(x['load_average']['local'])} / {load(x['load_average']['temporal'])}",
+                      f"{x['throughput_vs_local']:.2f}", f"{x['dispatch_p50_minus_local_ms']:+.0f}",
+                      f"{x['tail_p50_ms']:.0f} / {x['local_tail_p50_ms']:.0f}",
+                      f"{x['cpu_ms_per_run']:.0f} / {x['local_cpu_ms_per_run']:.0f}",
+                      f"{x['cpu_vs_local']:.2f}", f"{x['server_cpu_ms_per_run']:.0f}",
+                      f"{x['rpcs_per_run']:.1f}", str(x["published"]))
+    for name, m in result["medians"].items():
+        table.add_row("median", name, "",
+                      f"{m['throughput_vs_local']:.2f}", f"{m['dispatch_p50_minus_local_ms']:+.0f}",
+                      f"{m['tail_p50_ms']:.0f} / {m['local_tail_p50_ms']:.0f}",
+                      f"{m['cpu_ms_per_run']:.0f} / {m['local_cpu_ms_per_run']:.0f}",
+                      f"{m['cpu_vs_local']:.2f}", f"{m['server_cpu_ms_per_run']:.0f}",
+                      f"{m['rpcs_per_run']:.1f}", "", style="bold")
+    console.print(table)
+    print_details(result, console)
+
+
+def print_details(result: dict[str, Any], console: Console) -> None:
+    for r in result["runs"]:
+        if r["rpcs_per_run"]:
+            ops = ", ".join(f"{op} {c:g}" for op, c in r["rpcs_per_run"].items())
+            console.print(f"round {r['round']} {r['config']}: RPCs per run: {ops}")
+        if r["phases_ms"]:
+            console.print(f"round {r['round']} {r['config']}: p50 of each phase (ms): " + ", ".join(
+                f"{k} {v:.0f}" for k, v in r["phases_ms"].items()))
+        if r["history_events"]:
+            console.print(f"round {r['round']} {r['config']}: one run's history "
+                          f"({len(r['history_events'])} events): {' '.join(r['history_events'])}")
+        if r["error"]:
+            console.print(f"[red]round {r['round']} {r['config']}: {r['error']}[/red]")
+
+
+def code_tree(value: str) -> tuple[str, str]:
+    label, sep, src = value.partition("=")
+    path = Path(src).expanduser().absolute()
+    if not sep or not label or not (path / "tack" / "__init__.py").is_file():
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give LABEL=SRC, where SRC is a source tree holding tack/ "
+            "(a checkout's src directory)")
+    return label, str(path)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -461,13 +679,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="agent.max_concurrent_agents (the workers' slots add up to it)")
     ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")],
                     default=[1, 2, 4], help="Temporal worker counts, comma-separated")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of (local, then each Temporal configuration)")
+    ap.add_argument("--code", action="append", default=[], type=code_tree, metavar="LABEL=SRC",
+                    help="run the Temporal configurations with this source tree (its `src`); "
+                         "repeat to compare versions in the same rounds")
     ap.add_argument("--timeout-per-config", type=float, default=1200.0, help="seconds")
     ap.add_argument("--keep", action="store_true", help="keep the temp directories")
     ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     ap.add_argument("--out", type=Path, help="also write the JSON result to this file")
     args = ap.parse_args(argv)
-    if args.issues < 1 or args.concurrency < 1 or any(n < 1 for n in args.workers):
-        ap.error("--issues, --concurrency and --workers must be positive")
+    if (args.issues < 1 or args.concurrency < 1 or args.repeat < 1
+            or any(n < 1 for n in args.workers)):
+        ap.error("--issues, --concurrency, --repeat and --workers must be positive")
     return args
 
 
@@ -488,7 +712,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         out = Console()
-        print_report(result, out if out.is_terminal else Console(width=140))
+        console = out if out.is_terminal else Console(width=160)
+        if args.repeat == 1 and not args.code:
+            print_report(result, console)
+        else:
+            print_pairs(result, console)
     return 0
 
 

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from tack.orchestrator.temporal.branches import pull_branch
+from tack.orchestrator.temporal.branches import checkpoint, pull_branch
 from tests.conftest import git
 
 
@@ -32,3 +32,22 @@ def test_a_branch_held_by_a_removed_worktree_is_still_fetched_from_the_remote(
 
     assert asyncio.run(pull_branch(repo, tmp_path / "ws" / "TACK-1", "origin", "tack/tack-1"))
     assert git(repo, "log", "-1", "--format=%s", "tack/tack-1").strip() == "turn 1"
+
+
+def test_a_checkpoint_commits_what_the_agent_left_and_reports_head(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git(ws, "init", "-q", "-b", "main")
+    git(ws, "commit", "-q", "--allow-empty", "-m", "initial")
+    start = git(ws, "rev-parse", "HEAD").strip()
+
+    # Nothing left: no commit, and HEAD as it was (read from `git status`).
+    assert asyncio.run(checkpoint(ws, "tack: TACK-1 turn 1")) == start
+    assert git(ws, "rev-list", "--count", "HEAD").strip() == "1"
+
+    # An untracked file and a change the agent did not commit: one commit holds both.
+    (ws / "new.txt").write_text("new\n")
+    head = asyncio.run(checkpoint(ws, "tack: TACK-1 turn 2"))
+    assert head == git(ws, "rev-parse", "HEAD").strip() != start
+    assert git(ws, "log", "-1", "--format=%s").strip() == "tack: TACK-1 turn 2"
+    assert git(ws, "status", "--porcelain").strip() == ""

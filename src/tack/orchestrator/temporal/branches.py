@@ -65,11 +65,17 @@ async def checkpoint(workspace: Path, message: str) -> str | None:
     """Commit whatever the agent left uncommitted; returns HEAD (None outside git)."""
     if not (workspace / ".git").exists():
         return None
-    _, status = await git(workspace, "status", "--porcelain")
-    if status.strip():
+    # One process tells both whether anything is left and, when nothing is, HEAD.
+    _, status = await git(workspace, "status", "--porcelain=v2", "--branch")
+    lines = status.splitlines()
+    if any(not line.startswith("# ") for line in lines if line):
         await git(workspace, "add", "-A")
         identity = () if await _has_identity(workspace) else _IDENTITY
         await git(workspace, *identity, "commit", "--quiet", "--no-verify", "-m", message)
+    else:
+        oid = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), "")
+        if oid and oid != "(initial)":
+            return oid
     _, head = await git(workspace, "rev-parse", "HEAD")
     return head.strip()
 

@@ -131,7 +131,7 @@ class TemporalExecutor:
             turn_timeout_ms=cfg.codex.turn_timeout_ms, stall_timeout_ms=cfg.codex.stall_timeout_ms,
             max_retry_backoff_ms=cfg.agent.max_retry_backoff_ms, hooks_timeout_ms=cfg.hooks.timeout_ms,
             resume=answered.resume if answered else None,
-            answer=answered.answer if answered else None,
+            answer=answered.answer if answered else None, fused_steps=True,
         )
         handle = await start_issue_run(client, self.config.task_queue, inp)
         wid = handle.id
@@ -185,13 +185,15 @@ class _Follower:
 
     async def run(self) -> None:
         while True:
+            # Nothing to see before the first step has started, and a run shorter than this
+            # costs no describe call (each one reads the workflow's state on the server).
+            await asyncio.sleep(FOLLOW_INTERVAL_S)
             try:
                 await self.poll()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the server may be briefly away; keep following
                 log.debug("workflow describe failed", error=str(exc))
-            await asyncio.sleep(FOLLOW_INTERVAL_S)
 
     async def poll(self) -> None:
         desc = await self.handle.describe()

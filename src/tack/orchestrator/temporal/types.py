@@ -38,6 +38,10 @@ class RunInput:
     # conversation with `answer` instead of starting over.
     resume: dict[str, Any] | None = None
     answer: str | None = None
+    # Set by orchestrators that know the fused layout (workflows.FUSED_STEPS): the workflow
+    # then needs no patch marker, whose search-attribute update costs two history events and
+    # a visibility write per run. Absent (False) in inputs recorded before it.
+    fused_steps: bool = False
 
 
 @dataclass

@@ -62,7 +62,9 @@ class IssueRunWorkflow:
     async def run(self, inp: RunInput) -> RunResult:
         retry = symphony_backoff(inp.max_retry_backoff_ms)
         hooks = timedelta(milliseconds=inp.hooks_timeout_ms)
-        fused = workflow.patched(FUSED_STEPS)
+        # Histories recorded with the patch marker replay through `patched`; new runs say so
+        # in their input and write no marker.
+        fused = inp.fused_steps or workflow.patched(FUSED_STEPS)
         worker = workspace = ""
         if not fused:
             prepared = await workflow.execute_activity(
