@@ -246,11 +246,10 @@ class WorkspaceManager:
             # its branch, its directories and (at start-up) the shared checkout are made at
             # the same time.
             made = asyncio.ensure_future(self._new_branch(branch, base))
-            checked_out = asyncio.ensure_future(self._shared_checkout(base))
             try:
                 if await overlay.register(refs.common, path, branch,
-                                          overlay.shared_path(base, layers), checked_out, made,
-                                          layers, key):
+                                          overlay.shared_path(base, layers), self._base(base),
+                                          made, layers, key):
                     refs.saw(branch)
                     return
             finally:
@@ -272,17 +271,20 @@ class WorkspaceManager:
         return await batcher.create(branch, commit)
 
     async def _shared_checkout(self, commit: str) -> Path:
+        return await asyncio.shield(self._base(commit))
+
+    def _base(self, commit: str) -> asyncio.Future[Path]:
         """The shared checkout of `commit`, made (or checked, when an earlier run left it)
-        once per process; the workspaces that need it meanwhile all wait for that one."""
+        once per process; the workspaces that need it meanwhile all wait for that one. Done
+        already (no trip through the event loop) once it is there."""
         lower = overlay.shared_path(commit, overlay.Layers(self.root))
         making = self._bases.get(lower)
-        if making is not None and making.done() and not making.cancelled() \
-                and making.exception() is None and overlay.is_checked_out(lower):
-            return lower
-        if making is None or making.done():
+        if making is None or making.done() and (
+                making.cancelled() or making.exception() is not None
+                or not overlay.is_checked_out(lower)):  # failed, or removed since
             making = self._bases[lower] = asyncio.ensure_future(overlay.shared_checkout(
                 self.repo, commit, overlay.Layers(self.root), self._repo_lock()))
-        return await asyncio.shield(making)
+        return making
 
     async def warm(self) -> None:
         """With `strategy: overlay`, check out the base commit's shared checkout now, so the

@@ -154,15 +154,16 @@ async def register(common: Path, path: Path, branch: str, lower: Path,
     add` takes the repository's lock for ~10 ms each, so 200 at once queue for seconds; these
     files are the workspace's own. The workspace's directories are made while the shared
     checkout (`checked_out`) and the branch (`branch_made`) are still being made; it is
-    mounted once the first is done and registered once the second is. False, with nothing
-    left behind, when the name is taken in `<common>/worktrees` (`git worktree add` then
-    picks another) or the branch was not made (it existed)."""
+    mounted once the first is done (it is shared: never cancelled from here) and registered
+    once the second is. False, with nothing left behind, when the name is taken in
+    `<common>/worktrees` (`git worktree add` then picks another) or the branch was not made
+    (it existed)."""
     admin, own = common / "worktrees" / key, layers.of(key)
     if checked_out.done():  # the usual case: one trip to a thread for all of it
         laid = await _off_loop(_lay_out_and_mount, admin, own, path, checked_out.result())
     elif laid := await _off_loop(_lay_out, admin, own, path, lower):
         try:
-            await _off_loop(_mount_own, path, own, await checked_out)
+            await _off_loop(_mount_own, path, own, await asyncio.shield(checked_out))
         except BaseException:
             await asyncio.shield(_off_loop(_undo, path, own, None))
             raise
