@@ -215,6 +215,12 @@ async def test_a_workspace_does_not_wait_for_the_shared_checkout_of_another_comm
         assert git(ready.path, "rev-parse", "HEAD").strip() == first
         assert git(ready.path, "status", "--porcelain") == ""
         assert not waiting.done()
+        # Meanwhile the waiting workspace's own part is made: its branch and its layers.
+        await await_until(lambda: (tmp_path / "ws.layers" / "TACK-10" / "upper" / ".git")
+                          .is_file(), timeout=60, what="TACK-10's layers")
+        await await_until(lambda: git(git_repo, "branch", "--list", "tack/tack-10").strip(),
+                          timeout=60, what="TACK-10's branch")
+        assert not os.path.ismount(tmp_path / "ws" / "TACK-10")
     finally:
         hook.unlink()
         await asyncio.to_thread(gate.write_text, "go\n")
