@@ -295,6 +295,9 @@ async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
                     r["p50_vs_directory"] = round(r["p50_ms"] / max(plain["p50_ms"], 0.1), 2)
                     r["p99_vs_directory"] = round(r["p99_ms"] / max(plain["p99_ms"], 0.1), 2)
                 entry["dispatch"] = runs
+            if not args.samples:
+                result["repos"].append(entry)
+                continue
             say(f"{args.samples} workspaces one at a time per way")
             ways = one_at_a_time(root / f"w-{files}", base, args.samples)
             for way in ways:
@@ -329,6 +332,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
                                   + (f", the shared checkout ready after "
                                      f"{r['shared_checkout_s']} s" if r["shared_checkout_s"]
                                      else ""))
+        if "one_at_a_time" not in entry:
+            continue
         t = Table(title="one workspace at a time")
         for col in ("way", "ms", "extra disk", "× checkout"):
             t.add_column(col, justify="right")
@@ -349,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--issues", type=int, default=200, help="issues eligible at once (0: skip)")
     ap.add_argument("--files", type=int, nargs="+", default=[5000],
                     help="repository sizes; the dispatch runs on the first")
-    ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2")
+    ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2 (0: skip it)")
     ap.add_argument("--strategies", nargs="+", choices=["worktree", "overlay"],
                     default=["worktree", "overlay"],
                     help="dispatched after the directory baseline (overlay only if mountable)")
