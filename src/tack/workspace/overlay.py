@@ -52,6 +52,7 @@ def shared_path(commit: str, layers: Layers) -> Path:
 # In the shared checkout's admin directory, written once its files and index are all there
 # and git reported success: a checkout cut off half-way (or by a failing hook) has none.
 READY = "tack-ready"
+CHECKOUT_WORKERS = max(4, os.cpu_count() or 1)  # git processes writing a shared checkout
 
 
 def is_checked_out(lower: Path) -> bool:
@@ -88,9 +89,6 @@ async def shared_checkout(repo: Path, commit: str, layers: Layers,
                   "--force")
     (_index(lower).parent / READY).write_text(f"{commit}\n")
     return lower
-
-
-CHECKOUT_WORKERS = max(4, os.cpu_count() or 1)
 
 
 def _has_index(lower: Path) -> bool:
@@ -222,8 +220,8 @@ def _admit(admin: Path, path: Path, branch: str, lower: Path) -> None:
 
 def _undo(path: Path, own: Path, admin: Path | None) -> None:
     """Take back what `register` did: unmount, drop the layers, the mount point, the admin."""
-    if os.path.ismount(path):
-        _LIBC.umount2(str(path).encode(), 0)
+    if os.path.ismount(path):  # detached: nothing can use it yet, and nothing will
+        _LIBC.umount2(str(path).encode(), _MNT_DETACH)
     for part in (own, path, *([admin] if admin else [])):
         shutil.rmtree(part, ignore_errors=True)
 
@@ -272,6 +270,7 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _LIBC.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
                         ctypes.c_char_p]
 _LIBC.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_MNT_DETACH = 2
 
 
 def has_layers(layers: Layers, key: str) -> bool:
