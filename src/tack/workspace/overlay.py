@@ -150,32 +150,27 @@ async def register(common: Path, path: Path, branch: str, lower: Path,
     """Make `path` an overlay worktree on `branch` without running git: the files `git
     worktree add --no-checkout` would write, plus the shared checkout's index. `git worktree
     add` takes the repository's lock for ~10 ms each, so 200 at once queue for seconds; these
-    files are the workspace's own. The workspace's directories are made while the shared
-    checkout (`checked_out`) and the branch (`branch_made`) are still being made; it is
-    mounted once the first is done (it is shared: never cancelled from here) and registered
-    once the second is. False, with nothing left behind, when the name is taken in
-    `<common>/worktrees` (`git worktree add` then picks another) or the branch was not made
-    (it existed)."""
+    files are the workspace's own. Once the shared checkout (`checked_out`, shared: never
+    cancelled from here) and the branch (`branch_made`) are there, the workspace is made in
+    one trip to the thread pool, so the workspaces of a burst are ready one after another,
+    not all at the end; while the shared checkout is still being made (seconds, at start-up)
+    its directories are made meanwhile. False, with nothing left behind, when the name is
+    taken in `<common>/worktrees` (`git worktree add` then picks another) or the branch was
+    not made (it existed)."""
     admin, own = common / "worktrees" / key, layers.of(key)
-    if checked_out.done():  # the usual case: one trip to a thread for all of it
-        laid = await _off_loop(_lay_out_and_mount, admin, own, path, checked_out.result())
-    elif laid := await _off_loop(_lay_out, admin, own, path, lower):
-        try:
-            await _off_loop(_mount_own, path, own, await asyncio.shield(checked_out))
-        except BaseException:
-            await asyncio.shield(_off_loop(_undo, path, own, None))
-            raise
-    if not laid:
+    laid = not checked_out.done()
+    if laid and not await _off_loop(_lay_out, admin, own, path, lower):
         return False
     try:
+        shared = await asyncio.shield(checked_out)
         if await branch_made:
-            # Mounted first: `git worktree prune` drops an entry whose `<path>/.git` is missing.
-            await _off_loop(_admit, admin, path, branch, lower)
-            return True
+            return await _off_loop(_make, admin, own, path, shared, branch, laid)
     except BaseException:
-        await asyncio.shield(_off_loop(_undo, path, own, admin))
+        if laid:
+            await asyncio.shield(_off_loop(_undo, path, own, None))
         raise
-    await _off_loop(_undo, path, own, None)
+    if laid:
+        await _off_loop(_undo, path, own, None)
     return False
 
 
@@ -194,13 +189,16 @@ def _lay_out(admin: Path, own: Path, path: Path, lower: Path) -> bool:
     return True
 
 
-def _lay_out_and_mount(admin: Path, own: Path, path: Path, lower: Path) -> bool:
-    if not _lay_out(admin, own, path, lower):
+def _make(admin: Path, own: Path, path: Path, lower: Path, branch: str, laid: bool) -> bool:
+    """Lay out (unless `laid`), mount, then register: the workspace is ready."""
+    if not laid and not _lay_out(admin, own, path, lower):
         return False
     try:
         _mount_own(path, own, lower)
+        # Mounted first: `git worktree prune` drops an entry whose `<path>/.git` is missing.
+        _admit(admin, path, branch, lower)
     except BaseException:
-        _undo(path, own, None)
+        _undo(path, own, admin)
         raise
     return True
 
