@@ -242,9 +242,9 @@ class WorkspaceManager:
             base = await overlay.commit_of(self.repo, branch)
         layers = overlay.Layers(self.root)
         if not exists:
-            # The common case, a new issue: no git process and no lock for this workspace;
-            # its branch, its directories and (at start-up) the shared checkout are made at
-            # the same time.
+            # The common case, a new issue: no git process and no lock for this workspace
+            # (its branch is made with the burst's others); at start-up its directories are
+            # made while the shared checkout is written.
             made = asyncio.ensure_future(self._new_branch(branch, base))
             try:
                 if await overlay.register(refs.common, path, branch,
