@@ -51,24 +51,31 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def make_repo(repo: Path, files: int) -> dict[str, int]:
-    """Up to `files` files of the standard library (each at most 16 KB), committed."""
+    """`files` files of the standard library (each at most 16 KB), committed: the first
+    copy at the top, then as many more copies as it takes under `more-<n>/` (the standard
+    library has ~7,000 such files, a 50,000-file repository needs several)."""
     source = Path(sysconfig.get_paths()["stdlib"])
     repo.mkdir(parents=True)
     copied = size = 0
-    for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        for name in sorted(filenames):
-            src = Path(dirpath) / name
-            if copied >= files or src.is_symlink() or not src.is_file():
-                continue
-            if src.stat().st_size > MAX_FILE_BYTES:
-                continue
-            dest = repo / src.relative_to(source)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
-            copied += 1
-            size += src.stat().st_size
-        if copied >= files:
+    for copy in range(files):
+        dest_root = repo / f"more-{copy}" if copy else repo
+        before = copied
+        for dirpath, dirnames, filenames in os.walk(source):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for name in sorted(filenames):
+                src = Path(dirpath) / name
+                if copied >= files or src.is_symlink() or not src.is_file():
+                    continue
+                if src.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                dest = dest_root / src.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+                copied += 1
+                size += src.stat().st_size
+            if copied >= files:
+                break
+        if copied >= files or copied == before:
             break
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
@@ -144,8 +151,10 @@ async def dispatch(root: Path, base: Path, strategy: str, n: int,
         await asyncio.wait_for(task, 300)
         store.close()
         if strategy == "overlay":  # else the temporary directory cannot be deleted
+            # Lazily: with 50,000 files the runs' host-side commits (`git add --all`) can
+            # outlast the orchestrator's 30 s shutdown and keep a mount busy.
             for path in (root / "workspaces").iterdir():
-                subprocess.run(["umount", str(path)], capture_output=True)
+                subprocess.run(["umount", "--lazy", str(path)], capture_output=True)
     latencies = sorted((t - eligible_at) * 1000 for t in probe.started.values())
     ws_root, admin = root / "workspaces", root / "repo" / ".git" / "worktrees"
     shared_kb = 0
@@ -234,7 +243,9 @@ def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
     ms: list[float] = []
 
     async def make() -> None:
+        t0 = time.perf_counter()
         await manager.warm()
+        row["shared_checkout_ms"] = round((time.perf_counter() - t0) * 1000)
         for i in range(samples):
             t0 = time.perf_counter()
             ws = await manager.prepare(Issue(id=f"ov-{i}", identifier=f"OV-{i}", title="t",
@@ -253,7 +264,7 @@ def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
     kb = disk_kb_together(*shared, layers, *(admin / f"OV-{i}" for i in range(samples))) \
         - disk_kb_together(*shared)
     for path in (root / "ov").iterdir():
-        subprocess.run(["umount", str(path)], capture_output=True)
+        subprocess.run(["umount", "--lazy", str(path)], capture_output=True)
     row.update(ms=round(sum(ms) / len(ms), 1), extra_kb=round(kb / samples))
     return row
 
@@ -262,7 +273,7 @@ def overlay_row(root: Path, repo: Path, samples: int) -> dict[str, Any]:
 
 
 async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="tack-bench-ws-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tack-bench-ws-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
                                               "load": [round(x, 2) for x in os.getloadavg()]},
@@ -286,6 +297,9 @@ async def bench(args: argparse.Namespace, say: Callable[[str], None]) -> dict[st
                     r["p50_vs_directory"] = round(r["p50_ms"] / max(plain["p50_ms"], 0.1), 2)
                     r["p99_vs_directory"] = round(r["p99_ms"] / max(plain["p99_ms"], 0.1), 2)
                 entry["dispatch"] = runs
+            if not args.samples:
+                result["repos"].append(entry)
+                continue
             say(f"{args.samples} workspaces one at a time per way")
             ways = one_at_a_time(root / f"w-{files}", base, args.samples)
             for way in ways:
@@ -320,6 +334,8 @@ def print_report(result: dict[str, Any], console: Console) -> None:
                                   + (f", the shared checkout ready after "
                                      f"{r['shared_checkout_s']} s" if r["shared_checkout_s"]
                                      else ""))
+        if "one_at_a_time" not in entry:
+            continue
         t = Table(title="one workspace at a time")
         for col in ("way", "ms", "extra disk", "× checkout"):
             t.add_column(col, justify="right")
@@ -330,6 +346,9 @@ def print_report(result: dict[str, Any], console: Console) -> None:
                 t.add_row(w["way"], f"{w['ms']:,.1f}", f"{w['extra_kb']:,} KB",
                           f"{w['disk_vs_checkout']:.3f}")
         console.print(t)
+        for w in entry["one_at_a_time"]:
+            if "shared_checkout_ms" in w:
+                console.print(f"overlay: the shared checkout took {w['shared_checkout_ms']:,} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--issues", type=int, default=200, help="issues eligible at once (0: skip)")
     ap.add_argument("--files", type=int, nargs="+", default=[5000],
                     help="repository sizes; the dispatch runs on the first")
-    ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2")
+    ap.add_argument("--samples", type=int, default=5, help="workspaces per way in part 2 (0: skip it)")
     ap.add_argument("--strategies", nargs="+", choices=["worktree", "overlay"],
                     default=["worktree", "overlay"],
                     help="dispatched after the directory baseline (overlay only if mountable)")

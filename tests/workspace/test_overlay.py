@@ -16,7 +16,8 @@ from tack.tracker.base import Issue
 from tack.tracker.local import LocalTracker
 from tack.workflow.config import HooksConfig, TrackerConfig, WorkspaceConfig
 from tack.workspace import WorkspaceManager
-from tack.workspace.overlay import can_mount, is_checked_out
+from tack.workspace import overlay_gc
+from tack.workspace.overlay import Layers, can_mount, is_checked_out
 from tests.conftest import git
 from tests.e2e.harness import await_until
 
@@ -155,18 +156,81 @@ async def test_a_burst_of_overlays_runs_no_worktree_add_and_git_works_in_each(
     assert git(git_repo, "fsck", "--no-progress").strip() == ""
 
 
+def restarted(manager: WorkspaceManager) -> WorkspaceManager:
+    """A new manager on the same settings: what `tack up` has after a restart."""
+    return WorkspaceManager(root=manager.root, repo=manager.repo, workspace=manager.config,
+                            hooks=HooksConfig())
+
+
 async def test_a_shared_checkout_cut_off_half_way_is_made_again_not_used(
     tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
 ) -> None:
     await overlay_manager.warm()
     lower = next((tmp_path / "ws.bases").iterdir())
-    # What `git worktree add` leaves while it is still writing (or when it was killed): the
-    # `.git` file is there, some files are not, and the index is not written yet.
+    # What the checkout leaves when it is killed: the `.git` file is there, some files are
+    # not, and neither the index nor Tack's marker is written yet.
     (lower / "src" / "app.py").unlink()
     admin = git_repo / ".git" / "worktrees" / lower.name
     (admin / "index").unlink()
-    ws = await overlay_manager.prepare(issue("TACK-7"))
+    (admin / "tack-ready").unlink()
+    ws = await restarted(overlay_manager).prepare(issue("TACK-7"))
     assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+    assert git(ws.path, "status", "--porcelain") == ""
+
+
+async def test_a_shared_checkout_left_by_an_earlier_run_is_reused_and_put_back_if_changed(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager, git_log: Path
+) -> None:
+    await overlay_manager.warm()
+    lower = next((tmp_path / "ws.bases").iterdir())
+    # Someone edited the shared checkout by hand while Tack was down.
+    (lower / "src" / "app.py").write_text("VALUE = 'edited by hand'\n")
+    (lower / "stray.txt").write_text("not in the commit\n")
+    git_log.write_text("")
+    ws = await restarted(overlay_manager).prepare(issue("TACK-8"))
+    assert "worktree add" not in git_log.read_text()  # reused, not checked out again
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 1\n"
+    assert not (ws.path / "stray.txt").exists()
+    assert git(ws.path, "status", "--porcelain") == ""
+    assert git(lower, "status", "--porcelain") == ""
+
+
+async def test_a_workspace_does_not_wait_for_the_shared_checkout_of_another_commit(
+    tmp_path: Path, git_repo: Path, overlay_manager: WorkspaceManager
+) -> None:
+    await overlay_manager.warm()
+    # The collection `warm` starts must see `first` as the base, or it removes its checkout
+    # and TACK-9's would be made again (through the hook below).
+    await overlay_gc.idle(Layers(overlay_manager.root))
+    first = git(git_repo, "rev-parse", "main").strip()
+    git(git_repo, "branch", "tack/tack-9", "main")  # an issue whose branch exists already
+    (git_repo / "src" / "app.py").write_text("VALUE = 2\n")
+    git(git_repo, "commit", "-qam", "moved")
+    # The moved base's checkout stops in its post-checkout hook until the test lets it go.
+    gate, started = tmp_path / "gate", tmp_path / "hook-started"
+    os.mkfifo(gate)
+    hook = git_repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {started}\nread line < {gate}\n")
+    hook.chmod(0o755)
+    overlay_manager.refs.ttl_s = 0
+    waiting = asyncio.ensure_future(overlay_manager.prepare(issue("TACK-10")))  # new: moved base
+    await await_until(started.exists, timeout=60, what="the moved base's checkout")
+    try:
+        ready = await asyncio.wait_for(overlay_manager.prepare(issue("TACK-9")), 60)
+        assert git(ready.path, "rev-parse", "HEAD").strip() == first
+        assert git(ready.path, "status", "--porcelain") == ""
+        assert not waiting.done()
+        # Meanwhile the waiting workspace's own part is made: its branch and its layers.
+        await await_until(lambda: (tmp_path / "ws.layers" / "TACK-10" / "upper" / ".git")
+                          .is_file(), timeout=60, what="TACK-10's layers")
+        await await_until(lambda: git(git_repo, "branch", "--list", "tack/tack-10").strip(),
+                          timeout=60, what="TACK-10's branch")
+        assert not os.path.ismount(tmp_path / "ws" / "TACK-10")
+    finally:
+        hook.unlink()
+        await asyncio.to_thread(gate.write_text, "go\n")
+    ws = await asyncio.wait_for(waiting, 60)
+    assert (ws.path / "src" / "app.py").read_text() == "VALUE = 2\n"
     assert git(ws.path, "status", "--porcelain") == ""
 
 

@@ -62,6 +62,8 @@ class WorkspaceManager:
         self._checkouts = asyncio.Semaphore(max(2, os.cpu_count() or 1))
         self.refs = RefCache()  # the base commit and branches, read once per burst
         self._warming: asyncio.Task[None] | None = None
+        # Shared checkouts (`strategy: overlay`) made or checked by this process, by path.
+        self._bases: dict[Path, asyncio.Future[Path]] = {}
         self._new_branches: dict[Path, NewBranches] = {}
         self.update(root=root, repo=repo, workspace=workspace, hooks=hooks,
                     withheld_env=withheld_env, sandbox=sandbox)
@@ -240,13 +242,23 @@ class WorkspaceManager:
         exists, base = refs.has(branch), refs.base
         if exists:  # its agent may have committed since: the overlay must show its head
             base = await overlay.commit_of(self.repo, branch)
-        lower, layers = await self._shared_checkout(base), overlay.Layers(self.root)
-        if not exists and await self._new_branch(branch, base):
-            refs.saw(branch)
-            # The common case, a new issue: no git process and no lock for this workspace.
-            if await overlay.register(refs.common, path, branch, lower, layers, key):
-                return
-            exists = True  # the name is taken under `worktrees/`: git picks another
+        layers = overlay.Layers(self.root)
+        if not exists:
+            # The common case, a new issue: no git process and no lock for this workspace
+            # (its branch is made with the burst's others); at start-up its directories are
+            # made while the shared checkout is written.
+            made = asyncio.ensure_future(self._new_branch(branch, base))
+            try:
+                if await overlay.register(refs.common, path, branch,
+                                          overlay.shared_path(base, layers), self._base(base),
+                                          made, layers, key):
+                    refs.saw(branch)
+                    return
+            finally:
+                exists = await made  # False: someone else's branch, found below
+            if exists:
+                refs.saw(branch)  # the name is taken under `worktrees/`: git picks another
+        lower = await self._shared_checkout(base)
         async with self._repo_lock():
             created = await git.add_worktree(self.repo, path, branch, base, exists)
         refs.saw(branch)
@@ -261,13 +273,25 @@ class WorkspaceManager:
         return await batcher.create(branch, commit)
 
     async def _shared_checkout(self, commit: str) -> Path:
-        layers = overlay.Layers(self.root)
-        lower = overlay.shared_path(commit, layers)
-        if not overlay.is_checked_out(lower):
-            async with self._repo_lock():
-                await overlay.shared_checkout(self.repo, commit, layers)
+        return await asyncio.shield(self._base(commit))
+
+    def _base(self, commit: str) -> asyncio.Future[Path]:
+        """The shared checkout of `commit`, made (or checked, when an earlier run left it)
+        once per process; the workspaces that need it meanwhile all wait for that one. Done
+        already (no trip through the event loop) once it is there."""
+        lower = overlay.shared_path(commit, overlay.Layers(self.root))
+        making = self._bases.get(lower)
+        if making is None or making.done() and (
+                making.cancelled() or making.exception() is not None
+                or not overlay.is_checked_out(lower)):  # failed, or removed since
+            making = self._bases[lower] = asyncio.ensure_future(overlay.shared_checkout(
+                self.repo, commit, overlay.Layers(self.root), self._repo_lock()))
+            making.add_done_callback(self._made_base)
+        return making
+
+    def _made_base(self, making: asyncio.Future[Path]) -> None:
+        if not making.cancelled() and making.exception() is None:
             self._collect_soon()  # the base moved: the old one may be unused now
-        return lower
 
     async def warm(self) -> None:
         """With `strategy: overlay`, check out the base commit's shared checkout now, so the
