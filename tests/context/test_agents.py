@@ -75,10 +75,9 @@ async def test_claude_calls_the_context_mcp_server(
     assert any(RESULT_PATH in b for b in _bodies(stub)), "the context tool did not answer"
 
 
-@requires_codex
-async def test_codex_calls_the_context_mcp_server(
-        tmp_path: Path, git_repo: Path, tracker: LocalTracker,
-        context_env: dict[str, str]) -> None:
+async def _codex_searches(tmp_path: Path, git_repo: Path, tracker: LocalTracker,
+                          env: dict[str, str]) -> list[str]:
+    """One codex turn whose model calls the context server's `search`; the request bodies."""
     # Codex offers an MCP server's tools as the namespace `mcp__<server>`.
     script = {"conversations": [{"match": "invoices", "steps": [
         {"tool_calls": [{"name": "search", "namespace": "mcp__tack_context",
@@ -86,16 +85,23 @@ async def test_codex_calls_the_context_mcp_server(
     async with StubModelServer(script) as stub:
         home = codex_home(tmp_path, stub.url)
         ctx = SessionContext(workspace=git_repo, issue=tracker.get("TACK-1"), tracker=tracker,
-                             env={**os.environ, **codex_env(home), **context_env})
+                             env={**os.environ, **codex_env(home), **env})
         from tack.agents.codex import CodexBackend
 
         session = await CodexBackend(codex_config()).start_session(ctx)
         try:
-            result = await asyncio.wait_for(session.run_turn("Render invoices", _quiet), 120)
+            result = await asyncio.wait_for(session.run_turn("Render invoices", _quiet), 180)
         finally:
             await session.stop()
     assert result.ok, result.error
-    bodies = _bodies(stub)
+    return _bodies(stub)
+
+
+@requires_codex
+async def test_codex_calls_the_context_mcp_server(
+        tmp_path: Path, git_repo: Path, tracker: LocalTracker,
+        context_env: dict[str, str]) -> None:
+    bodies = await _codex_searches(tmp_path, git_repo, tracker, context_env)
     assert "tack_context" in bodies[0], "codex did not offer the context tools"
     assert any(RESULT_PATH in b for b in bodies[1:]), "the context tool did not answer"
 
@@ -154,22 +160,7 @@ async def test_codex_waits_for_a_context_server_slower_than_30_s(
         "if 'tack.context.mcp_server' in sys.orig_argv:\n"
         "    time.sleep(35)\n")
     path = os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")])
-    script = {"conversations": [{"match": "invoices", "steps": [
-        {"tool_calls": [{"name": "search", "namespace": "mcp__tack_context",
-                         "arguments": {"query": "qz-invoice-77"}}]}, {"text": "done"}]}]}
-    async with StubModelServer(script) as stub:
-        home = codex_home(tmp_path, stub.url)
-        ctx = SessionContext(workspace=git_repo, issue=tracker.get("TACK-1"), tracker=tracker,
-                             env={**os.environ, **codex_env(home), **context_env,
-                                  "PYTHONPATH": path})
-        from tack.agents.codex import CodexBackend
-
-        session = await CodexBackend(codex_config()).start_session(ctx)
-        try:
-            result = await asyncio.wait_for(session.run_turn("Render invoices", _quiet), 180)
-        finally:
-            await session.stop()
-    assert result.ok, result.error
-    bodies = _bodies(stub)
+    bodies = await _codex_searches(tmp_path, git_repo, tracker,
+                                   {**context_env, "PYTHONPATH": path})
     assert "tack_context" in bodies[0], "codex ran without the slow context server"
     assert any(RESULT_PATH in b for b in bodies[1:]), "the context tool did not answer"
